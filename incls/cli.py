@@ -1,0 +1,67 @@
+"""`incls`: one entry point. `incls --stdio` serves LSP; subcommands do the rest.
+
+Each subcommand lives in the package that owns it and exposes `add_arguments(parser)`
+and `run(args) -> int`; this module only wires them, imported lazily so that
+`incls --version` and `incls --help` stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+
+SUBCOMMANDS = {
+    "train": ("incls.train.command", "train a model (IMDB or your CSV/JSONL) and save safetensors"),
+    "eval": ("incls.train.evaluate", "accuracy and macro-F1 of a model and its non-VQ twin on held-out data"),
+    "bench": ("incls.bench.command", "replay edit streams: full recompute vs prefix reuse vs incremental"),
+    "check": ("incls.lsp.check", "classify files once and print the labels"),
+    "demo": ("incls.demo", "show live classification of a document being edited, in the terminal"),
+}
+
+
+def _serve(argv: list[str]) -> int:
+    from .lsp.command import main as serve_main
+    return serve_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("--version", "-V"):
+        print(f"incls {__version__}")
+        return 0
+    if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
+        return _serve(argv) if argv else _usage()
+    parser = argparse.ArgumentParser(prog="incls", description="Live document classification for editors.")
+    parser.add_argument("--version", action="version", version=f"incls {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    if argv[0] in ("-h", "--help"):
+        parser.print_help()
+        print("\nServe LSP: incls --stdio | incls --tcp HOST:PORT [--log-file FILE]")
+        return 0
+    module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+    command = argparse.ArgumentParser(prog=f"incls {argv[0]}", description=SUBCOMMANDS[argv[0]][1])
+    module.add_arguments(command)
+    args = command.parse_args(argv[1:])
+    from .model.errors import ModelError
+    from .train.data import DataError
+    try:
+        return int(module.run(args) or 0)
+    except (ModelError, DataError) as exc:
+        print(f"incls: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _usage() -> int:
+    print("usage: incls --stdio | incls COMMAND ... (incls --help)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Trained weights as safetensors: the shipped default, training checkpoints, and loading.
+
+A checkpoint holds what training changed (the kept layers, final norm, codebooks and the
+classifier) in float16 or float32, with the model config in the safetensors metadata.
+The token embedding is never stored: it is the base model's. Loading never unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from .base import load_base_state
+from .config import ModelConfig
+from .errors import ModelError
+from .transformer import VQTransformer
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_MODEL = WEIGHTS_DIR / "sentiment-vq.safetensors"
+DEFAULT_TWIN = WEIGHTS_DIR / "sentiment-twin.safetensors"
+RETRAIN_FIX = "reinstall incls, or retrain with `incls train --out PATH` and pass --model PATH"
+
+
+def save_checkpoint(model: VQTransformer, path: Path, dtype=torch.float16, extra: dict | None = None) -> None:
+    """Write the trainable tensors of `model` and its config to `path` (safetensors)."""
+    from safetensors.torch import save_file
+
+    state = {n: t.detach().to(dtype).contiguous() for n, t in model.state_dict().items()
+             if not n.startswith("embed_tokens.")}
+    metadata = {"config": model.cfg.to_json(), "format": "incls-1"}
+    for key, value in (extra or {}).items():
+        metadata[key] = json.dumps(value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".part")
+    save_file(state, str(tmp), metadata=metadata)
+    tmp.replace(path)
+
+
+def read_checkpoint(path: Path) -> tuple[ModelConfig, dict, dict]:
+    """(config, tensors, metadata) of a checkpoint, or a ModelError naming the file and the fix."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError("model weights not found", path, fix=RETRAIN_FIX)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"model weights are corrupt or not safetensors ({exc})", path, fix=RETRAIN_FIX) from exc
+    if "config" not in metadata:
+        raise ModelError("model weights carry no incls config (not an incls checkpoint)", path, fix=RETRAIN_FIX)
+    try:
+        cfg = ModelConfig.from_json(metadata["config"])
+    except (ValueError, TypeError) as exc:
+        raise ModelError(f"model config in the weights is invalid ({exc})", path, fix=RETRAIN_FIX) from exc
+    return cfg, tensors, metadata
+
+
+def load_model(path: Path | None = None, log=lambda msg: print(msg, file=sys.stderr)) -> VQTransformer:
+    """Build the model of a checkpoint on the base embedding; eval mode, float32, CPU."""
+    path = Path(path) if path is not None else DEFAULT_MODEL
+    cfg, tensors, _ = read_checkpoint(path)
+    model = VQTransformer(cfg)
+    state = {"embed_tokens.weight": load_base_state((), log)["embed_tokens.weight"]}
+    state.update({n: t.float() for n, t in tensors.items()})
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(n for n in expected.keys() & state.keys() if expected[n].shape != state[n].shape)
+    if missing or unexpected or wrong:
+        detail = "; ".join(f"{label}: {names[:3]}" for label, names in
+                           (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if names)
+        raise ModelError(f"model weights do not match their config ({detail})", path, fix=RETRAIN_FIX)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def model_from_base(cfg: ModelConfig, log=lambda msg: print(msg, file=sys.stderr)) -> VQTransformer:
+    """A fresh model whose layers are the pretrained ones (codebooks and classifier new)."""
+    model = VQTransformer(cfg)
+    missing, unexpected = model.load_state_dict(load_base_state(cfg.base_layers, log), strict=False)
+    assert not unexpected, unexpected
+    return model

@@ -1,0 +1,73 @@
+"""Configuration of the VQ transformer: one frozen dataclass, serialised next to weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the model and the three knobs that trade accuracy for speed.
+
+    `base_layers` picks which layers of the pretrained decoder are kept (depth);
+    `window` is W, the clip of the relative distance seen by RoPE; `codebook_size`
+    is K, the number of codes per layer and head. `vq=False` gives the baseline twin:
+    the same network with each head's attention output left continuous.
+    """
+
+    vocab_size: int = 49152
+    d_model: int = 576
+    n_heads: int = 9
+    n_kv_heads: int = 3
+    head_dim: int = 64
+    d_ff: int = 1536
+    rms_eps: float = 1e-5
+    rope_theta: float = 100000.0
+    base_layers: tuple[int, ...] = (0, 1, 2, 3)
+    window: int = 64
+    codebook_size: int = 64
+    vq: bool = True
+    labels: tuple[str, ...] = ("negative", "positive")
+    max_tokens: int = 512
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.base_layers)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.labels)
+
+    @property
+    def kv_group(self) -> int:
+        """Query heads sharing one key/value head (grouped-query attention)."""
+        return self.n_heads // self.n_kv_heads
+
+    def replace(self, **changes) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        raw = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        for key in ("base_layers", "labels"):
+            if key in raw:
+                raw[key] = tuple(raw[key])
+        return cls(**raw)
+
+
+def tiny_config(**changes) -> ModelConfig:
+    """A small random model for tests of the engine and the training loop."""
+    base = ModelConfig(
+        vocab_size=97, d_model=32, n_heads=4, n_kv_heads=2, head_dim=8, d_ff=64,
+        base_layers=(0, 1), window=6, codebook_size=8, max_tokens=4096,
+    )
+    return base.replace(**changes)

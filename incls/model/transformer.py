@@ -1,0 +1,156 @@
+"""The VQ transformer: a Llama-family causal decoder made incrementally computable.
+
+Read top to bottom: RMSNorm, the MLP, one Block (clipped-RoPE attention, per-head VQ,
+output table, MLP), then the whole model with a classification head at every position.
+In eval mode with VQ the attention block is literally a sum of table lookups, the same
+arithmetic the incremental engine performs, so the two agree to float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .config import ModelConfig
+from .rope import causal_mask, clipped_scores
+from .vq import HeadCodebooks
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class MLP(nn.Module):
+    """SwiGLU feed-forward, position-wise."""
+
+    def __init__(self, d_model: int, d_ff: int) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(d_model, d_ff, bias=False)
+        self.up_proj = nn.Linear(d_model, d_ff, bias=False)
+        self.down_proj = nn.Linear(d_ff, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(nn.Module):
+    """One decoder layer. Every operation but attention is position-wise."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d, H, Hkv, hd = cfg.d_model, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+        self.input_layernorm = RMSNorm(d, cfg.rms_eps)
+        self.q_proj = nn.Linear(d, H * hd, bias=False)
+        self.k_proj = nn.Linear(d, Hkv * hd, bias=False)
+        self.v_proj = nn.Linear(d, Hkv * hd, bias=False)
+        self.o_proj = nn.Linear(H * hd, d, bias=False)
+        self.codebooks = HeadCodebooks(H, cfg.codebook_size, hd) if cfg.vq else None
+        self.post_attention_layernorm = RMSNorm(d, cfg.rms_eps)
+        self.mlp = MLP(d, cfg.d_ff)
+
+    def project_qkv(self, x: torch.Tensor):
+        """x (..., T, d) -> q (..., T, H, hd), k and v (..., T, Hkv, hd), k unrotated."""
+        cfg = self.cfg
+        h = self.input_layernorm(x)
+        q = self.q_proj(h).unflatten(-1, (cfg.n_heads, cfg.head_dim))
+        k = self.k_proj(h).unflatten(-1, (cfg.n_kv_heads, cfg.head_dim))
+        v = self.v_proj(h).unflatten(-1, (cfg.n_kv_heads, cfg.head_dim))
+        return q, k, v
+
+    def attend(self, q, k, v, pad_mask=None) -> torch.Tensor:
+        """Clipped-RoPE causal attention; returns each head's output o (B, T, H, hd)."""
+        cfg = self.cfg
+        q = q.transpose(1, 2)                                        # (B, H, T, hd)
+        k = k.transpose(1, 2).repeat_interleave(cfg.kv_group, dim=1)  # (B, H, T, hd)
+        v = v.transpose(1, 2).repeat_interleave(cfg.kv_group, dim=1)  # (B, H, T, hd)
+        T = q.shape[2]
+        scores = clipped_scores(q, k, cfg.window, cfg.rope_theta) / math.sqrt(cfg.head_dim)  # (B, H, T, T)
+        scores = scores.masked_fill(~causal_mask(T).to(q.device), float("-inf"))
+        o = scores.softmax(-1) @ v                                   # (B, H, T, hd)
+        return o.transpose(1, 2)                                     # (B, T, H, hd)
+
+    def output_table(self) -> torch.Tensor:
+        """(H, K, d): the output projection applied to every code of every head."""
+        cfg = self.cfg
+        w = self.o_proj.weight.view(cfg.d_model, cfg.n_heads, cfg.head_dim)  # (d, H, hd)
+        return torch.einsum("hkc,dhc->hkd", self.codebooks.codes, w)
+
+    def table_sum(self, codes: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Attention block output (..., d) as the sum over heads of table[h, codes[..., h]]."""
+        heads = torch.arange(table.shape[0], device=codes.device)
+        return table[heads, codes].sum(-2)
+
+    def finish(self, x: torch.Tensor, attn_out: torch.Tensor) -> torch.Tensor:
+        """Residual add of the attention block, then the MLP block (position-wise)."""
+        x = x + attn_out
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+    def forward(self, x: torch.Tensor):
+        """x (B, T, d) -> (x', codes (B, T, H) or None, vq loss, head outputs (B, T, H, hd))."""
+        o = self.attend(*self.project_qkv(x))                         # (B, T, H, hd)
+        if self.codebooks is None:
+            return self.finish(x, self.o_proj(o.flatten(-2))), None, o.new_zeros(()), o
+        quantized, codes, loss = self.codebooks(o)                    # (B, T, H, hd), (B, T, H)
+        if self.training:
+            attn_out = self.o_proj(quantized.flatten(-2))             # (B, T, d)
+        else:
+            attn_out = self.table_sum(codes, self.output_table())     # (B, T, d)
+        return self.finish(x, attn_out), codes, loss, o
+
+
+@dataclass
+class ForwardOutput:
+    logits: torch.Tensor            # (B, T, C) running class logits at every position
+    codes: torch.Tensor | None      # (B, L, T, H) code of every layer, position and head
+    vq_loss: torch.Tensor           # () commitment + codebook loss (training only)
+    head_outputs: list[torch.Tensor]  # L x (B, T, H, hd) continuous attention outputs
+
+
+class VQTransformer(nn.Module):
+    """Token ids -> running class logits (and codes). The last position's logits are the document's."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.d_model, cfg.rms_eps)
+        self.classifier = nn.Linear(cfg.d_model, cfg.n_classes)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Final hidden states (..., d) -> class logits (..., C)."""
+        return self.classifier(self.norm(x))
+
+    def forward(self, ids: torch.Tensor) -> ForwardOutput:
+        """ids (B, T) -> ForwardOutput. Causal: padding on the right never reaches real positions."""
+        x = self.embed_tokens(ids)                                    # (B, T, d)
+        codes, outputs, vq_loss = [], [], x.new_zeros(())
+        for block in self.layers:
+            x, layer_codes, loss, o = block(x)
+            codes.append(layer_codes)
+            outputs.append(o)
+            vq_loss = vq_loss + loss
+        stacked = torch.stack(codes, dim=1) if self.cfg.vq else None  # (B, L, T, H)
+        return ForwardOutput(self.classify(x), stacked, vq_loss, outputs)
+
+    @torch.no_grad()
+    def document_logits(self, ids: list[int]) -> torch.Tensor:
+        """(C,) logits of one document given as a list of token ids (empty allowed)."""
+        if not ids:
+            return self.classify(torch.zeros(self.cfg.d_model))
+        return self(torch.tensor([ids])).logits[0, -1]
+
+    def trainable_parameters(self):
+        """Everything but the token embedding, which stays the pretrained one (never shipped)."""
+        return [p for n, p in self.named_parameters() if not n.startswith("embed_tokens.")]
