@@ -1,8 +1,9 @@
 """Trained weights as safetensors: the shipped default, training checkpoints, and loading.
 
-A checkpoint holds what training changed (the kept layers, final norm, codebooks and the
-classifier) in float16 or float32, with the model config in the safetensors metadata.
-The token embedding is never stored: it is the base model's. Loading never unpickles.
+A checkpoint holds only what training changed (the top layers, final norm, codebooks and
+the classifier) in float16 or float32, with the model config in the safetensors metadata.
+The token embedding and the frozen bottom layers are never stored: they are the base
+model's, read from its converted cache. Loading never unpickles.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def save_checkpoint(model: VQTransformer, path: Path, dtype=torch.float16, extra
     from safetensors.torch import save_file
 
     state = {n: t.detach().to(dtype).contiguous() for n, t in model.state_dict().items()
-             if not n.startswith("embed_tokens.")}
+             if model.is_trained(n)}
     metadata = {"config": model.cfg.to_json(), "format": "incls-1"}
     for key, value in (extra or {}).items():
         metadata[key] = json.dumps(value)
@@ -67,11 +68,11 @@ def load_model(path: Path | None = None, log=lambda msg: print(msg, file=sys.std
     path = Path(path) if path is not None else DEFAULT_MODEL
     cfg, tensors, _ = read_checkpoint(path)
     model = VQTransformer(cfg)
-    state = {"embed_tokens.weight": load_base_state((), log)["embed_tokens.weight"]}
-    state.update({n: t.float() for n, t in tensors.items()})
     expected = model.state_dict()
+    unexpected = sorted(set(tensors) - set(expected))
+    state = {n: t for n, t in load_base_state(cfg.base_layers, log).items() if n in expected}
+    state.update({n: t.float() for n, t in tensors.items()})
     missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
     wrong = sorted(n for n in expected.keys() & state.keys() if expected[n].shape != state[n].shape)
     if missing or unexpected or wrong:
         detail = "; ".join(f"{label}: {names[:3]}" for label, names in

@@ -151,6 +151,17 @@ class VQTransformer(nn.Module):
             return self.classify(torch.zeros(self.cfg.d_model))
         return self(torch.tensor([ids])).logits[0, -1]
 
+    def is_trained(self, name: str) -> bool:
+        """Whether parameter `name` is trained (and shipped) rather than the pretrained one.
+
+        The token embedding and the weights of the bottom `frozen_layers` stay as the base
+        model has them; every codebook, the top layers, the final norm and the classifier train.
+        """
+        if name.startswith("embed_tokens."):
+            return False
+        if name.startswith("layers.") and ".codebooks." not in name:
+            return int(name.split(".")[1]) >= self.cfg.frozen_layers
+        return True
+
     def trainable_parameters(self):
-        """Everything but the token embedding, which stays the pretrained one (never shipped)."""
-        return [p for n, p in self.named_parameters() if not n.startswith("embed_tokens.")]
+        return [p for n, p in self.named_parameters() if self.is_trained(n)]
