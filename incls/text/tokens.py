@@ -1,0 +1,192 @@
+"""A text and its token ids, kept equal to `tokenizer.encode(text).ids` under edits.
+
+A byte-level BPE tokenizer first splits text into pre-tokenizer words, then merges
+bytes inside each word, so an edit can only change the tokens of the words it touches
+and, through the splitting rules (a space joins the next word, runs of whitespace
+split before their last character), of their neighbours. `TokenizedText.apply`
+re-tokenizes a window from a token or two before the edit to a token or two after it,
+checks that the window's edges are stable by re-tokenizing it once more with a few
+tokens of context on each side, widens the window until they are, and returns the
+minimal `TokenEdit`. Token boundaries are tracked in UTF-8 bytes because byte-level
+tokens may split a character (an emoji is often two or three tokens).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+
+from .edits import TextEdit
+
+INITIAL_MARGIN = 2  # tokens re-tokenized on each side of an edit, doubled until stable
+CONTEXT = 4  # tokens of unchanged context that must survive around the window
+
+
+@dataclass(frozen=True)
+class TokenEdit:
+    """Replace ids[start:end] (pre-edit token indices) by `new_ids`."""
+
+    start: int
+    end: int
+    new_ids: tuple[int, ...] = field(default=())
+
+    @property
+    def is_noop(self) -> bool:
+        return self.start == self.end and not self.new_ids
+
+
+class TokenBytes:
+    """The UTF-8 bytes each token id stands for, and the bytes the tokenizer drops.
+
+    The byte-level vocabulary lacks a few bytes (some control characters and the lead
+    bytes of unassigned planes); with no unknown token, encoding silently skips them.
+    Each skipped byte is counted in the span of the token that follows it, so the token
+    spans still tile the text.
+    """
+
+    _cache: dict[int, "TokenBytes"] = {}
+
+    def __init__(self, tokenizer) -> None:
+        from tokenizers.pre_tokenizers import ByteLevel  # noqa: F401  (same byte table as GPT-2)
+
+        printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+        chars = {b: chr(b) for b in printable}
+        extra = 0
+        for b in range(256):
+            if b not in chars:
+                chars[b] = chr(256 + extra)
+                extra += 1
+        to_byte = {c: b for b, c in chars.items()}
+        vocab = tokenizer.get_vocab()
+        self.dropped = frozenset(b for b, c in chars.items() if c not in vocab)
+        special = {t.content for t in tokenizer.get_added_tokens_decoder().values()}
+        self.of_id: list[bytes] = []
+        for i in range(tokenizer.get_vocab_size()):
+            token = tokenizer.id_to_token(i) or ""
+            if token in special or any(c not in to_byte for c in token):
+                self.of_id.append(token.encode("utf-8"))
+            else:
+                self.of_id.append(bytes(to_byte[c] for c in token))
+
+    @classmethod
+    def of(cls, tokenizer) -> "TokenBytes":
+        key = id(tokenizer)
+        if key not in cls._cache:
+            cls._cache[key] = cls(tokenizer)
+        return cls._cache[key]
+
+    def ends(self, ids: list[int], data: bytes, base: int = 0) -> list[int]:
+        """Absolute end of each token's span in `data` (which starts at byte `base`)."""
+        out, pos = [], 0
+        for t in ids:
+            piece = self.of_id[t]
+            if data[pos:pos + len(piece)] == piece:
+                pos += len(piece)
+            else:  # dropped bytes before or inside the token (BPE merges across them)
+                for byte in piece:
+                    while pos < len(data) and data[pos] != byte and data[pos] in self.dropped:
+                        pos += 1
+                    if pos >= len(data) or data[pos] != byte:
+                        raise ValueError(f"token {t} does not match the text at byte {base + pos}")
+                    pos += 1
+            out.append(base + pos)
+        return out
+
+
+def _is_continuation(byte: int) -> bool:
+    return byte & 0xC0 == 0x80
+
+
+class TokenizedText:
+    """One document's text, token ids and token byte spans."""
+
+    def __init__(self, tokenizer, text: str = "") -> None:
+        self.tokenizer = tokenizer
+        self.token_bytes = TokenBytes.of(tokenizer)
+        self.text = text
+        self.ids: list[int] = self._encode(text)
+        self.ends: list[int] = self.token_bytes.ends(self.ids, text.encode("utf-8"))
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids if text else []
+
+    def _start(self, k: int, data: bytes) -> int:
+        """Byte where token k's span starts; for k == len(ids), the end of the text."""
+        if k >= len(self.ids):
+            return len(data)
+        return self.ends[k - 1] if k > 0 else 0
+
+    def token_at_char(self, offset: int) -> int:
+        """Index of the token whose span holds the character at `offset` (len(ids) at the end)."""
+        byte = len(self.text[:offset].encode("utf-8"))
+        return bisect_right(self.ends, byte)
+
+    def token_char_ends(self) -> list[int]:
+        """Code-point offset where each token's span ends (a split character ends at its end)."""
+        data = self.text.encode("utf-8")
+        out, chars, pos = [], 0, 0
+        for end in self.ends:
+            chars += sum(1 for b in data[pos:end] if not _is_continuation(b))
+            pos = end
+            out.append(chars)
+        return out
+
+    def apply(self, edit: TextEdit) -> TokenEdit:
+        """Apply a text edit (code points, pre-edit); return the minimal token edit it caused."""
+        data = self.text.encode("utf-8")
+        byte_start = len(self.text[: edit.start].encode("utf-8"))
+        byte_end = byte_start + len(self.text[edit.start: edit.end].encode("utf-8"))
+        inserted = edit.text.encode("utf-8")
+        n = len(self.ids)
+        first = bisect_right(self.ends, byte_start)
+        last = bisect_left(self.ends, byte_end) + 1
+        margin = INITIAL_MARGIN
+        while True:
+            i = self._char_boundary(data, max(0, first - margin), -1)
+            j = self._char_boundary(data, min(n, last + margin), +1)
+            segment = data[self._start(i, data):byte_start] + inserted + data[byte_end:self._start(j, data)]
+            window = self._encode(segment.decode("utf-8"))
+            if (i == 0 and j == n) or self._stable(data, i, j, segment, window):
+                break
+            margin *= 2
+        old_window = self.ids[i:j]
+        self._splice(data, i, j, window, segment, len(inserted) - (byte_end - byte_start))
+        self.text = edit.apply(self.text)
+        return _minimal(i, j, old_window, window)
+
+    def _char_boundary(self, data: bytes, k: int, step: int) -> int:
+        """Move token index k until its span does not start inside a UTF-8 character."""
+        while 0 < k < len(self.ids) and _is_continuation(data[self._start(k, data)]):
+            k += step
+        return k
+
+    def _stable(self, data: bytes, i: int, j: int, segment: bytes, window: list[int]) -> bool:
+        """Whether `window` is what the whole text would give: context on both sides agrees."""
+        ci = self._char_boundary(data, max(0, i - CONTEXT), -1)
+        cj = self._char_boundary(data, min(len(self.ids), j + CONTEXT), +1)
+        around = data[self._start(ci, data):self._start(i, data)] + segment + data[self._start(j, data):self._start(cj, data)]
+        return self._encode(around.decode("utf-8")) == self.ids[ci:i] + window + self.ids[j:cj]
+
+    def _splice(self, data: bytes, i: int, j: int, window: list[int], segment: bytes, shift: int) -> None:
+        """Put `window` (spanning `segment`) in place of tokens [i, j) and shift the spans after it."""
+        self.ids[i:j] = window
+        self.ends[i:j] = self.token_bytes.ends(window, segment, self._start(i, data))
+        if shift:
+            tail = i + len(window)
+            self.ends[tail:] = [e + shift for e in self.ends[tail:]]
+
+
+def _minimal(i: int, j: int, old: list[int], new: list[int]) -> TokenEdit:
+    """Trim the tokens the old and new windows share at both ends."""
+    p = 0
+    while p < len(old) and p < len(new) and old[p] == new[p]:
+        p += 1
+    s = 0
+    while s < len(old) - p and s < len(new) - p and old[-1 - s] == new[-1 - s]:
+        s += 1
+    return TokenEdit(i + p, j - s, tuple(new[p:len(new) - s]))
+
+
+def apply_token_edit(ids: list[int], edit: TokenEdit) -> None:
+    """ids[start:end] = new_ids, in place."""
+    ids[edit.start:edit.end] = list(edit.new_ids)

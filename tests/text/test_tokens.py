@@ -1,0 +1,76 @@
+"""The token ids of an edited text always equal the tokenizer's ids of the whole text."""
+
+from hypothesis import given, settings, strategies as st
+
+from incls.model.base import load_tokenizer
+
+from incls.text import TextEdit, TokenizedText, apply_token_edit, diff_texts
+
+PIECES = ["a", "b", "the", " ", "  ", "\t", "\n", "\r\n", "\r", "\n\n", "'s", "'", "12", "3", ".", ",", "!",
+          "é", "e\u0301", "\u0301", "👍", "👍🏽", "🇫🇷", "中文", "ß", "\u200d", "<|im_end|>", "<|", "\x00",
+          "Hello", " world", "don't", "    ", "--", "\u2028", "\x04", "\U00040000", "\x1d"]
+
+tokenizer = load_tokenizer()  # module level: hypothesis reports stay readable
+
+text_strategy = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=3)), max_size=30).map("".join)
+
+
+@st.composite
+def edits(draw, text):
+    start = draw(st.integers(0, len(text)))
+    end = draw(st.integers(start, min(len(text), start + draw(st.sampled_from([0, 1, 3, 20])))))
+    return TextEdit(start, end, draw(text_strategy))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_random_edits_keep_ids_equal_to_full_tokenization(data):
+    doc = TokenizedText(tokenizer, data.draw(text_strategy))
+    mirror = list(doc.ids)
+    for _ in range(data.draw(st.integers(1, 6))):
+        edit = data.draw(edits(doc.text))
+        expected_text = edit.apply(doc.text)
+        token_edit = doc.apply(edit)
+        apply_token_edit(mirror, token_edit)
+        assert doc.text == expected_text
+        assert doc.ids == tokenizer.encode(expected_text).ids
+        assert mirror == doc.ids  # the token edit alone reproduces the new ids
+        assert doc.ends == TokenizedText(tokenizer, expected_text).ends
+
+
+@settings(max_examples=150, deadline=None)
+@given(old=text_strategy, new=text_strategy)
+def test_full_text_changes_become_the_smallest_edit(old, new):
+    edit = diff_texts(old, new)
+    assert edit.apply(old) == new
+    doc = TokenizedText(tokenizer, old)
+    token_edit = doc.apply(edit)
+    assert doc.ids == tokenizer.encode(new).ids
+    old_ids = tokenizer.encode(old).ids
+    assert old_ids[:token_edit.start] == doc.ids[:token_edit.start]
+
+
+def test_typing_a_word_changes_only_the_tokens_near_it():
+    text = "The film was good. " * 50
+    doc = TokenizedText(tokenizer, text)
+    position = len("The film was good. ") * 20 + len("The film was")
+    edit = doc.apply(TextEdit(position, position, " not"))
+    assert edit.end - edit.start <= 2 and len(edit.new_ids) <= 3
+    assert doc.ids == tokenizer.encode(doc.text).ids
+
+
+def test_long_whitespace_runs_resynchronise():
+    doc = TokenizedText(tokenizer, "x" + " " * 90 + "y")
+    doc.apply(TextEdit(91, 92, " "))
+    assert doc.ids == tokenizer.encode(doc.text).ids
+    doc.apply(TextEdit(1, 1, "\n"))
+    assert doc.ids == tokenizer.encode(doc.text).ids
+
+
+def test_empty_document_and_deleting_everything():
+    doc = TokenizedText(tokenizer, "")
+    assert doc.ids == []
+    doc.apply(TextEdit(0, 0, "Hello 👍🏽"))
+    assert doc.ids == tokenizer.encode("Hello 👍🏽").ids
+    edit = doc.apply(TextEdit(0, len(doc.text), ""))
+    assert doc.ids == [] and doc.ends == [] and edit.new_ids == ()
