@@ -7,7 +7,7 @@
 //   node scripts/gen-settings.mjs --check    exit 1 if package.json is out of date
 //   node scripts/gen-settings.mjs --schema F read the server schema from F instead
 //
-// The Python interpreter: $INCLS_PYTHON, else `python3`.
+// The Python interpreter: $INCLS_PYTHON, else `python3` (run in the repository root).
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -32,6 +32,7 @@ function serverSchema() {
     ? readFileSync(args[schemaAt + 1], "utf8")
     : execFileSync(process.env.INCLS_PYTHON || "python3", ["-m", "incls.lsp.settings", "--json"], {
         encoding: "utf8",
+        cwd: dirname(here),
         stdio: ["ignore", "pipe", "inherit"],
       });
   return JSON.parse(text);

@@ -13,7 +13,10 @@ import { INSTALL_HINT, Located, locateServer } from "./server";
 /** Params of the server's `incls/status` notification. */
 interface StatusParams {
   uri: string;
-  label: string;
+  /** e.g. "ready", "loading", "error", "disabled"; label and the rest come with a result. */
+  state?: string;
+  message?: string;
+  label?: string;
   probabilities?: Record<string, number>;
   latencyMs?: number;
   opsSaved?: number;
@@ -168,12 +171,14 @@ function updateStatusBar(): void {
   if (!client) {
     statusItem.text = "$(circle-slash) incls";
     statusItem.tooltip = "incls: the server is not running. Click to show the output.";
-  } else if (!status) {
-    statusItem.text = "$(loading~spin) incls";
-    statusItem.tooltip = "incls: classifying…";
+  } else if (!status || !status.label) {
+    const state = status?.state;
+    const busy = !state || state === "loading" || state === "busy";
+    statusItem.text = `${busy ? "$(loading~spin)" : "$(info)"} incls${state ? ": " + state : ""}`;
+    statusItem.tooltip = status?.message || "incls: classifying…";
   } else {
     const probs = status.probabilities ?? {};
-    const top = probs[status.label];
+    const top = probs[status.label] as number | undefined;
     statusItem.text = `$(symbol-class) incls: ${status.label}${top !== undefined ? " " + percent(top) : ""}`;
     const lines = Object.entries(probs)
       .sort((a, b) => b[1] - a[1])
