@@ -1,0 +1,98 @@
+"""Model sessions for the server: the incremental engine, or a full recompute to compare with.
+
+Every session has the engine's interface: `apply([TokenEdit])` returning stats with
+`ops` and `ops_full`, `ids`, `document_logits()` (C,) and `running_logits()` (T, C).
+Documents longer than `chunkTokens` get a `ChunkedSession` split at paragraph breaks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from ..text import TokenEdit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FullStats:
+    ops: int | None = None
+    ops_full: int | None = None
+
+
+class FullRecomputeSession:
+    """Runs the whole model on every change: the baseline the incremental engine is measured against."""
+
+    def __init__(self, model, ids: list[int]) -> None:
+        self.model = model
+        self.ids = list(ids)
+        self._logits = self._forward()
+
+    @torch.no_grad()
+    def _forward(self) -> torch.Tensor:
+        if not self.ids:
+            return self.model.classify(torch.zeros(1, self.model.cfg.d_model))  # (1, C)
+        return self.model(torch.tensor([self.ids])).logits[0]                    # (T, C)
+
+    def apply(self, edits) -> FullStats:
+        for edit in edits:
+            self.ids[edit.start:edit.end] = list(edit.new_ids)
+        self._logits = self._forward()
+        return FullStats()
+
+    def document_logits(self) -> torch.Tensor:
+        return self._logits[-1]
+
+    def running_logits(self) -> torch.Tensor:
+        return self._logits if self.ids else self._logits[:0]
+
+
+def _engine():
+    """The incremental engine's classes, or None while it is not importable."""
+    try:
+        from ..engine import ChunkedSession, Session, TokenEdit as EngineEdit
+    except ImportError:
+        return None
+    return Session, ChunkedSession, EngineEdit
+
+
+def paragraph_break_ids(token_bytes) -> frozenset[int]:
+    """Token ids that hold a blank line: where a long document may be cut into chunks."""
+    return frozenset(i for i, b in enumerate(token_bytes.of_id)
+                     if b"\n\n" in b or b"\n\r\n" in b or b"\r\r" in b)
+
+
+class SessionFactory:
+    """Builds sessions for documents and converts token edits to the engine's type."""
+
+    def __init__(self, model, boundary_ids: frozenset[int]) -> None:
+        self.model = model
+        self.boundary_ids = set(boundary_ids)
+        self.engine = _engine()
+        if self.engine is None:
+            log.warning("incls: the incremental engine is not available; recomputing in full")
+
+    @property
+    def incremental(self) -> bool:
+        return self.engine is not None
+
+    def create(self, ids: list[int], full_recompute: bool, chunk_tokens: int):
+        if full_recompute or self.engine is None:
+            return FullRecomputeSession(self.model, ids)
+        session_cls, chunked_cls, _ = self.engine
+        if len(ids) > chunk_tokens:
+            return chunked_cls(self.model, list(ids), boundary_ids=self.boundary_ids, max_chunk_tokens=chunk_tokens)
+        return session_cls(self.model, list(ids))
+
+    def outgrown(self, session, chunk_tokens: int) -> bool:
+        """A plain engine session that has grown well past the chunk size is rebuilt chunked."""
+        if self.engine is None or isinstance(session, (FullRecomputeSession, self.engine[1])):
+            return False
+        return len(session.ids) > chunk_tokens * 3 // 2
+
+    def apply(self, session, edit: TokenEdit):
+        engine_edit = edit if self.engine is None else self.engine[2](edit.start, edit.end, list(edit.new_ids))
+        return session.apply([engine_edit])

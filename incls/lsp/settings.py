@@ -1,0 +1,132 @@
+"""The server's settings: one dataclass, read from the client, and the JSON schema.
+
+This module is the single source of the settings list: the VS Code extension's
+contributed settings mirror `json_schema()` (print it with
+`python -m incls.lsp.settings --json`). Clients send them as initializationOptions
+or workspace/didChangeConfiguration, nested (`{"incls": {"severity": "hint"}}`),
+flat (`{"severity": "hint"}`) or dotted (`{"incls.severity": "hint"}`). Unknown keys
+and values of the wrong type are ignored and reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+SECTION = "incls"
+SEVERITIES = ("error", "warning", "information", "hint")
+
+
+@dataclass(frozen=True)
+class Settings:
+    enable: bool = field(default=True, metadata={
+        "description": "Classify open documents and show the result as diagnostics."})
+    severity: str = field(default="information", metadata={
+        "description": "Severity of the document-level diagnostic (\"Reads positive (0.94)\").",
+        "enum": SEVERITIES})
+    paragraphSeverity: str = field(default="hint", metadata={
+        "description": "Severity of the per-paragraph suggestions.", "enum": SEVERITIES})
+    paragraphSuggestions: bool = field(default=True, metadata={
+        "description": "Point out paragraphs that pull the document strongly toward a class."})
+    paragraphThreshold: float = field(default=0.25, metadata={
+        "description": "Change of the running class probability across a paragraph from which it is pointed out.",
+        "minimum": 0.0, "maximum": 1.0})
+    maxDocumentBytes: int = field(default=1_000_000, metadata={
+        "description": "Documents larger than this (UTF-8 bytes) are not classified; a message says so.",
+        "minimum": 0})
+    maxSessions: int = field(default=32, metadata={
+        "description": "Documents whose model state is kept in memory; the least recently used is dropped and rebuilt when needed.",
+        "minimum": 1})
+    chunkTokens: int = field(default=512, metadata={
+        "description": "Documents longer than this many tokens are classified in chunks split at paragraph breaks.",
+        "minimum": 16})
+    fullRecompute: bool = field(default=False, metadata={
+        "description": "Recompute the whole model on every change instead of incrementally (for comparison; slower)."})
+    statusNotifications: bool = field(default=True, metadata={
+        "description": "Send the incls/status notification (label, probabilities, latency, operations saved) after each update."})
+    modelPath: str = field(default="", metadata={
+        "description": "Path of a model checkpoint (.safetensors) to use instead of the shipped one; read at start-up."})
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
+
+
+def _flatten(raw: object) -> dict:
+    """Accept nested, flat or dotted keys; return {name: value} without the section prefix."""
+    if not isinstance(raw, dict):
+        return {}
+    flat = {}
+    for key, value in raw.items():
+        if key == SECTION and isinstance(value, dict):
+            flat.update(value)
+        elif isinstance(key, str) and key.startswith(SECTION + "."):
+            flat[key[len(SECTION) + 1:]] = value
+        else:
+            flat[key] = value
+    return flat
+
+
+def merge(base: Settings, raw: object) -> tuple[Settings, list[str]]:
+    """`base` updated by the client's values; also the list of values that were ignored, and why."""
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    changes, problems = {}, []
+    for key, value in _flatten(raw).items():
+        f = fields.get(key)
+        if f is None:
+            continue  # other tools' settings travel in the same object: not ours to judge
+        kind = type(f.default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            problems.append(f"{SECTION}.{key}: expected a {_TYPES[kind]}, got {value!r}")
+            continue
+        if "enum" in f.metadata and value not in f.metadata["enum"]:
+            problems.append(f"{SECTION}.{key}: expected one of {list(f.metadata['enum'])}, got {value!r}")
+            continue
+        low, high = f.metadata.get("minimum"), f.metadata.get("maximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            problems.append(f"{SECTION}.{key}: {value!r} is out of range")
+            continue
+        changes[key] = value
+    return base.replace(**changes), problems
+
+
+def from_environment(base: Settings = Settings()) -> Settings:
+    """INCLS_FULL_RECOMPUTE=1 forces full recompute (the latency benchmark's baseline)."""
+    if os.environ.get("INCLS_FULL_RECOMPUTE", "") not in ("", "0"):
+        base = base.replace(fullRecompute=True)
+    return base
+
+
+def json_schema() -> dict:
+    """The settings as VS Code's `contributes.configuration` expects them."""
+    properties = {}
+    for f in dataclasses.fields(Settings):
+        entry = {"type": _TYPES[type(f.default)], "default": f.default,
+                 "description": f.metadata["description"]}
+        for key in ("enum", "minimum", "maximum"):
+            if key in f.metadata:
+                entry[key] = list(f.metadata[key]) if key == "enum" else f.metadata[key]
+        properties[f"{SECTION}.{f.name}"] = entry
+    return {"title": "incls", "type": "object", "properties": properties}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    schema = json_schema()
+    if "--json" in argv:
+        print(json.dumps(schema, indent=2))
+    else:
+        for name, entry in schema["properties"].items():
+            print(f"{name} ({entry['type']}, default {entry['default']!r}): {entry['description']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
