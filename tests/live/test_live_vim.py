@@ -1,0 +1,21 @@
+"""Vim 9 (Debian) with ALE (Debian's vim-ale) against `incls --stdio`."""
+from pathlib import Path
+
+import pytest
+
+from liveharness import check_outcome, require_tool, run_driver
+
+DRIVER = Path(__file__).parent / "editors" / "ale_drive.vim"
+ALE = Path("/usr/share/vim-ale/plugin/ale.vim")
+
+pytestmark = pytest.mark.live
+
+
+def test_vim_ale(workspace, latency):
+    vim = require_tool("/usr/bin/vim.basic") if Path("/usr/bin/vim.basic").exists() else require_tool("vim")
+    if not ALE.exists():
+        pytest.fail("ALE not installed (apt-get install vim-ale): run scripts/install-editors.sh")
+    argv = [vim, "-N", "-u", "NONE", "-i", "NONE", "-n", "-es", "-c", f"source {DRIVER}"]
+    result = run_driver("vim-ale", argv, workspace)
+    assert str(result.get("version", "")).startswith("9."), f"expected Vim 9, got {result.get('version')}"
+    check_outcome(result, "vim-ale", latency)
