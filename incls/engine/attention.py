@@ -1,0 +1,156 @@
+"""Clipped-RoPE attention pieces in float64: scores, softmax accumulators, their updates.
+
+Queries are stored rotated by the window W (`qW = rotate(q, W)`). A pair at clipped
+distance t = min(i - j, W) scores `rotate(qW, t - W) . k_j / sqrt(hd)`: pairs at distance
+>= W need no per-pair rotation at all (one matmul), and pairs closer than W are few
+(at most W per key) and are computed as explicit pair lists.
+
+A row's accumulators are (m, Z, N): running max, sum of exp(s - m), and the sum of
+exp(s - m) v; the head output is N / Z. Grouped-query attention: query head h reads kv
+head h // group.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .weights import EngineWeights
+
+NEG_INF = float("-inf")
+BLOCK_ELEMENTS = 1 << 22          # bound on (rows x heads x keys) of one score block
+PAIR_BLOCK = 4096                 # pairs per pair-score block
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def rotate_to_window(w: EngineWeights, q: torch.Tensor) -> torch.Tensor:
+    """q (..., H, hd) -> q rotated by W (the form queries are stored in)."""
+    return q * w.win_cos + rotate_half(q) * w.win_sin
+
+
+def pair_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Scores (P, H) of P explicit pairs: qW (P, H, hd), k (P, Hkv, hd), clipped distance t (P,)."""
+    P = qW.shape[0]
+    c, s = w.rot_cos[t][:, None, :], w.rot_sin[t][:, None, :]                # (P, 1, hd)
+    q = qW * c + rotate_half(qW) * s                                        # (P, H, hd)
+    prod = q.view(P, w.Hkv, w.group, w.hd) * k[:, :, None, :]               # (P, Hkv, g, hd)
+    return prod.sum(-1).reshape(P, w.H) * w.scale
+
+
+def far_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Scores (n, H, m) of every query against every key at the clipped distance W."""
+    n, m = qW.shape[0], k.shape[0]
+    q = qW.view(n, w.Hkv, w.group, w.hd).permute(1, 0, 2, 3).reshape(w.Hkv, n * w.group, w.hd)
+    s = torch.bmm(q, k.permute(1, 2, 0))                                    # (Hkv, n g, m)
+    return s.view(w.Hkv, n, w.group, m).permute(1, 0, 2, 3).reshape(n, w.H, m) * w.scale
+
+
+def weighted_values(w: EngineWeights, p: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """sum_j p[n, h, j] v[j, kv(h)] -> (n, H, hd) for weights p (n, H, m) and values v (m, Hkv, hd)."""
+    n, m = p.shape[0], p.shape[2]
+    pp = p.view(n, w.Hkv, w.group, m).permute(1, 0, 2, 3).reshape(w.Hkv, n * w.group, m)
+    out = torch.bmm(pp, v.permute(1, 0, 2))                                 # (Hkv, n g, hd)
+    return out.view(w.Hkv, n, w.group, w.hd).permute(1, 0, 2, 3).reshape(n, w.H, w.hd)
+
+
+def key_scores(w: EngineWeights, qW: torch.Tensor, keys: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
+    """Scores (n, H, m) of queries qW (n, H, hd) against keys (m, Hkv, hd) at distances dist (n, m).
+
+    dist < 0 marks pairs that do not exist (key after query): their score is -inf.
+    """
+    s = far_scores(w, qW, keys)                                             # (n, H, m)
+    near = (dist >= 0) & (dist < w.W)
+    rows, cols = near.nonzero(as_tuple=True)
+    for a in range(0, rows.numel(), PAIR_BLOCK):
+        r, c = rows[a:a + PAIR_BLOCK], cols[a:a + PAIR_BLOCK]
+        s[r, :, c] = pair_scores(w, qW[r], keys[c], dist[r, c])
+    return s.masked_fill_((dist < 0)[:, None, :], NEG_INF)
+
+
+def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+    """Exact accumulators (m, Z, N) of query rows `pos` (n,) over all their keys 0..pos.
+
+    qW: (n, H, hd) the rows' queries; k, v: (T, Hkv, hd) all keys. Blocks of rows keep
+    the score matrix under BLOCK_ELEMENTS. Returns m (n, H), Z (n, H), N (n, H, hd), and
+    the number of attention terms computed.
+    """
+    n = pos.numel()
+    m_out = qW.new_empty(n, w.H)
+    Z_out = qW.new_empty(n, w.H)
+    N_out = qW.new_empty(n, w.H, w.hd)
+    terms = 0
+    starts = pos.tolist()
+    a = 0
+    while a < n:
+        b = a + 1
+        # grow the block while it stays under the element bound (pos is sorted)
+        while b < n and (b + 1 - a) * w.H * (starts[b] + 1) <= BLOCK_ELEMENTS:
+            b += 1
+        p = pos[a:b]
+        Tk = int(p.max()) + 1
+        dist = p[:, None] - torch.arange(Tk)[None, :]                       # (nb, Tk)
+        s = key_scores(w, qW[a:b], k[:Tk], dist)                            # (nb, H, Tk)
+        m = s.amax(-1)                                                      # (nb, H)
+        e = torch.exp(s - m[..., None])
+        m_out[a:b], Z_out[a:b] = m, e.sum(-1)
+        N_out[a:b] = weighted_values(w, e, v[:Tk])
+        terms += int((p + 1).sum())
+        a = b
+    return m_out, Z_out, N_out, terms
+
+
+class RowAccumulators:
+    """Accumulators of a set of rows being updated in place by added and removed terms.
+
+    Removing terms can cancel most of a row's mass (a dominant key deleted): such rows are
+    flagged `lost` and must be recomputed exactly by the caller; that bounds the drift.
+    """
+
+    LOSS = 1e-6
+
+    def __init__(self, m: torch.Tensor, Z: torch.Tensor, N: torch.Tensor) -> None:
+        self.m, self.Z, self.N = m, Z, N              # (n, H), (n, H), (n, H, hd)
+        self.lost = torch.zeros(m.shape[0], dtype=torch.bool)
+
+    def remove(self, w: EngineWeights, s: torch.Tensor, v: torch.Tensor) -> None:
+        """Subtract terms of scores s (n, H, m) (-inf = absent) with values v (m, Hkv, hd)."""
+        e = torch.exp(s - self.m[..., None])                                # (n, H, m)
+        mass = e.sum(-1)                                                    # (n, H)
+        self.lost |= ((self.Z - mass) <= self.LOSS * self.Z).any(-1)
+        self.Z -= mass
+        self.N -= weighted_values(w, e, v)
+
+    def add(self, w: EngineWeights, s: torch.Tensor, v: torch.Tensor) -> None:
+        """Add terms of scores s (n, H, m) (-inf = absent) with values v (m, Hkv, hd)."""
+        self._raise_max(s.amax(-1))
+        e = torch.exp(s - self.m[..., None])
+        self.Z += e.sum(-1)
+        self.N += weighted_values(w, e, v)
+
+    def _raise_max(self, candidate: torch.Tensor) -> None:
+        new_m = torch.maximum(self.m, candidate)                            # (n, H)
+        factor = torch.exp(self.m - new_m)
+        self.Z *= factor
+        self.N *= factor[..., None]
+        self.m = new_m
+
+    def move_pairs(self, w: EngineWeights, rows: torch.Tensor, s_old: torch.Tensor, s_new: torch.Tensor,
+                   v: torch.Tensor) -> None:
+        """Replace the term of each pair (row, key): score s_old -> s_new (P, H), value v (P, Hkv, hd)."""
+        P = rows.numel()
+        if P == 0:
+            return
+        cand = torch.full_like(self.m, NEG_INF).scatter_reduce_(0, rows[:, None].expand_as(s_new), s_new, "amax")
+        vH = v.repeat_interleave(w.group, dim=1)                            # (P, H, hd)
+        e_old = torch.exp(s_old - self.m[rows])                             # (P, H)
+        mass = torch.zeros_like(self.Z).index_add_(0, rows, e_old)
+        self.lost |= ((self.Z - mass) <= self.LOSS * self.Z).any(-1)
+        self.Z -= mass
+        self.N.index_add_(0, rows, -e_old[..., None] * vH)
+        self._raise_max(cand)
+        e_new = torch.exp(s_new - self.m[rows])
+        self.Z.index_add_(0, rows, e_new)
+        self.N.index_add_(0, rows, e_new[..., None] * vH)

@@ -1,0 +1,80 @@
+"""The position-wise parts of a layer, on a batch of rows: projections, code search, MLP.
+
+Each function takes only the rows that need it (dirty positions), so one small matmul
+serves a whole batch of positions with no Python loop over them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from .attention import rotate_to_window
+from .weights import DT, EngineWeights, LayerWeights
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+
+def embed(w: EngineWeights, ids: torch.Tensor) -> torch.Tensor:
+    """ids (n,) -> residual stream inputs (n, d) float64."""
+    return w.embed[ids].to(DT)
+
+
+def project(w: EngineWeights, lw: LayerWeights, x: torch.Tensor):
+    """x (n, d) -> qW (n, H, hd) rotated by W, k (n, Hkv, hd), v (n, Hkv, hd)."""
+    n = x.shape[0]
+    qkv = rms_norm(x, lw.ln1, w.eps) @ lw.w_qkv                           # (n, (H + 2 Hkv) hd)
+    q, k, v = qkv.split([w.H * w.hd, w.Hkv * w.hd, w.Hkv * w.hd], dim=-1)
+    return rotate_to_window(w, q.reshape(n, w.H, w.hd)), k.reshape(n, w.Hkv, w.hd), v.reshape(n, w.Hkv, w.hd)
+
+
+def canonical_output(N: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
+    """Head outputs (n, H, hd) = N / Z, rounded through float32.
+
+    Codes are chosen from this rounded value, so float64 noise of ~1e-16 between an updated
+    and a fresh session almost never reaches the decision; it also halves the memory of the
+    stored reference outputs.
+    """
+    return (N / Z[..., None]).to(torch.float32)
+
+
+def search_codes(lw: LayerWeights, o: torch.Tensor):
+    """Nearest code of each head for outputs o (n, H, hd) float32.
+
+    Returns codes (n, H) (ties to the lower index) and margin (n, H): distance to the
+    second-nearest code minus distance to the nearest, both measured from o.
+    """
+    o64 = o.to(DT)
+    cross = torch.einsum("nhc,hkc->nhk", o64, lw.codes)                    # (n, H, K)
+    d2 = lw.codes_sq[None] - 2.0 * cross + o64.pow(2).sum(-1, keepdim=True)
+    codes = d2.argmin(-1)                                                   # (n, H)
+    best = d2.gather(-1, codes[..., None]).squeeze(-1)
+    second = d2.scatter(-1, codes[..., None], float("inf")).amin(-1)
+    margin = second.clamp_min(0).sqrt() - best.clamp_min(0).sqrt()
+    return codes, margin
+
+
+def still_nearest(o: torch.Tensor, o_ref: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
+    """(n, H) True where the code chosen at o_ref is provably still the nearest at o.
+
+    Triangle inequality: if |o - o_ref| < margin / 2, the nearest code at o_ref is nearer
+    to o than any other code. The test costs O(hd) per head, far less than a search.
+    The small slack keeps the proof valid under float64 rounding of the distances.
+    """
+    moved = (o.to(DT) - o_ref.to(DT)).pow(2).sum(-1).sqrt()                # (n, H)
+    return 2.0 * moved < margin * (1.0 - 1e-9) - 1e-12
+
+
+def finish(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Residual add of the attention block (sum of table rows of the codes) and the MLP: (n, d)."""
+    heads = torch.arange(w.H)
+    x = x + lw.table[heads, codes].sum(-2)                                  # (n, d)
+    gate, up = (rms_norm(x, lw.ln2, w.eps) @ lw.w_gate_up).chunk(2, dim=-1)  # (n, dff) each
+    return x + (F.silu(gate) * up) @ lw.w_down
+
+
+def classify(w: EngineWeights, x: torch.Tensor) -> torch.Tensor:
+    """Final hidden states (n, d) -> class logits (n, C)."""
+    return rms_norm(x, w.norm, w.eps) @ w.cls_w + w.cls_b

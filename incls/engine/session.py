@@ -1,0 +1,244 @@
+"""A document session: the token sequence, per-layer caches, and the incremental update.
+
+`Session.apply` propagates a batch of edits layer by layer. In each layer the *dirty*
+positions (inserted tokens, or positions whose residual input changed) get new q, k, v
+from one batched matmul; every other query after the first change has its softmax
+accumulators corrected (terms of removed or changed keys out, terms of new keys in,
+straddling pairs whose clipped distance changed moved), dirty queries are recomputed
+in full; then a query's code is searched again only if its output may have left the
+margin ball around its reference. Positions whose code changed, plus the dirty ones, go
+through the output table and MLP and form the dirty set of the next layer.
+
+A fresh session is the same update applied to an empty one (everything inserted), so a
+fresh and an updated session compute each number the same way.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from . import positionwise as pw
+from .attention import BLOCK_ELEMENTS, RowAccumulators, full_rows, key_scores, pair_scores
+from .cache import LayerCache
+from .edits import EditPlan, TokenEdit, check_token_ids, plan_edits
+from .ops import OpCounter, UnitCosts, UpdateStats
+from .weights import DT, EngineWeights, engine_weights
+
+EMPTY = torch.zeros(0, dtype=torch.long)
+
+
+def straddling_pairs(plan: EditPlan, T_old: int, W: int):
+    """Pairs (query i, key j) of kept positions whose clipped distance the edit changed.
+
+    Returns (i, j, t_old, t_new), four (P,) long tensors in new coordinates. Only pairs
+    within W of each other (before or after) straddling a length-changing edit qualify:
+    O(W^2) per edit. See DESIGN.md, "The incremental engine".
+    """
+    T = len(plan.ids)
+    if not plan.shifted or T == 0 or W <= 1:
+        return EMPTY, EMPTY, EMPTY, EMPTY
+    src = plan.src
+    kept = src >= 0
+    zone = torch.zeros(T, dtype=torch.bool)
+    for new_start, new_end in plan.shifted:
+        zone[new_end:min(T, new_start + W + plan.n_inserted)] = True
+    q = (zone & kept).nonzero().squeeze(1)                                   # (nq,)
+    t = torch.arange(1, W)                                                  # (W - 1,)
+    # pairs now closer than W
+    j1 = q[:, None] - t[None, :]                                            # (nq, W - 1)
+    ok1 = j1 >= 0
+    j1 = j1.clamp(min=0)
+    ok1 &= kept[j1]
+    t_old1 = (src[q][:, None] - src[j1]).clamp(max=W)
+    ok1 &= t_old1 != t[None, :]
+    # pairs closer than W before the edit, at W or more now
+    new_of_old = torch.full((T_old,), -1, dtype=torch.long)
+    kept_pos = kept.nonzero().squeeze(1)
+    new_of_old[src[kept_pos]] = kept_pos
+    r = src[q][:, None] - t[None, :]                                        # (nq, W - 1) old positions
+    ok2 = r >= 0
+    j2 = new_of_old[r.clamp(min=0)]
+    ok2 &= j2 >= 0
+    ok2 &= (q[:, None] - j2) >= W
+    qq = q[:, None].expand_as(j1)
+    tt = t[None, :].expand_as(j1)
+    i = torch.cat([qq[ok1], qq[ok2]])
+    j = torch.cat([j1[ok1], j2[ok2]])
+    t_old = torch.cat([t_old1[ok1], tt[ok2]])
+    t_new = torch.cat([tt[ok1], torch.full_like(tt[ok2], W)])
+    return i, j, t_old, t_new
+
+
+class Session:
+    """One document's token ids and the engine state that makes edits cheap.
+
+    Numbers: attention, accumulators and all position-wise math run in float64 on float64
+    copies of the weights; codes are chosen from head outputs rounded to float32. An
+    updated session and a fresh one on the same tokens therefore agree on every code
+    unless two codes tie to within float64 rounding, and their logits agree to ~1e-12.
+    """
+
+    def __init__(self, model, token_ids=()) -> None:
+        self.model = model
+        self.w: EngineWeights = engine_weights(model)
+        self.units = UnitCosts.of(self.w)
+        ids = check_token_ids(list(token_ids), self.w.vocab)
+        self.ids: list[int] = []
+        self.layers = [LayerCache.empty(self.w) for _ in range(self.w.n_layers)]
+        self.logits = torch.zeros(0, self.w.C, dtype=DT)                    # (T, C)
+        self.last_stats = UpdateStats()
+        if ids:
+            self.last_stats = self.apply([TokenEdit(0, 0, ids)])
+
+    # ---- reading -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def document_logits(self) -> torch.Tensor:
+        """(C,) class logits of the whole document: the running logits of its last position."""
+        if not self.ids:
+            return pw.classify(self.w, torch.zeros(1, self.w.d, dtype=DT))[0].float()
+        return self.logits[-1].float()
+
+    def running_logits(self) -> torch.Tensor:
+        """(T, C) class logits after every prefix of the document."""
+        return self.logits.float().clone()
+
+    def codes(self) -> torch.Tensor:
+        """(L, T, H) code of every layer, position and head."""
+        return torch.stack([c.codes for c in self.layers]) if self.ids else torch.zeros(
+            self.w.n_layers, 0, self.w.H, dtype=torch.long)
+
+    def memory_bytes(self) -> int:
+        """Bytes held by this session's state (the shared model weights not included)."""
+        return sum(c.nbytes() for c in self.layers) + self.logits.numel() * 8 + len(self.ids) * 8
+
+    # ---- editing -------------------------------------------------------------------
+    @torch.no_grad()
+    def apply(self, edits) -> UpdateStats:
+        """Apply a batch of TokenEdits (see `incls.engine.edits`) and propagate; returns its cost.
+
+        Raises ValueError, changing nothing, when an edit is out of range, overlaps another
+        or carries an unknown token id.
+        """
+        start = time.perf_counter()
+        plan = plan_edits(edits, self.ids, self.w.vocab)
+        T = len(plan.ids)
+        stats = UpdateStats(n_tokens=T, ops_full=self.units.full_forward(T),
+                            ops_prefix=self.units.suffix_forward(T, plan.first_change))
+        if not plan.is_noop:
+            counter = OpCounter()
+            self._propagate(plan, counter, stats)
+            stats.ops, stats.ops_by_kind = counter.total, dict(counter.by_kind)
+        stats.seconds = time.perf_counter() - start
+        self.last_stats = stats
+        return stats
+
+    def _propagate(self, plan: EditPlan, ops: OpCounter, stats: UpdateStats) -> None:
+        w, units = self.w, self.units
+        T, T_old, src = len(plan.ids), len(self.ids), plan.src
+        ids = torch.tensor(plan.ids, dtype=torch.long)
+        kept_pos = (src >= 0).nonzero().squeeze(1)                          # new positions that existed
+        kept_src = src[kept_pos]                                            # their old positions (sorted)
+        st_i, st_j, st_told, st_tnew = straddling_pairs(plan, T_old, w.W)
+
+        dirty = plan.inserted                                               # (n,) sorted new positions
+        x_dirty = pw.embed(w, ids[dirty])                                   # (n, d)
+        for cache, lw in zip(self.layers, w.layers):
+            stats.dirty_per_layer.append(int(dirty.numel()))
+            # keys that leave this layer: deleted tokens and the old state of dirty positions
+            changed_old = src[dirty]
+            removed = torch.cat([plan.deleted_old, changed_old[changed_old >= 0]]).sort().values
+            k_removed, v_removed = cache.k[removed], cache.v[removed]     # (nR, Hkv, hd)
+            if not plan.identity_layout or T != T_old:
+                cache.relayout(src)
+
+            cache.x[dirty] = x_dirty
+            qW_d, k_d, v_d = pw.project(w, lw, x_dirty)
+            cache.qW[dirty], cache.k[dirty], cache.v[dirty] = qW_d, k_d, v_d
+            ops.add("qkv", dirty.numel() * units.qkv)
+
+            dirty_mask = torch.zeros(T, dtype=torch.bool)
+            dirty_mask[dirty] = True
+            first = T
+            if dirty.numel():
+                first = int(dirty[0])
+            if removed.numel():
+                after = torch.searchsorted(kept_src, removed[:1])
+                if int(after) < kept_pos.numel():
+                    first = min(first, int(kept_pos[after]))
+            rows = (~dirty_mask[first:]).nonzero().squeeze(1) + first      # (nA,) clean rows to update
+
+            refresh = EMPTY
+            if rows.numel():
+                refresh = self._update_rows(cache, rows, src, removed, k_removed, v_removed, dirty, k_d, v_d,
+                                            dirty_mask, (st_i, st_j, st_told, st_tnew), ops)
+                stats.refreshed_rows += int(refresh.numel())
+            exact = torch.cat([dirty, refresh]).sort().values
+            if exact.numel():
+                m, Z, N, terms = full_rows(w, exact, cache.qW[exact], cache.k, cache.v)
+                cache.m[exact], cache.Z[exact], cache.N[exact] = m, Z, N
+                ops.add("attention", terms * units.term)
+
+            # codes: only rows whose output may have left the margin ball are searched
+            search = dirty
+            if rows.numel():
+                o = pw.canonical_output(cache.N[rows], cache.Z[rows])       # (nA, H, hd)
+                stay = pw.still_nearest(o, cache.o_ref[rows], cache.margin[rows]).all(-1)
+                ops.add("margin", rows.numel() * units.margin)
+                search = torch.cat([dirty, rows[~stay]]).sort().values
+            o = pw.canonical_output(cache.N[search], cache.Z[search])
+            codes, margin = pw.search_codes(lw, o)
+            ops.add("search", search.numel() * units.search)
+            moved = (codes != cache.codes[search]).any(-1) & ~dirty_mask[search]
+            cache.codes[search], cache.o_ref[search], cache.margin[search] = codes, o, margin
+            stats.searched_per_layer.append(int(search.numel()) - int(dirty.numel()))
+            stats.changed_codes_per_layer.append(int(moved.sum()))
+
+            dirty = torch.cat([dirty, search[moved]]).sort().values
+            x_dirty = pw.finish(w, lw, cache.x[dirty], cache.codes[dirty])
+            ops.add("mlp", dirty.numel() * (units.mlp + units.table))
+
+        if T != T_old or not plan.identity_layout:
+            self.logits = self.logits[src.clamp(min=0)] if T_old else torch.zeros(T, w.C, dtype=DT)
+        self.logits[dirty] = pw.classify(w, x_dirty)
+        ops.add("classify", dirty.numel() * units.classify)
+        self.ids = plan.ids
+
+    def _update_rows(self, cache: LayerCache, rows, src, removed, k_removed, v_removed, dirty, k_d, v_d,
+                     dirty_mask, straddle, ops: OpCounter) -> torch.Tensor:
+        """Correct the accumulators of clean rows; returns rows whose mass cancelled (to recompute)."""
+        w, units = self.w, self.units
+        acc = RowAccumulators(cache.m[rows], cache.Z[rows], cache.N[rows])
+        qW = cache.qW[rows]                                                 # (nA, H, hd)
+        n = rows.numel()
+        key_block = max(1, BLOCK_ELEMENTS // max(1, n * w.H))
+        if removed.numel():
+            old_rows = src[rows]                                            # old positions of the rows
+            for a in range(0, removed.numel(), key_block):
+                keys = removed[a:a + key_block]
+                dist = old_rows[:, None] - keys[None, :]                    # old distances (nA, nb)
+                acc.remove(w, key_scores(w, qW, k_removed[a:a + key_block], dist), v_removed[a:a + key_block])
+            ops.add("attention", n * removed.numel() * units.term)
+        st_i, st_j, st_told, st_tnew = straddle
+        if st_i.numel():
+            keep = ~dirty_mask[st_i] & ~dirty_mask[st_j]
+            i, j = st_i[keep], st_j[keep]
+            if i.numel():
+                row_of = torch.full((dirty_mask.numel(),), -1, dtype=torch.long)
+                row_of[rows] = torch.arange(n)
+                r = row_of[i]
+                s_old = pair_scores(w, qW[r], cache.k[j], st_told[keep])
+                s_new = pair_scores(w, qW[r], cache.k[j], st_tnew[keep])
+                acc.move_pairs(w, r, s_old, s_new, cache.v[j])
+                ops.add("attention", 2 * i.numel() * units.term)
+        if dirty.numel():
+            for a in range(0, dirty.numel(), key_block):
+                keys = dirty[a:a + key_block]
+                dist = rows[:, None] - keys[None, :]                        # (nA, nb)
+                acc.add(w, key_scores(w, qW, k_d[a:a + key_block], dist), v_d[a:a + key_block])
+            ops.add("attention", n * dirty.numel() * units.term)
+        cache.m[rows], cache.Z[rows], cache.N[rows] = acc.m, acc.Z, acc.N
+        return rows[acc.lost]
