@@ -117,7 +117,13 @@ class Core:
     # -- set-up (worker thread) -------------------------------------------------------
 
     def load(self, tokenizer, model) -> None:
-        """Install the tokenizer and model; documents opened before are tokenized on demand."""
+        """Install the tokenizer and model; documents opened before are tokenized on demand.
+
+        The model runs on one thread (INCLS_TORCH_THREADS to change): an editor's machine
+        is busy with other work, and on a loaded machine two threads were ten times slower.
+        """
+        import os
+        torch.set_num_threads(int(os.environ.get("INCLS_TORCH_THREADS", "1")))
         token_bytes = TokenBytes.of(tokenizer)
         self.factory = SessionFactory(model, paragraph_break_ids(token_bytes))
         with self.lock:

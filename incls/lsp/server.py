@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STATUS = "incls/status"
 CMD_DISABLE, CMD_ENABLE, CMD_IGNORE = "incls.disableForFile", "incls.enableForFile", "incls.ignoreParagraph"
+CMD_INSPECT = "incls.inspect"  # the server's view of a document: for tests and bug reports
 
 
 class InclsProtocol(LanguageServerProtocol):
@@ -291,6 +292,15 @@ def build_server(settings: Settings | None = None) -> InclsServer:
         ls.ignored.setdefault(uri, set()).add(key)
         if uri in ls.reports:
             ls.show(uri, ls.reports[uri])
+
+    @ls.command(CMD_INSPECT)
+    @guarded
+    def inspect(ls: InclsServer, args):
+        doc = ls.core.document(str(args[0]))
+        if doc is None:
+            return None
+        return {"text": doc.text, "version": doc.version, "skipped": doc.skip_reason,
+                "ids": None if doc.tokens is None else list(doc.tokens.ids)}
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: InclsServer, params: types.DidChangeConfigurationParams):
