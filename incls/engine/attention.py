@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from .weights import EngineWeights
+from incls.model.rope import cos_sin
+
+from .weights import DT, EngineWeights
 
 NEG_INF = float("-inf")
 BLOCK_ELEMENTS = 1 << 22          # bound on (rows x heads x keys) of one score block
@@ -56,17 +58,33 @@ def weighted_values(w: EngineWeights, p: torch.Tensor, v: torch.Tensor) -> torch
     return out.view(w.Hkv, n, w.group, w.hd).permute(1, 0, 2, 3).reshape(n, w.H, w.hd)
 
 
-def key_scores(w: EngineWeights, qW: torch.Tensor, keys: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
-    """Scores (n, H, m) of queries qW (n, H, hd) against keys (m, Hkv, hd) at distances dist (n, m).
+def rotate_by(w: EngineWeights, x: torch.Tensor, angle_steps: torch.Tensor) -> torch.Tensor:
+    """Rotate x (n, heads, hd) by an integer number of positions per row (n,), angles in float64."""
+    cos, sin = cos_sin(angle_steps, w.hd, w.theta, DT)                     # (n, hd)
+    return x * cos[:, None, :] + rotate_half(x) * sin[:, None, :]
 
-    dist < 0 marks pairs that do not exist (key after query): their score is -inf.
+
+def key_scores(w: EngineWeights, qW: torch.Tensor, qpos: torch.Tensor, keys: torch.Tensor,
+               kpos: torch.Tensor) -> torch.Tensor:
+    """Scores (n, H, m) of queries qW (n, H, hd) at positions qpos (n,) against keys (m, Hkv, hd)
+    at positions kpos (m,), both in the same coordinates; pairs with the key after the
+    query score -inf.
+
+    Pairs at distance >= W: one matmul with the stored queries. Pairs closer than W:
+    rotate(q_i, i - j) . k_j = rotate(qW_i, i - c - W) . rotate(k_j, j - c) for any base c,
+    so they also come from one matmul, over the rows that have any near key (c = the first
+    key, to keep angles small).
     """
+    dist = qpos[:, None] - kpos[None, :]                                    # (n, m)
     s = far_scores(w, qW, keys)                                             # (n, H, m)
     near = (dist >= 0) & (dist < w.W)
-    rows, cols = near.nonzero(as_tuple=True)
-    for a in range(0, rows.numel(), PAIR_BLOCK):
-        r, c = rows[a:a + PAIR_BLOCK], cols[a:a + PAIR_BLOCK]
-        s[r, :, c] = pair_scores(w, qW[r], keys[c], dist[r, c])
+    near_rows = near.any(1).nonzero().squeeze(1)
+    if near_rows.numel():
+        base = int(kpos.min())
+        qa = rotate_by(w, qW[near_rows], qpos[near_rows] - base - w.W)
+        ka = rotate_by(w, keys, kpos - base)
+        s_near = far_scores(w, qa, ka)                                      # (r, H, m)
+        s[near_rows] = torch.where(near[near_rows][:, None, :], s_near, s[near_rows])
     return s.masked_fill_((dist < 0)[:, None, :], NEG_INF)
 
 
@@ -90,9 +108,14 @@ def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Te
         while b < n and (b + 1 - a) * w.H * (starts[b] + 1) <= BLOCK_ELEMENTS:
             b += 1
         p = pos[a:b]
-        Tk = int(p.max()) + 1
-        dist = p[:, None] - torch.arange(Tk)[None, :]                       # (nb, Tk)
-        s = key_scores(w, qW[a:b], k[:Tk], dist)                            # (nb, H, Tk)
+        Tk = starts[b - 1] + 1
+        lo = max(0, starts[a] - w.W + 1)
+        s = far_scores(w, qW[a:b], k[:Tk])                                  # (nb, H, Tk)
+        span = torch.arange(lo, Tk)
+        dist = p[:, None] - span[None, :]                                   # (nb, L)
+        s_near = far_scores(w, rotate_by(w, qW[a:b], p - lo - w.W), rotate_by(w, k[lo:Tk], span - lo))
+        s[:, :, lo:] = torch.where(((dist >= 0) & (dist < w.W))[:, None, :], s_near, s[:, :, lo:])
+        s.masked_fill_((torch.arange(Tk)[None, :] > p[:, None])[:, None, :], NEG_INF)
         m = s.amax(-1)                                                      # (nb, H)
         e = torch.exp(s - m[..., None])
         m_out[a:b], Z_out[a:b] = m, e.sum(-1)

@@ -218,9 +218,9 @@ class Session:
         if removed.numel():
             old_rows = src[rows]                                            # old positions of the rows
             for a in range(0, removed.numel(), key_block):
-                keys = removed[a:a + key_block]
-                dist = old_rows[:, None] - keys[None, :]                    # old distances (nA, nb)
-                acc.remove(w, key_scores(w, qW, k_removed[a:a + key_block], dist), v_removed[a:a + key_block])
+                keys = removed[a:a + key_block]                             # old coordinates
+                acc.remove(w, key_scores(w, qW, old_rows, k_removed[a:a + key_block], keys),
+                           v_removed[a:a + key_block])
             ops.add("attention", n * removed.numel() * units.term)
         st_i, st_j, st_told, st_tnew = straddle
         if st_i.numel():
@@ -237,8 +237,7 @@ class Session:
         if dirty.numel():
             for a in range(0, dirty.numel(), key_block):
                 keys = dirty[a:a + key_block]
-                dist = rows[:, None] - keys[None, :]                        # (nA, nb)
-                acc.add(w, key_scores(w, qW, k_d[a:a + key_block], dist), v_d[a:a + key_block])
+                acc.add(w, key_scores(w, qW, rows, k_d[a:a + key_block], keys), v_d[a:a + key_block])
             ops.add("attention", n * dirty.numel() * units.term)
         cache.m[rows], cache.Z[rows], cache.N[rows] = acc.m, acc.Z, acc.N
         return rows[acc.lost]

@@ -1,0 +1,30 @@
+"""Helpers shared by the engine tests: small random VQ models and the exactness assertion."""
+
+from __future__ import annotations
+
+import torch
+
+from incls.engine import Session
+from incls.model.config import tiny_config
+from incls.model.transformer import VQTransformer
+
+
+def random_model(seed: int = 0, **changes) -> VQTransformer:
+    """A tiny VQ transformer with random weights; codebooks spread like real outputs."""
+    torch.manual_seed(seed)
+    model = VQTransformer(tiny_config(**changes)).eval()
+    with torch.no_grad():
+        for block in model.layers:
+            block.codebooks.codes.mul_(10.0)   # comparable to head outputs, so codes vary
+    return model
+
+
+def assert_matches_fresh(session: Session, tol: float = 1e-4) -> None:
+    """The session equals a fresh session on its tokens: same codes, logits within tol."""
+    fresh = Session(session.model, session.ids)
+    assert session.ids == fresh.ids
+    assert torch.equal(session.codes(), fresh.codes()), "codes differ from a fresh session"
+    assert session.running_logits().shape == fresh.running_logits().shape
+    if session.ids:
+        assert (session.running_logits() - fresh.running_logits()).abs().max() <= tol
+    assert (session.document_logits() - fresh.document_logits()).abs().max() <= tol

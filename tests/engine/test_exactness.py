@@ -1,0 +1,92 @@
+"""After any sequence of edits, a session equals a fresh session on the final tokens."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from hypothesis import given, settings, strategies as st
+
+from incls.engine import Session, TokenEdit
+
+from engine_testing import assert_matches_fresh, random_model
+
+VOCAB = 97
+token_lists = st.lists(st.integers(0, VOCAB - 1), max_size=12)
+
+
+@st.composite
+def edit_batches(draw, length: int):
+    """A valid batch of non-overlapping edits for a sequence of `length` tokens."""
+    cuts = sorted(draw(st.lists(st.integers(0, length), max_size=6)))
+    edits, last = [], -1
+    for a, b in zip(cuts[::2], cuts[1::2]):
+        if a == last:           # at most one edit starts at a point where another ended empty
+            continue
+        edits.append(TokenEdit(a, b, draw(token_lists)))
+        last = a if a == b else -1
+    return edits
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data(), st.lists(st.integers(0, VOCAB - 1), max_size=40), st.integers(0, 3))
+def test_random_edit_sequences_match_fresh(data, ids, seed):
+    model = random_model(seed)
+    session = Session(model, ids)
+    assert_matches_fresh(session)
+    for _ in range(data.draw(st.integers(1, 4))):
+        batch = data.draw(edit_batches(len(session.ids)))
+        session.apply(batch)
+        assert_matches_fresh(session)
+
+
+def test_fresh_session_equals_model_forward(tiny_model):
+    ids = [random.Random(3).randrange(VOCAB) for _ in range(50)]
+    session = Session(tiny_model, ids)
+    out = tiny_model(torch.tensor([ids]))
+    assert torch.equal(session.codes(), out.codes[0])
+    assert (session.running_logits() - out.logits[0]).abs().max() < 1e-4
+    assert (session.document_logits() - tiny_model.document_logits(ids)).abs().max() < 1e-4
+
+
+def test_empty_document(tiny_model):
+    session = Session(tiny_model, [])
+    assert session.running_logits().shape == (0, tiny_model.cfg.n_classes)
+    assert (session.document_logits() - tiny_model.document_logits([])).abs().max() < 1e-6
+    session.apply([TokenEdit(0, 0, [5, 6, 7])])
+    assert_matches_fresh(session)
+
+
+def test_delete_everything_and_retype(tiny_model):
+    rng = random.Random(1)
+    ids = [rng.randrange(VOCAB) for _ in range(60)]
+    session = Session(tiny_model, ids)
+    session.apply([TokenEdit(0, 60, [])])
+    assert session.ids == []
+    assert_matches_fresh(session)
+    for i, token in enumerate(ids[:20]):
+        session.apply([TokenEdit(i, i, [token])])
+    assert_matches_fresh(session)
+
+
+def test_insert_thousand_tokens_at_once(tiny_model):
+    rng = random.Random(2)
+    session = Session(tiny_model, [rng.randrange(VOCAB) for _ in range(80)])
+    session.apply([TokenEdit(40, 41, [rng.randrange(VOCAB) for _ in range(1000)])])
+    assert len(session.ids) == 1079
+    assert_matches_fresh(session)
+    session.apply([TokenEdit(10, 900, [1, 2])])
+    assert_matches_fresh(session)
+
+
+def test_long_window_straddling_edits():
+    """Window larger than the edit distances: many pairs change clipped distance."""
+    model = random_model(5, window=16)
+    rng = random.Random(4)
+    session = Session(model, [rng.randrange(VOCAB) for _ in range(120)])
+    for _ in range(30):
+        T = len(session.ids)
+        a = rng.randrange(T + 1)
+        b = min(T, a + rng.randrange(5))
+        session.apply([TokenEdit(a, b, [rng.randrange(VOCAB) for _ in range(rng.randrange(5))])])
+    assert_matches_fresh(session)
