@@ -1,3 +1,124 @@
-"""placeholder"""
+"""Long documents as a row of sessions, split at paragraph boundaries.
+
+Chunking rule (content-defined, so an edit moves only nearby cuts): a chunk closes after
+the first paragraph-break token once it holds at least `max_chunk_tokens // 2` tokens,
+and is cut hard at `max_chunk_tokens`. After an edit the document is re-split; chunks
+whose tokens did not change keep their sessions, changed chunks are updated in place
+with a common-prefix/suffix token diff, and only surplus chunks are created or dropped.
+
+Document logits: the token-weighted mean of each chunk's document logits (every chunk
+is read by the model on its own; longer chunks say more). Running logits: each chunk's
+running logits, concatenated (each restarts at its chunk's first token). Memory is the
+sum of the chunks' and grows linearly with the document; attention cost per chunk is
+bounded by the chunk size.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .edits import TokenEdit, check_token_ids, plan_edits
+from .ops import UnitCosts, UpdateStats
+from .session import Session
+
+
+def split_chunks(ids: list[int], boundary_ids: set[int], max_chunk_tokens: int) -> list[tuple[int, int]]:
+    """(start, end) of each chunk of `ids` under the chunking rule."""
+    chunks, start = [], 0
+    soft = max(1, max_chunk_tokens // 2)
+    for i, token in enumerate(ids):
+        size = i + 1 - start
+        if size >= max_chunk_tokens or (token in boundary_ids and size >= soft):
+            chunks.append((start, i + 1))
+            start = i + 1
+    if start < len(ids) or not chunks:
+        chunks.append((start, len(ids)))
+    return chunks
+
+
+def token_diff(old: list[int], new: list[int]) -> TokenEdit | None:
+    """The single edit (common prefix and suffix kept) that turns `old` into `new`."""
+    if old == new:
+        return None
+    p = 0
+    while p < min(len(old), len(new)) and old[p] == new[p]:
+        p += 1
+    s = 0
+    while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
+        s += 1
+    return TokenEdit(p, len(old) - s, new[p:len(new) - s])
+
+
 class ChunkedSession:
-    pass
+    """The Session API over a document split into paragraph-aligned chunks."""
+
+    def __init__(self, model, token_ids=(), boundary_ids=frozenset(), max_chunk_tokens: int = 512) -> None:
+        if max_chunk_tokens < 2:
+            raise ValueError("max_chunk_tokens must be at least 2")
+        self.model = model
+        self.boundary_ids = set(boundary_ids)
+        self.max_chunk_tokens = max_chunk_tokens
+        self.vocab = model.cfg.vocab_size
+        ids = check_token_ids(list(token_ids), self.vocab)
+        self.sessions = [Session(model, ids[a:b]) for a, b in split_chunks(ids, self.boundary_ids, max_chunk_tokens)]
+        self.units = self.sessions[0].units
+        self.ids = ids
+
+    def apply(self, edits) -> UpdateStats:
+        plan = plan_edits(edits, self.ids, self.vocab)       # validates; raises ValueError
+        new_ids = plan.ids
+        spans = split_chunks(new_ids, self.boundary_ids, self.max_chunk_tokens)
+        new_chunks = [new_ids[a:b] for a, b in spans]
+        old = self.sessions
+        # keep identical chunks at both ends, update or replace the middle
+        p = 0
+        while p < min(len(old), len(new_chunks)) and old[p].ids == new_chunks[p]:
+            p += 1
+        s = 0
+        while s < min(len(old), len(new_chunks)) - p and old[-1 - s].ids == new_chunks[-1 - s]:
+            s += 1
+        middle_old, middle_new = old[p:len(old) - s], new_chunks[p:len(new_chunks) - s]
+        stats = UpdateStats(n_tokens=len(new_ids), ops_full=sum(self.units.full_forward(len(c)) for c in new_chunks))
+        updated = []
+        for k, chunk in enumerate(middle_new):
+            if k < len(middle_old):
+                session = middle_old[k]
+                edit = token_diff(session.ids, chunk)
+                if edit is not None:
+                    _add(stats, session.apply([edit]))
+            else:
+                session = Session(self.model, chunk)
+                _add(stats, session.last_stats)
+            updated.append(session)
+        self.sessions = old[:p] + updated + old[len(old) - s:]
+        self.ids = new_ids
+        first = plan.first_change
+        stats.ops_prefix = sum(self.units.suffix_forward(b - a, max(0, first - a)) for a, b in spans if b > first)
+        return stats
+
+    def document_logits(self) -> torch.Tensor:
+        sized = [(len(s.ids), s.document_logits()) for s in self.sessions if s.ids]
+        if not sized:
+            return self.sessions[0].document_logits()
+        total = sum(n for n, _ in sized)
+        return sum(n * logits for n, logits in sized) / total
+
+    def running_logits(self) -> torch.Tensor:
+        return torch.cat([s.running_logits() for s in self.sessions])
+
+    def chunk_spans(self) -> list[tuple[int, int]]:
+        spans, a = [], 0
+        for s in self.sessions:
+            spans.append((a, a + len(s.ids)))
+            a += len(s.ids)
+        return spans
+
+    def memory_bytes(self) -> int:
+        return sum(s.memory_bytes() for s in self.sessions)
+
+
+def _add(total: UpdateStats, part: UpdateStats) -> None:
+    total.ops += part.ops
+    total.refreshed_rows += part.refreshed_rows
+    for kind, value in part.ops_by_kind.items():
+        total.ops_by_kind[kind] = total.ops_by_kind.get(kind, 0) + value

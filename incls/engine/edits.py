@@ -73,9 +73,12 @@ def plan_edits(edits, old_ids: list[int], vocab_size: int) -> EditPlan:
         edits = [edits]
     edits = list(edits)
     T_old = len(old_ids)
-    for edit in edits:
+    for k, edit in enumerate(edits):
         if not isinstance(edit, TokenEdit):
-            raise ValueError(f"expected TokenEdit, got {type(edit).__name__}")
+            # any object with start, end and new_ids (e.g. the text layer's own edit type)
+            if not all(hasattr(edit, name) for name in ("start", "end", "new_ids")):
+                raise ValueError(f"expected TokenEdit, got {type(edit).__name__}")
+            edits[k] = edit = TokenEdit(edit.start, edit.end, tuple(edit.new_ids))
         for name in ("start", "end"):
             value = getattr(edit, name)
             if isinstance(value, bool) or not isinstance(value, int):

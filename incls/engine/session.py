@@ -87,7 +87,9 @@ class Session:
         ids = check_token_ids(list(token_ids), self.w.vocab)
         self.ids: list[int] = []
         self.layers = [LayerCache.empty(self.w) for _ in range(self.w.n_layers)]
-        self.logits = torch.zeros(0, self.w.C, dtype=DT)                    # (T, C)
+        self.votes = torch.zeros(0, self.w.C, dtype=DT)                     # (T, C) head at each position
+        # the model's head: mean of the positions' votes (running_mean), or the last position's
+        self.pooled = hasattr(type(model), "running_mean")
         self.last_stats = UpdateStats()
         if ids:
             self.last_stats = self.apply([TokenEdit(0, 0, ids)])
@@ -99,12 +101,17 @@ class Session:
     def document_logits(self) -> torch.Tensor:
         """(C,) class logits of the whole document: the running logits of its last position."""
         if not self.ids:
-            return pw.classify(self.w, torch.zeros(1, self.w.d, dtype=DT))[0].float()
-        return self.logits[-1].float()
+            return self.w.cls_b.float()                                     # no positions: the prior
+        if self.pooled:
+            return (self.votes.sum(0) / len(self.ids)).float()
+        return self.votes[-1].float()
 
     def running_logits(self) -> torch.Tensor:
         """(T, C) class logits after every prefix of the document."""
-        return self.logits.float().clone()
+        if self.pooled:
+            counts = torch.arange(1, len(self.ids) + 1, dtype=DT)
+            return (self.votes.cumsum(0) / counts[:, None]).float()
+        return self.votes.float().clone()
 
     def codes(self) -> torch.Tensor:
         """(L, T, H) code of every layer, position and head."""
@@ -113,7 +120,7 @@ class Session:
 
     def memory_bytes(self) -> int:
         """Bytes held by this session's state (the shared model weights not included)."""
-        return sum(c.nbytes() for c in self.layers) + self.logits.numel() * 8 + len(self.ids) * 8
+        return sum(c.nbytes() for c in self.layers) + self.votes.numel() * 8 + len(self.ids) * 8
 
     # ---- editing -------------------------------------------------------------------
     @torch.no_grad()
@@ -202,8 +209,8 @@ class Session:
             ops.add("mlp", dirty.numel() * (units.mlp + units.table))
 
         if T != T_old or not plan.identity_layout:
-            self.logits = self.logits[src.clamp(min=0)] if T_old else torch.zeros(T, w.C, dtype=DT)
-        self.logits[dirty] = pw.classify(w, x_dirty)
+            self.votes = self.votes[src.clamp(min=0)] if T_old else torch.zeros(T, w.C, dtype=DT)
+        self.votes[dirty] = pw.classify(w, x_dirty)
         ops.add("classify", dirty.numel() * units.classify)
         self.ids = plan.ids
 

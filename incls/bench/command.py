@@ -1,0 +1,90 @@
+"""`incls bench`: replay edit streams from held-out IMDB reviews, full vs prefix vs incremental.
+
+Writes bench.json and bench.png into --out, prints a table (or, with --json, one JSON
+object). --quick is the CI variant: one short document, a few edits of each kind, every
+edit checked against a fresh session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+# (document length in tokens, edits per stream) for each mode
+FULL_PLAN = ((300, 24), (1000, 12), (4000, 4))
+QUICK_PLAN = ((300, 6),)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--quick", action="store_true", help="short run for CI (about a minute)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--out", type=Path, default=Path("bench-results"), help="directory for bench.json and bench.png")
+    parser.add_argument("--model", type=Path, default=None, help="VQ model weights (default: the shipped model)")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch threads (default 2)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-twin", action="store_true", help="skip the Hugging Face twin baseline")
+    parser.add_argument("--verbose", action="store_true", help="log every edit to stderr")
+
+
+def run(args) -> int:
+    from incls.model.base import load_tokenizer
+    from incls.model.checkpoint import DEFAULT_TWIN, load_model
+    from incls.train.data import imdb_split
+
+    from .baselines import hf_twin
+    from .report import plot, summarize
+    from .runner import replay
+    from .streams import KINDS, build_stream
+
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    log = (lambda msg: print(msg, file=sys.stderr)) if args.verbose else None
+    model = load_model(args.model)
+    tokenizer = load_tokenizer()
+    texts = imdb_split("test").texts
+    twin_forward = None
+    if not args.no_twin and DEFAULT_TWIN.is_file():
+        twin_forward = hf_twin(load_model(DEFAULT_TWIN))
+
+    plan = QUICK_PLAN if args.quick else FULL_PLAN
+    records, memory = [], {}
+    for length, n_edits in plan:
+        for k, kind in enumerate(KINDS):
+            stream = build_stream(kind, texts, tokenizer, length, n_edits, seed=args.seed * 1000 + length + k)
+            recs, mem = replay(model, stream, twin_forward, log=log)
+            records.extend(recs)
+            memory[str(length)] = max(memory.get(str(length), 0), mem)
+
+    settings = {"quick": args.quick, "threads": args.threads, "seed": args.seed,
+                "model": str(args.model or "shipped"), "plan": [list(p) for p in plan],
+                "seconds": round(time.perf_counter() - started, 1)}
+    summary = summarize(records, memory, settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(
+        {**summary, "records": [vars(r) for r in records]}, indent=1))
+    plot(records, args.out / "bench.png")
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        _print_table(summary, args.out)
+    return 0 if summary["mismatch_rate"] == 0 else 1
+
+
+def _print_table(summary: dict, out: Path) -> None:
+    print(f"{'kind':7s} {'tokens':>6s} {'edits':>5s} {'ops x full':>10s} {'ops x prefix':>12s} "
+          f"{'inc ms':>8s} {'full ms':>8s} {'prefix ms':>9s} {'twin ms':>8s} {'speedup':>7s}")
+    for g in summary["by_kind_and_length"]:
+        twin = g["wall_twin_median"]
+        print(f"{g['kind']:7s} {g['length']:6d} {g['edits']:5d} {g['ops_reduction_median']:10.1f} "
+              f"{g['ops_reduction_vs_prefix_median']:12.1f} {g['wall_incremental_median'] * 1e3:8.1f} "
+              f"{g['wall_full_median'] * 1e3:8.1f} {g['wall_prefix_median'] * 1e3:9.1f} "
+              f"{(twin or float('nan')) * 1e3:8.1f} {g['wall_speedup_median']:7.1f}")
+    print(f"word edits: ops reduction {summary['ops_reduction_median']:.1f}x vs full, "
+          f"{summary['ops_reduction_vs_prefix_median']:.1f}x vs prefix; wall speedup {summary['wall_speedup_median']:.1f}x; "
+          f"mismatch rate {summary['mismatch_rate']} over {summary['edits_checked']} checked edits")
+    print(f"memory per document (bytes): {summary['memory_bytes_per_document']}; results in {out}")
