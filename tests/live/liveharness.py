@@ -6,7 +6,9 @@ shipped model). A test whose editor is missing fails: run `scripts/install-edito
 Environment:
   INCLS_LIVE_SERVER_CMD   the server command line (shell words), default: the `incls` next to
                           this Python, else on PATH, with `--stdio`
-  INCLS_LIVE_TIMEOUT      seconds an editor may wait for a diagnostic (default 60)
+  INCLS_LIVE_TIMEOUT      seconds an editor may wait for a diagnostic (default 60; the first one
+                          includes the server's start-up and model load)
+  INCLS_LIVE_FLIP_TIMEOUT seconds to wait for the flipped label after the edit (default 20)
   INCLS_LIVE_KEEP         keep each test's scratch directory (for debugging)
 """
 from __future__ import annotations
@@ -26,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 LATENCY_FILE = ARTIFACTS / "live-latency.json"
 TIMEOUT_S = float(os.environ.get("INCLS_LIVE_TIMEOUT", "60"))
+# Once the server has answered the edit, the flipped label must show within this many seconds.
+FLIP_TIMEOUT_S = float(os.environ.get("INCLS_LIVE_FLIP_TIMEOUT", "20"))
 
 # A short, clearly positive review (short, so that one typed sentence can flip it).
 REVIEW = (
@@ -132,6 +136,15 @@ def parse_message(message: str | None) -> tuple[str, float] | None:
 
 
 def check_outcome(result: dict, editor: str, latency: LatencyRecord, *, hover: bool = True) -> None:
+    try:
+        _check_outcome(result, editor, latency, hover=hover)
+    except AssertionError as exc:
+        if result.get("error"):
+            raise AssertionError(f"{exc}\n{editor} driver reported: {result['error']}") from None
+        raise
+
+
+def _check_outcome(result: dict, editor: str, latency: LatencyRecord, *, hover: bool = True) -> None:
     """The assertions every editor shares, on the JSON its script wrote.
 
     result: {first: {message, code?, ms}, update: {message, ms}?, flipped: {message, code?, ms}?,
@@ -199,6 +212,7 @@ def run_driver(name: str, argv: list[str], workspace: Path, *, env: dict | None 
         "file": str(workspace / "review.txt"),
         "append": FLIP,
         "timeout_ms": int(TIMEOUT_S * 1000),
+        "flip_timeout_ms": int(FLIP_TIMEOUT_S * 1000),
         "out": str(out),
         **(extra or {}),
     }

@@ -77,6 +77,7 @@ def code_server(workspace):
     assert installed.returncode == 0, f"installing the .vsix failed:\n{installed.stdout}\n{installed.stderr}"
     assert any(p.name.startswith("incls.incls-") for p in exts.iterdir()), installed.stdout
 
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout.split()
     port = free_port()
     config = scratch / "code-server.yaml"
     config.write_text(f"bind-addr: 127.0.0.1:{port}\nauth: none\ncert: false\n")
@@ -97,7 +98,9 @@ def code_server(workspace):
                     log.flush()
                     pytest.fail(f"code-server did not start:\n{(scratch / 'code-server.log').read_text()[-3000:]}")
                 time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/?folder={workspace}"
+        # e.g. "code-server 4.96.4 (VS Code 1.96.4)"
+        label = f"code-server {version[0]} (VS Code {version[-1]})" if len(version) >= 4 else " ".join(version)
+        yield f"http://127.0.0.1:{port}/?folder={workspace}", label
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -108,6 +111,7 @@ def code_server(workspace):
 
 
 def test_vscode(workspace, code_server, latency):
+    url, version = code_server
     chromium = require_tool(CHROMIUM)
     node = require_tool("node")
     if not (DRIVER_DIR / "node_modules" / "playwright-core").exists():
@@ -117,8 +121,9 @@ def test_vscode(workspace, code_server, latency):
     for old in (shot, ARTIFACTS / "vscode-live-failure.png"):
         old.unlink(missing_ok=True)
     result = run_driver("vscode", [node, str(DRIVER_DIR / "drive.mjs")], workspace, extra={
-        "url": code_server, "chromium": chromium, "file": "review.txt", "screenshot": str(shot)},
+        "url": url, "chromium": chromium, "file": "review.txt", "screenshot": str(shot)},
         timeout_s=4 * TIMEOUT_S + 60)
+    result["version"] = version
     check_outcome(result, "vscode", latency)
     bar = result.get("statusbar") or {}
     assert FIRST_LABEL in (bar.get("first") or "") and "%" in bar["first"], f"status bar: {bar!r}"

@@ -55,8 +55,8 @@ try
     return matchstr(get(a:d, 'message', ''), '^Reads \zs\S\+')
   endfunction
   " Wait until Pred(diag) holds; returns the diagnostic with ms since `since`, or {}.
-  function! s:Wait(Pred, since) abort
-    let l:deadline = s:conf.timeout_ms
+  function! s:Wait(Pred, since, ...) abort
+    let l:deadline = a:0 ? a:1 : s:conf.timeout_ms
     let l:start = reltime()
     while s:Ms(l:start) < l:deadline
       let l:d = s:DocDiag()
@@ -98,7 +98,7 @@ try
     call s:Finish('no new incls diagnostic after typing (leaving insert mode)')
   endif
   let s:result.update = s:update
-  let s:flipped = s:Wait({d -> s:Label(d) isnot# s:Label(s:first)}, s:t_edit)
+  let s:flipped = s:Wait({d -> s:Label(d) isnot# s:Label(s:first)}, s:t_edit, s:conf.flip_timeout_ms)
   if empty(s:flipped)
     let s:result.update.last = get(s:DocDiag(), 'message', v:null)
   else

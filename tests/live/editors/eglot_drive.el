@@ -57,9 +57,9 @@
   (let ((m (alist-get 'message diag)))
     (and m (string-match "\\`Reads \\([^ ]+\\)" m) (match-string 1 m))))
 
-(defun incls-live-wait (pred since)
+(defun incls-live-wait (pred since &optional limit-ms)
   "Pump until PRED holds for the document diagnostic; return it with ms since SINCE, or nil."
-  (let ((deadline (+ (float-time) (/ (incls-live-conf 'timeout_ms) 1000.0)))
+  (let ((deadline (+ (float-time) (/ (or limit-ms (incls-live-conf 'timeout_ms)) 1000.0)))
         found)
     (while (and (not found) (< (float-time) deadline)
                 (eglot-current-server))
@@ -98,7 +98,8 @@
                                           t-edit)))
             (unless update (incls-live-finish "no new incls diagnostic after typing"))
             (incls-live-put 'update update)
-            (let ((flipped (incls-live-wait (lambda (d) (not (equal (incls-live-label d) first-label))) t-edit)))
+            (let ((flipped (incls-live-wait (lambda (d) (not (equal (incls-live-label d) first-label))) t-edit
+                                            (incls-live-conf 'flip_timeout_ms))))
               (if (not flipped)
                   (setf (alist-get 'last (alist-get 'update incls-live-result))
                         (alist-get 'message (incls-live-doc-diag)))

@@ -73,9 +73,9 @@ local ok, err = pcall(function()
   local t_edit = uv.hrtime()
 
   -- Wait until the diagnostic shows `pred` (a predicate on the label); returns it or nil.
-  local function wait_for(pred, since)
+  local function wait_for(pred, since, limit)
     local found, latest
-    vim.wait(timeout, function()
+    vim.wait(limit or timeout, function()
       latest = doc_diag()
       if latest and pred(latest) then found = latest end
       return found ~= nil or result.server_exit ~= nil
@@ -87,7 +87,8 @@ local ok, err = pcall(function()
   local update = wait_for(function(d) return d.message ~= first.message end, t_edit)
   if not update then return fail("no new incls diagnostic within " .. timeout .. " ms of typing") end
   result.update = update
-  local flipped, latest = wait_for(function(d) return label_of(d.message) ~= label_of(first.message) end, t_edit)
+  local flipped, latest = wait_for(function(d) return label_of(d.message) ~= label_of(first.message) end, t_edit,
+    conf.flip_timeout_ms)
   if not flipped then
     result.update.last = latest and latest.message
   else

@@ -45,8 +45,8 @@ async function observe() {
 const label = (msg) => (msg && msg.match(READS) ? msg.match(READS)[1] : null);
 
 /** Poll until pred(observation) holds; returns the observation with ms since `since`. */
-async function waitFor(pred, since, what) {
-  const deadline = now() + T;
+async function waitFor(pred, since, what, limit = T) {
+  const deadline = now() + limit;
   let last;
   while (now() < deadline) {
     last = await observe();
@@ -73,6 +73,7 @@ async function main() {
   const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label*="${conf.file}"]`).first();
   await row.waitFor({ timeout: T });
   result.workbench_ms = now() - t0;
+  result.version = await page.evaluate(() => document.title);
 
   // Open the review from the Explorer, then the Problems panel.
   await row.click();
@@ -98,7 +99,7 @@ async function main() {
   result.update = { message: update.message, code: update.code, ms: update.ms };
   let flipped;
   try {
-    flipped = await waitFor((o) => label(o.message) && label(o.message) !== label(first.message), tEdit, "the flipped label");
+    flipped = await waitFor((o) => label(o.message) && label(o.message) !== label(first.message), tEdit, "the flipped label", conf.flip_timeout_ms);
   } catch (err) {
     result.update.last = err.last ? err.last.message : null;
   }
@@ -119,6 +120,7 @@ async function main() {
   }
 
   // Hover over the first line: the diagnostic and the server's probabilities.
+  await page.keyboard.press("Control+Home"); // scroll back to the start of the document
   const firstLine = page.locator(".editor-instance .monaco-editor .view-line").first();
   await page.mouse.move(0, 0);
   const box = await firstLine.boundingBox();
@@ -135,7 +137,6 @@ async function main() {
   result.hover = text;
   result.statusbar.final = (await observe()).statusbar;
   if (conf.screenshot) await page.screenshot({ path: conf.screenshot });
-  result.version = await page.evaluate(() => document.title);
 }
 
 main()
