@@ -70,7 +70,7 @@ stamp_ok() { # $1 stamp file, rest: inputs; true if the stamp is newer than ever
     touch node_modules/.incls-ci
   fi
   VSIX=$(ls -t ./*.vsix 2>/dev/null | head -1 || true)
-  if [ -n "$VSIX" ] && stamp_ok "$VSIX" src package.json package-lock.json scripts; then
+  if [ -n "$VSIX" ] && stamp_ok "$VSIX" src scripts package.json package-lock.json tsconfig.json README.md LICENSE; then
     log "extension up to date: vscode-client/${VSIX#./}"
   else
     log "building the extension (.vsix)"

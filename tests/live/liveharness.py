@@ -139,7 +139,7 @@ def check_outcome(result: dict, editor: str, latency: LatencyRecord, *, hover: b
     try:
         _check_outcome(result, editor, latency, hover=hover)
     except AssertionError as exc:
-        if result.get("error"):
+        if result.get("error") and str(result["error"]) not in str(exc):
             raise AssertionError(f"{exc}\n{editor} driver reported: {result['error']}") from None
         raise
 
