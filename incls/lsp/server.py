@@ -172,9 +172,9 @@ def guarded(handler):
     """A handler that logs and reports its failure instead of raising into pygls."""
 
     @functools.wraps(handler)
-    def wrapper(ls: InclsServer, params):
+    def wrapper(ls: InclsServer, *args):
         try:
-            return handler(ls, params)
+            return handler(ls, *args)
         except Exception as exc:
             log.exception("incls: %s failed", handler.__name__)
             ls.tell(f"internal error in {handler.__name__} ({exc}); the server keeps running",
@@ -270,16 +270,16 @@ def build_server(settings: Settings | None = None) -> InclsServer:
 
     @ls.command(CMD_DISABLE)
     @guarded
-    def disable_for_file(ls: InclsServer, args):
-        uri = str(args[0])
+    def disable_for_file(ls: InclsServer, uri: str):
+        uri = str(uri)
         ls.disabled.add(uri)
         ls.publish(uri, [])
         ls.notify_status(present.status(None, uri, "disabled"))
 
     @ls.command(CMD_ENABLE)
     @guarded
-    def enable_for_file(ls: InclsServer, args):
-        uri = str(args[0])
+    def enable_for_file(ls: InclsServer, uri: str):
+        uri = str(uri)
         ls.disabled.discard(uri)
         if ls.core.document(uri) is not None:
             ls.core.touch(uri)
@@ -287,16 +287,16 @@ def build_server(settings: Settings | None = None) -> InclsServer:
 
     @ls.command(CMD_IGNORE)
     @guarded
-    def ignore_paragraph(ls: InclsServer, args):
-        uri, key = str(args[0]), str(args[1])
+    def ignore_paragraph(ls: InclsServer, uri: str, key: str):
+        uri, key = str(uri), str(key)
         ls.ignored.setdefault(uri, set()).add(key)
         if uri in ls.reports:
             ls.show(uri, ls.reports[uri])
 
     @ls.command(CMD_INSPECT)
     @guarded
-    def inspect(ls: InclsServer, args):
-        doc = ls.core.document(str(args[0]))
+    def inspect(ls: InclsServer, uri: str):
+        doc = ls.core.document(str(uri))
         if doc is None:
             return None
         return {"text": doc.text, "version": doc.version, "skipped": doc.skip_reason,

@@ -21,15 +21,62 @@ CAPABILITIES = types.ClientCapabilities(
 )
 
 
-async def diagnostics_for(client, uri: str, version: int, timeout: float = 30.0):
-    """Wait for the diagnostics the server publishes for `version` of `uri` (earlier ones are skipped)."""
-    async def wait():
-        while True:
-            params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-            if params.uri == uri and params.version == version:
-                return params.diagnostics
+def record_notifications(client) -> None:
+    """Keep every publishDiagnostics and incls/status the server sends, in order.
 
-    return await asyncio.wait_for(wait(), timeout)
+    (Waiting for "the next" notification misses the ones that arrive between waits.)
+    """
+    client.published = []
+    client.statuses = []
+
+    features = client.protocol.fm.features
+    default = features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+    def on_diagnostics(params: types.PublishDiagnosticsParams):
+        default(params)
+        client.published.append(params)
+
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = on_diagnostics
+
+    @client.feature("incls/status")
+    def on_status(ls, params):
+        ls.statuses.append(plain(params))
+
+
+def plain(value):
+    """pygls hands custom notifications over as named tuples: back to dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def mark(client) -> int:
+    """A point in the notification record: wait for what arrives after it."""
+    return len(client.published)
+
+
+async def diagnostics_for(client, uri: str, version: int | None, since: int = 0, timeout: float = 60.0):
+    """The diagnostics published for `version` of `uri` after record index `since`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        for params in client.published[since:]:
+            if params.uri == uri and (version is None or params.version == version):
+                return params.diagnostics
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"no diagnostics for {uri} version {version}")
+        await asyncio.sleep(0.01)
+
+
+async def status_for(client, uri: str, version: int, timeout: float = 30.0) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        found = [s for s in client.statuses if s["uri"] == uri and s.get("version") == version]
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"no incls/status for {uri} version {version}")
 
 
 def open_doc(client, uri: str, text: str, version: int = 1) -> None:

@@ -7,7 +7,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_helpers import CAPABILITIES, SERVER, change, diagnostics_for, open_doc
+from lsp_helpers import CAPABILITIES, SERVER, change, diagnostics_for, mark, open_doc, record_notifications, status_for
 
 REVIEW = ("This film was a delight from start to finish.\n\n"
           "The acting is superb and the story kept me hooked.\n\n"
@@ -16,6 +16,7 @@ REVIEW = ("This film was a delight from start to finish.\n\n"
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
 async def client(lsp_client: LanguageClient):
+    record_notifications(lsp_client)
     await lsp_client.initialize_session(types.InitializeParams(
         capabilities=CAPABILITIES, initialization_options={"incls": {"paragraphThreshold": 0.0}}))
     yield
@@ -36,3 +37,106 @@ async def test_open_then_edit_updates_the_diagnostic(client: LanguageClient):
     change(client, uri, 2, (" Not really.", (4, 0), (4, 0)))
     diags = await diagnostics_for(client, uri, 2)
     assert diags[0].source == "incls"
+
+
+async def test_model_loading_reports_progress(client: LanguageClient):
+    assert client.progress_reports, "no $/progress while the model loaded"
+    kinds = [getattr(p, "kind", None) for reports in client.progress_reports.values() for p in reports]
+    assert "begin" in kinds and "end" in kinds
+
+
+async def test_hover_shows_document_and_paragraph_probabilities(client: LanguageClient):
+    uri = "file:///tmp/hover.txt"
+    open_doc(client, uri, REVIEW)
+    await diagnostics_for(client, uri, 1)
+    result = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(uri), types.Position(2, 5)))
+    text = result.contents.value
+    assert "Document: negative" in text and "positive" in text
+    assert "This paragraph" in text
+
+
+async def test_code_actions_disable_the_file_and_ignore_a_paragraph(client: LanguageClient):
+    uri = "file:///tmp/actions.txt"
+    open_doc(client, uri, REVIEW)
+    diags = await diagnostics_for(client, uri, 1)
+    paragraph_diags = [d for d in diags if d.data and d.data.get("kind") == "paragraph"]
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        types.TextDocumentIdentifier(uri), types.Range(types.Position(2, 3), types.Position(2, 3)),
+        types.CodeActionContext(diagnostics=[])))
+    # the client library may read a CodeAction that carries a command as that Command
+    titles = {a.title: as_command(a) for a in actions}
+    assert "Disable incls for this file" in titles and "Ignore this paragraph (incls)" in titles
+    ignore = titles["Ignore this paragraph (incls)"]
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(ignore.command, ignore.arguments))
+    after = client.diagnostics[uri]  # published before the command's reply
+    assert len(after) == len(diags) - (1 if any(d.range.start.line == 2 for d in paragraph_diags) else 0)
+    disable = titles["Disable incls for this file"]
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(disable.command, disable.arguments))
+    assert list(client.diagnostics[uri]) == []
+
+
+def as_command(action) -> types.Command:
+    """lsprotocol's client-side hook reads any CodeAction that has a command as a Command
+    (its `command` then holds the nested object's repr): recover the nested command."""
+    import ast
+
+    inner = action.command
+    if isinstance(inner, str) and inner.startswith("{"):
+        inner = ast.literal_eval(inner)
+    if isinstance(inner, dict):
+        return types.Command(title=inner["title"], command=inner["command"], arguments=inner.get("arguments"))
+    return action if isinstance(inner, str) else inner
+
+
+async def test_configuration_change_applies_to_open_documents(client: LanguageClient):
+    uri = "file:///tmp/config.txt"
+    open_doc(client, uri, REVIEW)
+    await diagnostics_for(client, uri, 1)
+    since = mark(client)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"incls": {"severity": "warning", "paragraphSuggestions": False}}))
+    diags = await diagnostics_for(client, uri, 1, since)
+    assert [d.severity for d in diags] == [types.DiagnosticSeverity.Warning]
+    since = mark(client)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"incls": {"severity": "information", "paragraphSuggestions": True}}))
+    await diagnostics_for(client, uri, 1, since)
+
+
+async def test_status_notification_carries_label_latency_and_savings(client: LanguageClient):
+    uri = "file:///tmp/status.txt"
+    open_doc(client, uri, REVIEW)
+    await diagnostics_for(client, uri, 1)
+    change(client, uri, 2, ("!", (4, 22), (4, 22)))
+    status = await status_for(client, uri, 2)
+    assert status["state"] == "ready" and status["label"] in ("negative", "positive")
+    assert set(status["probabilities"]) == {"negative", "positive"}
+    assert status["latencyMs"] > 0 and status["tokens"] > 10
+
+
+async def test_close_clears_the_diagnostics(client: LanguageClient):
+    uri = "file:///tmp/close.txt"
+    open_doc(client, uri, REVIEW)
+    await diagnostics_for(client, uri, 1)
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    state = await client.workspace_execute_command_async(types.ExecuteCommandParams("incls.inspect", [uri]))
+    assert list(client.diagnostics[uri]) == []
+    state = await client.workspace_execute_command_async(types.ExecuteCommandParams("incls.inspect", [uri]))
+    assert state is None
+
+
+@pytest.mark.trained
+async def test_typing_a_contrary_sentence_flips_the_label(client: LanguageClient):
+    uri = "file:///tmp/flip.txt"
+    text = "A dull, lifeless film. The plot is a mess and the acting is wooden. I was bored throughout."
+    open_doc(client, uri, text)
+    assert (await diagnostics_for(client, uri, 1))[0].code == "negative"
+    sentence = " But the ending changed everything: wonderful, moving, brilliant, I loved it and would watch it again!"
+    version = 1
+    for ch in sentence:
+        version += 1
+        change(client, uri, version, (ch, (0, len(text)), (0, len(text))))
+        text += ch
+    diags = await diagnostics_for(client, uri, version)
+    assert diags[0].code == "positive"
