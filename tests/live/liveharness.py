@@ -6,7 +6,7 @@ shipped model). A test whose editor is missing fails: run `scripts/install-edito
 Environment:
   INCLS_LIVE_SERVER_CMD   the server command line (shell words), default: the `incls` next to
                           this Python, else on PATH, with `--stdio`
-  INCLS_LIVE_TIMEOUT      seconds an editor may wait for a diagnostic (default 60; the first one
+  INCLS_LIVE_TIMEOUT      seconds an editor may wait for a diagnostic (default 90; the first one
                           includes the server's start-up and model load)
   INCLS_LIVE_FLIP_TIMEOUT seconds to wait for the flipped label after the edit (default 20)
   INCLS_LIVE_KEEP         keep each test's scratch directory (for debugging)
@@ -27,19 +27,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 LATENCY_FILE = ARTIFACTS / "live-latency.json"
-TIMEOUT_S = float(os.environ.get("INCLS_LIVE_TIMEOUT", "60"))
+TIMEOUT_S = float(os.environ.get("INCLS_LIVE_TIMEOUT", "90"))
 # Once the server has answered the edit, the flipped label must show within this many seconds.
 FLIP_TIMEOUT_S = float(os.environ.get("INCLS_LIVE_FLIP_TIMEOUT", "20"))
 
-# A short, clearly positive review (short, so that one typed sentence can flip it).
+# A short, clearly positive review: short, so that one typed sentence outweighs it (the model
+# reads the whole document, so the flip has to be longer and stronger than the review).
 REVIEW = (
-    "A wonderful film. The acting is superb, the story is moving and beautifully told,\n"
-    "and I loved every minute of it. One of the best movies I have seen this year.\n"
+    "A wonderful film: superb acting and a moving, beautifully told story.\n"
+    "I loved every minute of it.\n"
 )
 # Typed at the end of the review: afterwards it reads negative.
 FLIP = (
-    " Sadly, the second half ruins everything: it is the worst, most boring and awful mess,"
-    " a dreadful, stupid waste of time, and I hated it. Terrible. Avoid this disaster."
+    " Then it all falls apart. The second half is the worst, most boring and awful mess I have"
+    " ever sat through: a dreadful, stupid, pointless waste of time. I hated it. Terrible acting,"
+    " terrible script. Avoid this disaster."
 )
 FIRST_LABEL = "positive"
 FLIPPED_LABEL = "negative"

@@ -172,10 +172,14 @@ function updateStatusBar(): void {
     statusItem.text = "$(circle-slash) incls";
     statusItem.tooltip = "incls: the server is not running. Click to show the output.";
   } else if (!status || !status.label) {
+    // States without a result: loading (the model), error, disabled, skipped (e.g. too large).
     const state = status?.state;
-    const busy = !state || state === "loading" || state === "busy";
-    statusItem.text = `${busy ? "$(loading~spin)" : "$(info)"} incls${state ? ": " + state : ""}`;
-    statusItem.tooltip = status?.message || "incls: classifying…";
+    const icon = !state || state === "loading" ? "$(loading~spin)"
+      : state === "error" ? "$(error)"
+      : state === "disabled" ? "$(circle-slash)"
+      : "$(info)";
+    statusItem.text = `${icon} incls${state ? ": " + state : ""}`;
+    statusItem.tooltip = status?.message || (state ? `incls: ${state}` : "incls: classifying…");
   } else {
     const probs = status.probabilities ?? {};
     const top = probs[status.label] as number | undefined;
