@@ -19,9 +19,9 @@ SERVER_COMMAND = [sys.executable, "-m", "incls.cli", "--stdio"]
 
 
 class StdioClient:
-    def __init__(self, command: list[str] | None = None, env: dict | None = None) -> None:
+    def __init__(self, command: list[str] | None = None, env: dict | None = None, stderr=subprocess.DEVNULL) -> None:
         self.process = subprocess.Popen(command or SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, env=env)
+                                        stderr=stderr, env=env)
         self.notifications: queue.Queue = queue.Queue()
         self.responses: dict[int, queue.Queue] = {}
         self.ids = itertools.count(1)

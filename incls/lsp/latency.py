@@ -46,7 +46,7 @@ def measure(text: str, full_recompute: bool, edits: int, seed: int) -> dict:
     from ..text import LineIndex
 
     env = dict(os.environ, INCLS_FULL_RECOMPUTE="1" if full_recompute else "0")
-    client = StdioClient(env=env)
+    client = StdioClient(env=env, stderr=sys.stderr)
     uri = "untitled:latency.txt"
     rng = random.Random(seed)
     try:
