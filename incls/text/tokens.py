@@ -97,6 +97,19 @@ def _is_continuation(byte: int) -> bool:
     return byte & 0xC0 == 0x80
 
 
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+
+
+def char_ends(data: bytes, byte_ends: list[int]) -> list[int]:
+    """Code-point offsets of byte offsets (a character split by a boundary counts as started)."""
+    out, chars, pos = [], 0, 0
+    for end in byte_ends:
+        chars += len(data[pos:end].translate(None, _CONTINUATION_BYTES))
+        pos = end
+        out.append(chars)
+    return out
+
+
 class TokenizedText:
     """One document's text, token ids and token byte spans."""
 
@@ -122,14 +135,8 @@ class TokenizedText:
         return bisect_right(self.ends, byte)
 
     def token_char_ends(self) -> list[int]:
-        """Code-point offset where each token's span ends (a split character ends at its end)."""
-        data = self.text.encode("utf-8")
-        out, chars, pos = [], 0, 0
-        for end in self.ends:
-            chars += sum(1 for b in data[pos:end] if not _is_continuation(b))
-            pos = end
-            out.append(chars)
-        return out
+        """Code-point offset where each token's span ends."""
+        return char_ends(self.text.encode("utf-8"), self.ends)
 
     def apply(self, edit: TextEdit) -> TokenEdit:
         """Apply a text edit (code points, pre-edit); return the minimal token edit it caused."""
