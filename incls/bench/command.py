@@ -17,7 +17,7 @@ import torch
 
 # (document length in tokens, edits per stream) for each mode
 FULL_PLAN = ((300, 24), (1000, 12), (4000, 4))
-QUICK_PLAN = ((300, 6),)
+QUICK_PLAN = ((300, 4),)
 
 
 def add_arguments(parser) -> None:

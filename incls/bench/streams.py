@@ -30,6 +30,7 @@ class Stream:
     length: int                       # nominal document length in tokens
     start_ids: list[int]
     edits: list[TokenEdit]            # one per step, in the coordinates of the step before
+    final_text: str = ""
 
 
 def build_document(texts: list[str], tokenizer, n_tokens: int, offset: int) -> str:
@@ -109,4 +110,4 @@ def build_stream(kind: str, texts: list[str], tokenizer, n_tokens: int, n_edits:
         if edit is not None:
             edits.append(edit)
         ids = new
-    return Stream(kind, n_tokens, start_ids, edits)
+    return Stream(kind, n_tokens, start_ids, edits, steps[-1] if steps else doc)

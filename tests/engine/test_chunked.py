@@ -1,0 +1,71 @@
+"""ChunkedSession: paragraph-aligned chunks, each a Session, equal to a fresh one after edits."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from incls.engine import ChunkedSession, Session, TokenEdit
+from incls.engine.chunked import split_chunks, token_diff
+
+BREAK = 0
+
+
+def document(rng: random.Random, n: int) -> list[int]:
+    return [BREAK if rng.random() < 0.08 else rng.randrange(1, 97) for _ in range(n)]
+
+
+def test_split_rule():
+    ids = [1] * 5 + [BREAK] + [1] * 2 + [BREAK] + [1] * 30
+    assert split_chunks(ids, {BREAK}, 10) == [(0, 6), (6, 16), (16, 26), (26, 36), (36, 39)]
+    assert split_chunks([], {BREAK}, 10) == [(0, 0)]
+
+
+def test_token_diff_roundtrip():
+    rng = random.Random(0)
+    for _ in range(200):
+        old = [rng.randrange(5) for _ in range(rng.randrange(8))]
+        new = [rng.randrange(5) for _ in range(rng.randrange(8))]
+        edit = token_diff(old, new)
+        got = old if edit is None else old[:edit.start] + list(edit.new_ids) + old[edit.end:]
+        assert got == new
+
+
+def test_chunked_session_matches_fresh_after_edits(tiny_model):
+    rng = random.Random(1)
+    chunked = ChunkedSession(tiny_model, document(rng, 300), boundary_ids={BREAK}, max_chunk_tokens=64)
+    for _ in range(12):
+        T = len(chunked.ids)
+        a = rng.randrange(T + 1)
+        b = min(T, a + rng.randrange(6))
+        chunked.apply([TokenEdit(a, b, document(rng, rng.randrange(8)))])
+    fresh = ChunkedSession(tiny_model, chunked.ids, boundary_ids={BREAK}, max_chunk_tokens=64)
+    assert chunked.chunk_spans() == fresh.chunk_spans()
+    for mine, ref in zip(chunked.sessions, fresh.sessions):
+        assert torch.equal(mine.codes(), ref.codes())
+    assert (chunked.running_logits() - fresh.running_logits()).abs().max() < 1e-4
+    assert (chunked.document_logits() - fresh.document_logits()).abs().max() < 1e-4
+    assert chunked.running_logits().shape == (len(chunked.ids), tiny_model.cfg.n_classes)
+
+
+def test_document_logits_are_the_token_weighted_mean_of_chunks(tiny_model):
+    ids = document(random.Random(2), 200)
+    chunked = ChunkedSession(tiny_model, ids, boundary_ids={BREAK}, max_chunk_tokens=50)
+    parts = [(b - a, Session(tiny_model, ids[a:b]).document_logits()) for a, b in chunked.chunk_spans()]
+    expected = sum(n * logits for n, logits in parts) / len(ids)
+    assert (chunked.document_logits() - expected).abs().max() < 1e-6
+    assert chunked.memory_bytes() == sum(s.memory_bytes() for s in chunked.sessions) > 0
+
+
+def test_empty_and_invalid(tiny_model):
+    chunked = ChunkedSession(tiny_model, [], boundary_ids={BREAK}, max_chunk_tokens=16)
+    assert chunked.running_logits().shape == (0, tiny_model.cfg.n_classes)
+    try:
+        chunked.apply([TokenEdit(0, 3, [])])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("out-of-range edit accepted")
+    chunked.apply([TokenEdit(0, 0, [1, 2, BREAK, 3])])
+    assert chunked.ids == [1, 2, BREAK, 3]

@@ -1,0 +1,25 @@
+"""The operation counter: a fresh session costs exactly a full forward; an edit costs less."""
+
+from __future__ import annotations
+
+import random
+
+from incls.engine import Session, TokenEdit
+
+
+def test_fresh_session_costs_a_full_forward(tiny_model):
+    ids = [random.Random(0).randrange(97) for _ in range(64)]
+    session = Session(tiny_model, ids)
+    stats = session.last_stats
+    assert stats.ops == stats.ops_full == session.units.full_forward(64)
+
+
+def test_edit_costs_less_than_full_and_prefix_counts_the_suffix(tiny_model):
+    rng = random.Random(1)
+    session = Session(tiny_model, [rng.randrange(97) for _ in range(400)])
+    stats = session.apply([TokenEdit(399, 400, [5])])
+    assert 0 < stats.ops < stats.ops_full
+    assert stats.ops_prefix == session.units.suffix_forward(400, 399)
+    assert stats.ops_prefix < stats.ops_full
+    kinds = set(stats.ops_by_kind)
+    assert {"qkv", "attention", "search", "mlp", "classify"} <= kinds
