@@ -2,8 +2,9 @@
 
 Queries are stored rotated by the window W (`qW = rotate(q, W)`). A pair at clipped
 distance t = min(i - j, W) scores `rotate(qW, t - W) . k_j / sqrt(hd)`: pairs at distance
->= W need no per-pair rotation at all (one matmul), and pairs closer than W are few
-(at most W per key) and are computed as explicit pair lists.
+>= W need no per-pair rotation at all (one matmul), and pairs closer than W come from a
+second matmul of queries and keys each rotated by its own position relative to a nearby
+base (`key_scores`), so no per-pair rotation is ever formed.
 
 A row's accumulators are (m, Z, N): running max, sum of exp(s - m), and the sum of
 exp(s - m) v; the head output is N / Z. Grouped-query attention: query head h reads kv
@@ -14,13 +15,10 @@ from __future__ import annotations
 
 import torch
 
-from incls.model.rope import cos_sin
-
 from .weights import DT, EngineWeights
 
 NEG_INF = float("-inf")
 BLOCK_ELEMENTS = 1 << 22          # bound on (rows x heads x keys) of one score block
-PAIR_BLOCK = 4096                 # pairs per pair-score block
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -31,15 +29,6 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 def rotate_to_window(w: EngineWeights, q: torch.Tensor) -> torch.Tensor:
     """q (..., H, hd) -> q rotated by W (the form queries are stored in)."""
     return q * w.win_cos + rotate_half(q) * w.win_sin
-
-
-def pair_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Scores (P, H) of P explicit pairs: qW (P, H, hd), k (P, Hkv, hd), clipped distance t (P,)."""
-    P = qW.shape[0]
-    c, s = w.rot_cos[t][:, None, :], w.rot_sin[t][:, None, :]                # (P, 1, hd)
-    q = qW * c + rotate_half(qW) * s                                        # (P, H, hd)
-    prod = q.view(P, w.Hkv, w.group, w.hd) * k[:, :, None, :]               # (P, Hkv, g, hd)
-    return prod.sum(-1).reshape(P, w.H) * w.scale
 
 
 def far_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -60,7 +49,9 @@ def weighted_values(w: EngineWeights, p: torch.Tensor, v: torch.Tensor) -> torch
 
 def rotate_by(w: EngineWeights, x: torch.Tensor, angle_steps: torch.Tensor) -> torch.Tensor:
     """Rotate x (n, heads, hd) by an integer number of positions per row (n,), angles in float64."""
-    cos, sin = cos_sin(angle_steps, w.hd, w.theta, DT)                     # (n, hd)
+    angles = angle_steps.to(DT)[:, None] * w.inv_freq                       # (n, hd / 2)
+    angles = torch.cat((angles, angles), dim=-1)                            # (n, hd)
+    cos, sin = angles.cos(), angles.sin()
     return x * cos[:, None, :] + rotate_half(x) * sin[:, None, :]
 
 

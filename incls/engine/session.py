@@ -16,17 +16,38 @@ fresh and an updated session compute each number the same way.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import torch
 
 from . import positionwise as pw
-from .attention import BLOCK_ELEMENTS, RowAccumulators, full_rows, key_scores, pair_scores
+from .attention import BLOCK_ELEMENTS, RowAccumulators, full_rows, key_scores
 from .cache import LayerCache
 from .edits import EditPlan, TokenEdit, check_token_ids, plan_edits
 from .ops import OpCounter, UnitCosts, UpdateStats
 from .weights import DT, EngineWeights, engine_weights
 
 EMPTY = torch.zeros(0, dtype=torch.long)
+SMALL_UPDATE_TOKENS = 64
+
+
+@contextmanager
+def small_update_threads(small: bool):
+    """Run a small update on one thread.
+
+    An edit's work is many small tensor operations; splitting each over threads costs more
+    in synchronisation than it saves (and on a busy machine a lot more), so small updates
+    run single-threaded and big ones (a fresh document, a large paste) use every thread.
+    """
+    before = torch.get_num_threads()
+    if not small or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def straddling_pairs(plan: EditPlan, T_old: int, W: int):
@@ -137,7 +158,8 @@ class Session:
                             ops_prefix=self.units.suffix_forward(T, plan.first_change))
         if not plan.is_noop:
             counter = OpCounter()
-            self._propagate(plan, counter, stats)
+            with small_update_threads(plan.n_inserted <= SMALL_UPDATE_TOKENS):
+                self._propagate(plan, counter, stats)
             stats.ops, stats.ops_by_kind = counter.total, dict(counter.by_kind)
         stats.seconds = time.perf_counter() - start
         self.last_stats = stats
@@ -237,10 +259,14 @@ class Session:
                 row_of = torch.full((dirty_mask.numel(),), -1, dtype=torch.long)
                 row_of[rows] = torch.arange(n)
                 r = row_of[i]
-                s_old = pair_scores(w, qW[r], cache.k[j], st_told[keep])
-                s_new = pair_scores(w, qW[r], cache.k[j], st_tnew[keep])
+                # dense scores of the few zone rows against the few keys, at old and new distances
+                uq, qi = torch.unique(i, return_inverse=True)
+                uk, kj = torch.unique(j, return_inverse=True)
+                q_zone, k_zone = qW[row_of[uq]], cache.k[uk]
+                s_new = key_scores(w, q_zone, uq, k_zone, uk)[qi, :, kj]              # (P, H)
+                s_old = key_scores(w, q_zone, src[uq], k_zone, src[uk])[qi, :, kj]    # (P, H)
                 acc.move_pairs(w, r, s_old, s_new, cache.v[j])
-                ops.add("attention", 2 * i.numel() * units.term)
+                ops.add("attention", 2 * uq.numel() * uk.numel() * units.term)
         if dirty.numel():
             for a in range(0, dirty.numel(), key_block):
                 keys = dirty[a:a + key_block]

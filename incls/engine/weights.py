@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from incls.model.rope import cos_sin
+from incls.model.rope import cos_sin, inverse_frequencies
 
 DT = torch.float64
 
@@ -57,6 +57,7 @@ class EngineWeights:
     vocab: int
     scale: float
     theta: float
+    inv_freq: torch.Tensor     # (hd / 2,) float64 RoPE frequencies
     rot_cos: torch.Tensor      # (W + 1, hd): rotation by (t - W), t = clipped distance 0..W
     rot_sin: torch.Tensor      # (W + 1, hd)
     win_cos: torch.Tensor      # (hd,): rotation by W (applied once to every stored query)
@@ -112,7 +113,7 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         cls_b=model.classifier.bias.detach().to(DT),
         eps=cfg.rms_eps, d=cfg.d_model, H=cfg.n_heads, Hkv=cfg.n_kv_heads, hd=hd,
         K=cfg.codebook_size, dff=cfg.d_ff, C=cfg.n_classes, W=W, vocab=cfg.vocab_size,
-        scale=1.0 / math.sqrt(hd), theta=cfg.rope_theta, rot_cos=rot_cos, rot_sin=rot_sin, win_cos=win_cos, win_sin=win_sin,
+        scale=1.0 / math.sqrt(hd), theta=cfg.rope_theta, inv_freq=inverse_frequencies(hd, cfg.rope_theta), rot_cos=rot_cos, rot_sin=rot_sin, win_cos=win_cos, win_sin=win_sin,
     )
     _CACHE[model] = weights
     return weights

@@ -28,7 +28,7 @@ def edit_batches(draw, length: int):
     return edits
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.data(), st.lists(st.integers(0, VOCAB - 1), max_size=40), st.integers(0, 3))
 def test_random_edit_sequences_match_fresh(data, ids, seed):
     model = random_model(seed)
