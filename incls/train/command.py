@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..model.base import load_tokenizer
-from ..model.checkpoint import model_from_base, save_checkpoint
+from ..model.checkpoint import load_model, model_from_base, save_checkpoint
 from ..model.config import ModelConfig
 from .data import IMDB_LABELS, imdb_split, load_user_file, split_user_data
 from .loop import TrainConfig, train
@@ -30,6 +30,7 @@ def add_arguments(parser) -> None:
     for field in ("steps", "batch_size", "max_tokens", "lr", "seed"):
         value = getattr(defaults, field)
         parser.add_argument("--" + field.replace("_", "-"), type=type(value), default=value)
+    parser.add_argument("--init-from", type=Path, help="start from a checkpoint's weights (e.g. the trained twin); codebooks are re-initialised")
     parser.add_argument("--float32", action="store_true", help="store float32 instead of float16 weights")
 
 
@@ -44,6 +45,10 @@ def run(args) -> int:
                       window=args.window, codebook_size=args.codebook_size, vq=not args.no_vq, labels=tuple(labels))
     recipe = TrainConfig(steps=args.steps, batch_size=args.batch_size, max_tokens=args.max_tokens, lr=args.lr, seed=args.seed)
     model = model_from_base(cfg)
+    if args.init_from:
+        start = load_model(args.init_from)
+        shared = {n: t for n, t in start.state_dict().items() if ".codebooks." not in n}
+        model.load_state_dict(shared, strict=False)
     summary = train(model, load_tokenizer(), data.texts, data.labels, recipe)
     import torch
     if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
