@@ -29,6 +29,7 @@ from .weights import DT, EngineWeights, engine_weights
 
 EMPTY = torch.zeros(0, dtype=torch.long)
 SMALL_UPDATE_TOKENS = 64
+DENSE_FRACTION = 0.5    # above this share of dirty rows after the first change, recompute them all
 
 
 @contextmanager
@@ -185,12 +186,6 @@ class Session:
                 cache.relayout(src)
 
             cache.x[dirty] = x_dirty
-            qW_d, k_d, v_d = pw.project(w, lw, x_dirty)
-            cache.qW[dirty], cache.k[dirty], cache.v[dirty] = qW_d, k_d, v_d
-            ops.add("qkv", dirty.numel() * units.qkv)
-
-            dirty_mask = torch.zeros(T, dtype=torch.bool)
-            dirty_mask[dirty] = True
             first = T
             if dirty.numel():
                 first = int(dirty[0])
@@ -198,6 +193,17 @@ class Session:
                 after = torch.searchsorted(kept_src, removed[:1])
                 if int(after) < kept_pos.numel():
                     first = min(first, int(kept_pos[after]))
+            if dirty.numel() > DENSE_FRACTION * (T - first):
+                # most rows after the first change are dirty: recompute them all (exact, and
+                # cheaper than correcting the few clean ones key by key)
+                dirty = torch.arange(first, T)
+                x_dirty = cache.x[dirty]
+            qW_d, k_d, v_d = pw.project(w, lw, x_dirty)
+            cache.qW[dirty], cache.k[dirty], cache.v[dirty] = qW_d, k_d, v_d
+            ops.add("qkv", dirty.numel() * units.qkv)
+
+            dirty_mask = torch.zeros(T, dtype=torch.bool)
+            dirty_mask[dirty] = True
             rows = (~dirty_mask[first:]).nonzero().squeeze(1) + first      # (nA,) clean rows to update
 
             refresh = EMPTY
