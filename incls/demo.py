@@ -14,8 +14,12 @@ import sys
 import time
 
 FLIP = {
-    "negative": " Still, I have to admit I loved it: a wonderful, moving, beautifully acted film, and I would happily watch it again.",
-    "positive": " Still, I have to admit it was awful: a boring, clumsy, badly acted mess, and a complete waste of time.",
+    "negative": (" Still, I have to admit I loved it: a wonderful, moving, beautifully acted film, and I would happily watch it again."
+                 " The cast is superb, the music is gorgeous, and the ending is perfect. A true delight, one of the best films"
+                 " of the year, and I highly recommend it to everyone."),
+    "positive": (" Still, I have to admit it was awful: a boring, clumsy, badly acted mess, and a complete waste of time."
+                 " The cast is wooden, the music is grating, and the ending is insulting. A true chore, one of the worst films"
+                 " of the year, and I would not recommend it to anyone."),
 }
 
 
@@ -25,17 +29,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sentence", default=None, help="the sentence to type (default: one that contradicts the review)")
 
 
+DEFAULT_REVIEW = 52  # a short (60 words), one-paragraph, clearly negative held-out review
+
+
 def pick_review(index: int | None) -> tuple[str, str]:
-    """A short, clearly labelled held-out review: the first negative one of 60-160 words."""
+    """A held-out review: by default a short negative one that one typed passage can turn around."""
     from .train.data import imdb_split
 
     test = imdb_split("test")
-    if index is not None:
-        return test.texts[index], test.label_names[test.labels[index]]
-    for text, label in zip(test.texts, test.labels):
-        if label == 0 and 60 <= len(text.split()) <= 160 and "\n" not in text:
-            return text, test.label_names[label]
-    return test.texts[0], test.label_names[test.labels[0]]
+    index = DEFAULT_REVIEW if index is None else index
+    return test.texts[index], test.label_names[test.labels[index]]
 
 
 def _label(message: dict) -> tuple[str, str]:
