@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import re
 import shlex
 import shutil
@@ -203,8 +205,6 @@ def run_driver(name: str, argv: list[str], workspace: Path, *, env: dict | None 
     timeout_ms, out (where to write the result). The editor runs in its own process group,
     killed afterwards. Fails the test if the editor writes nothing.
     """
-    import signal
-    import subprocess
 
     scratch = workspace.parent
     out = scratch / f"{name}-result.json"
@@ -231,11 +231,7 @@ def run_driver(name: str, argv: list[str], workspace: Path, *, env: dict | None 
         except subprocess.TimeoutExpired:
             rc = "timeout"
         finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            kill_group(proc)
     tail = log_path.read_bytes()[-3000:].decode("utf-8", "replace")
     if not out.exists():
         pytest.fail(f"{name}: the editor wrote no result (exit {rc}); its output:\n{tail}")
@@ -245,3 +241,12 @@ def run_driver(name: str, argv: list[str], workspace: Path, *, env: dict | None 
         pytest.fail(f"{name}: unreadable result {out.read_text()[:500]!r}; output:\n{tail}")
     result["_log"] = tail
     return result
+
+
+def kill_group(proc: "subprocess.Popen") -> None:
+    """Kill a process started with start_new_session=True and everything it spawned."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()

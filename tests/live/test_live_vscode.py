@@ -6,7 +6,6 @@ Artifacts: test-artifacts/vscode-live.png (and vscode-live-failure.png when it f
 """
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from liveharness import (ARTIFACTS, FIRST_LABEL, FLIPPED_LABEL, ROOT, TIMEOUT_S, check_outcome, require_tool,
+from liveharness import (ARTIFACTS, kill_group, FIRST_LABEL, FLIPPED_LABEL, ROOT, TIMEOUT_S, check_outcome, require_tool,
                          run_driver, server_command)
 
 TOOLS = Path(os.environ.get("INCLS_TOOLS", ROOT / ".tools"))
@@ -102,11 +101,7 @@ def code_server(workspace):
         label = f"code-server {version[0]} (VS Code {version[-1]})" if len(version) >= 4 else " ".join(version)
         yield f"http://127.0.0.1:{port}/?folder={workspace}", label
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        kill_group(proc)
         log.close()
 
 
