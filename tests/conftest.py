@@ -1,4 +1,12 @@
+import os
+import tempfile
+
 import pytest
+
+
+def pytest_configure(config):
+    """Servers started by the tests keep the user's choices in a scratch state directory."""
+    os.environ["INCLS_STATE"] = tempfile.mkdtemp(prefix="incls-state-")
 
 
 @pytest.fixture(scope="session")

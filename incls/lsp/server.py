@@ -23,6 +23,7 @@ from pygls.protocol.language_server import lsp_method
 from .. import __version__
 from ..text import normalize_encoding
 from . import present
+from .choices import Choices
 from .core import Change, ChangeRejected, Core, Report
 from .settings import SECTION, Settings, from_environment, merge
 
@@ -61,8 +62,7 @@ class InclsServer(LanguageServer):
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="incls-model")
         self.queued: set[str] = set()
         self.reports: dict[str, Report] = {}
-        self.disabled: set[str] = set()
-        self.ignored: dict[str, set[str]] = {}
+        self.choices = Choices()
         self.skip_shown: dict[str, str] = {}
         self.model_state = "loading"
         self.model_error = ""
@@ -82,6 +82,11 @@ class InclsServer(LanguageServer):
                 self.window_show_message(types.ShowMessageParams(kind, f"incls: {message}"))
         except Exception:  # the transport may be gone at shutdown
             log.debug("could not send a message", exc_info=True)
+
+    def remember(self, problem: str | None) -> None:
+        """Report a problem reading or saving the user's choices (they still hold in memory)."""
+        if problem:
+            self.tell(problem)
 
     def notify_status(self, payload: dict) -> None:
         if self.settings.statusNotifications:
@@ -117,11 +122,13 @@ class InclsServer(LanguageServer):
 
     def _compute(self, uri: str) -> Report | None:
         self.queued.discard(uri)  # before the snapshot: a change after this queues a new job
-        if uri in self.disabled:
-            return None
         return self.core.compute(uri)
 
     async def refresh(self, uri: str) -> None:
+        if self.choices.is_disabled(uri):
+            self.queued.discard(uri)
+            self.show_disabled(uri)
+            return
         try:
             report = await asyncio.get_running_loop().run_in_executor(self.worker, self._compute, uri)
         except Exception as exc:
@@ -133,10 +140,14 @@ class InclsServer(LanguageServer):
             return  # closed, or stale: a newer version is on its way
         self.show(uri, report)
 
+    def show_disabled(self, uri: str) -> None:
+        doc = self.core.document(uri)
+        self.publish(uri, [], None if doc is None else doc.version)
+        self.notify_status(present.status(None, uri, "disabled"))
+
     def show(self, uri: str, report: Report) -> None:
-        if uri in self.disabled:
-            self.publish(uri, [], report.version)
-            self.notify_status(present.status(None, uri, "disabled"))
+        if self.choices.is_disabled(uri):
+            self.show_disabled(uri)
             return
         if report.skip_reason:
             if self.skip_shown.get(uri) != report.skip_reason:
@@ -152,7 +163,7 @@ class InclsServer(LanguageServer):
             return
         self.reports[uri] = report
         diagnostics = [] if not self.settings.enable else present.diagnostics(
-            report, self.settings, self.ignored.get(uri, set()), self.core.encoding)
+            report, self.settings, self.choices.ignored_in(uri), self.core.encoding)
         self.publish(uri, diagnostics, report.version)
         self.notify_status(present.status(report, uri, "ready"))
 
@@ -191,6 +202,7 @@ def build_server(settings: Settings | None = None) -> InclsServer:
     @guarded
     def initialize(ls: InclsServer, params: types.InitializeParams):
         ls.core.encoding = normalize_encoding(ls.workspace.position_encoding)
+        ls.remember(ls.choices.load())
         if params.initialization_options is not None:
             ls.apply_settings(params.initialization_options)
 
@@ -232,7 +244,7 @@ def build_server(settings: Settings | None = None) -> InclsServer:
 
         uri = params.text_document.uri
         doc, report = ls.core.document(uri), ls.reports.get(uri)
-        if doc is None or report is None or uri in ls.disabled or not ls.settings.enable:
+        if doc is None or report is None or ls.choices.is_disabled(uri) or not ls.settings.enable:
             return None
         try:
             offset = LineIndex(report.text, ls.core.encoding).offset(params.position.line, params.position.character)
@@ -253,7 +265,7 @@ def build_server(settings: Settings | None = None) -> InclsServer:
         doc = ls.core.document(uri)
         if doc is None:
             return []
-        if uri in ls.disabled:
+        if ls.choices.is_disabled(uri):
             return [_action("Enable incls for this file", CMD_ENABLE, [uri])]
         actions = [_action("Disable incls for this file", CMD_DISABLE, [uri])]
         report = ls.reports.get(uri)
@@ -272,15 +284,14 @@ def build_server(settings: Settings | None = None) -> InclsServer:
     @guarded
     def disable_for_file(ls: InclsServer, uri: str):
         uri = str(uri)
-        ls.disabled.add(uri)
-        ls.publish(uri, [])
-        ls.notify_status(present.status(None, uri, "disabled"))
+        ls.remember(ls.choices.disable(uri))
+        ls.show_disabled(uri)
 
     @ls.command(CMD_ENABLE)
     @guarded
     def enable_for_file(ls: InclsServer, uri: str):
         uri = str(uri)
-        ls.disabled.discard(uri)
+        ls.remember(ls.choices.enable(uri))
         if ls.core.document(uri) is not None:
             ls.core.touch(uri)
             ls.schedule(uri)
@@ -289,7 +300,7 @@ def build_server(settings: Settings | None = None) -> InclsServer:
     @guarded
     def ignore_paragraph(ls: InclsServer, uri: str, key: str):
         uri, key = str(uri), str(key)
-        ls.ignored.setdefault(uri, set()).add(key)
+        ls.remember(ls.choices.ignore(uri, key))
         if uri in ls.reports:
             ls.show(uri, ls.reports[uri])
 

@@ -15,6 +15,10 @@ class ModelConfig:
     `window` is W, the clip of the relative distance seen by RoPE; `codebook_size`
     is K, the number of codes per layer and head. `vq=False` gives the baseline twin:
     the same network with each head's attention output left continuous.
+    The bottom `frozen_layers` keep their pretrained weights; with
+    `adapt_frozen_attention` their attention projections train (and ship) while their
+    MLPs stay the base's, so the codes of the lowest layers can learn to be stable
+    for a few megabytes of weights.
     """
 
     vocab_size: int = 49152
@@ -32,6 +36,7 @@ class ModelConfig:
     labels: tuple[str, ...] = ("negative", "positive")
     max_tokens: int = 512
     frozen_layers: int = 2
+    adapt_frozen_attention: bool = False
 
     @property
     def n_layers(self) -> int:

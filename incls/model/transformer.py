@@ -19,6 +19,8 @@ from .config import ModelConfig
 from .rope import causal_mask, clipped_scores
 from .vq import HeadCodebooks
 
+ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
+
 
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float) -> None:
@@ -173,12 +175,15 @@ class VQTransformer(nn.Module):
         """Whether parameter `name` is trained (and shipped) rather than the pretrained one.
 
         The token embedding and the weights of the bottom `frozen_layers` stay as the base
-        model has them; every codebook, the top layers, the final norm and the classifier train.
+        model has them (but for their attention projections when `adapt_frozen_attention`);
+        every codebook, the top layers, the final norm and the classifier train.
         """
         if name.startswith("embed_tokens."):
             return False
         if name.startswith("layers.") and ".codebooks." not in name:
-            return int(name.split(".")[1]) >= self.cfg.frozen_layers
+            if int(name.split(".")[1]) >= self.cfg.frozen_layers:
+                return True
+            return self.cfg.adapt_frozen_attention and name.split(".")[2] in ATTENTION_PROJECTIONS
         return True
 
     def trainable_parameters(self):

@@ -16,6 +16,8 @@ from ..model.config import ModelConfig
 from .data import IMDB_LABELS, imdb_split, load_user_file, split_user_data
 from .loop import TrainConfig, train
 
+RECIPE_OPTIONS = ("steps", "batch_size", "max_tokens", "lr", "seed", "commitment", "stability")
+
 
 def add_arguments(parser) -> None:
     defaults, model_defaults = TrainConfig(), ModelConfig()
@@ -24,10 +26,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-vq", action="store_true", help="train the non-VQ baseline twin")
     parser.add_argument("--layers", type=int, default=model_defaults.n_layers, help="keep the first N pretrained layers")
     parser.add_argument("--frozen-layers", type=int, default=model_defaults.frozen_layers, help="bottom layers kept pretrained")
+    parser.add_argument("--adapt-frozen-attention", action="store_true",
+                        help="train the attention projections of the frozen layers (their MLPs stay pretrained)")
     parser.add_argument("--window", type=int, default=model_defaults.window, help="W, clip of the relative distance")
     parser.add_argument("--codebook-size", type=int, default=model_defaults.codebook_size, help="K, codes per layer and head")
     parser.add_argument("--limit", type=int, help="train on the first N examples only")
-    for field in ("steps", "batch_size", "max_tokens", "lr", "seed"):
+    for field in RECIPE_OPTIONS:
         value = getattr(defaults, field)
         parser.add_argument("--" + field.replace("_", "-"), type=type(value), default=value)
     parser.add_argument("--init-from", type=Path, help="start from a checkpoint's weights (e.g. the trained twin); codebooks are re-initialised")
@@ -42,8 +46,9 @@ def run(args) -> int:
     data = data.take(args.limit)
     labels = data.label_names if args.data else IMDB_LABELS
     cfg = ModelConfig(base_layers=tuple(range(args.layers)), frozen_layers=min(args.frozen_layers, args.layers),
+                      adapt_frozen_attention=args.adapt_frozen_attention,
                       window=args.window, codebook_size=args.codebook_size, vq=not args.no_vq, labels=tuple(labels))
-    recipe = TrainConfig(steps=args.steps, batch_size=args.batch_size, max_tokens=args.max_tokens, lr=args.lr, seed=args.seed)
+    recipe = TrainConfig(**{field: getattr(args, field) for field in RECIPE_OPTIONS})
     model = model_from_base(cfg)
     if args.init_from:
         start = load_model(args.init_from)

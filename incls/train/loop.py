@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from ..model.transformer import VQTransformer
 from .batches import bucketed, encode_all, pad
+from .stability import output_shift, replace_one_token
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class TrainConfig:
     min_cut: int = 16
     kmeans_docs: int = 32
     reseed_every: int = 50
+    commitment: float = 0.25     # weight of the pull of head outputs toward their codes
+    stability: float = 0.0       # weight of the code-stability term (see stability.py)
     seed: int = 0
 
 
@@ -95,6 +98,8 @@ def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], 
     lengths = [len(d) for d in docs]
     model.to(device).train()
     if model.cfg.vq:
+        for block in model.layers:
+            block.codebooks.beta = cfg.commitment
         init_codebooks(model, [docs[i] for i in rng.sample(range(len(docs)), min(cfg.kmeans_docs, len(docs)))], cfg.seed, device)
     params = [p for p in model.trainable_parameters()]
     for name, p in model.named_parameters():
@@ -117,6 +122,10 @@ def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], 
         y = torch.tensor([labels[i] for i in index], device=device)
         out = net(ids.to(device))
         loss = prefix_loss(out.logits, lens.to(device), y, cfg, gen) + out.vq_loss
+        if cfg.stability and model.cfg.vq:
+            perturbed, at = replace_one_token(ids.to(device), lens, gen)
+            shift = output_shift(out.head_outputs, net(perturbed).head_outputs, at, lens)
+            loss = loss + cfg.stability * shift
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
