@@ -80,3 +80,13 @@ def test_scores_beyond_the_window_do_not_change_after_an_insertion():
 def test_empty_document_has_logits():
     model = tiny_model()
     assert model.document_logits([]).shape == (model.cfg.n_classes,)
+
+
+def test_adapted_frozen_layers_train_attention_but_keep_their_mlp():
+    cfg = tiny_config(frozen_layers=1, adapt_frozen_attention=True)
+    model = VQTransformer(cfg)
+    assert model.is_trained("layers.0.q_proj.weight") and model.is_trained("layers.0.o_proj.weight")
+    assert not model.is_trained("layers.0.mlp.up_proj.weight")
+    assert not model.is_trained("layers.0.input_layernorm.weight")
+    assert model.is_trained("layers.1.mlp.up_proj.weight")
+    assert not VQTransformer(cfg.replace(adapt_frozen_attention=False)).is_trained("layers.0.q_proj.weight")
