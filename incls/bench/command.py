@@ -29,6 +29,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-twin", action="store_true", help="skip the Hugging Face twin baseline")
     parser.add_argument("--verbose", action="store_true", help="log every edit to stderr")
+    parser.add_argument("--lengths", type=int, nargs="+", metavar="TOKENS",
+                        help="run only these document lengths of the full plan (e.g. --lengths 300)")
 
 
 def run(args) -> int:
@@ -41,6 +43,12 @@ def run(args) -> int:
     from .runner import replay
     from .streams import KINDS, build_stream
 
+    plan = QUICK_PLAN if args.quick else FULL_PLAN
+    if args.lengths:
+        plan = tuple(p for p in plan if p[0] in args.lengths)
+        if not plan:
+            print(f"incls bench: --lengths must be among {[p[0] for p in FULL_PLAN]}", file=sys.stderr)
+            return 2
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     log = (lambda msg: print(msg, file=sys.stderr)) if args.verbose else None
@@ -51,7 +59,6 @@ def run(args) -> int:
     if not args.no_twin and DEFAULT_TWIN.is_file():
         twin_forward = hf_twin(load_model(DEFAULT_TWIN))
 
-    plan = QUICK_PLAN if args.quick else FULL_PLAN
     probe = tokenizer.encode(texts[0]).ids[:300]
     threads = fastest_threads(lambda: full_recompute(model, probe), args.threads)
     records, memory = [], {}
