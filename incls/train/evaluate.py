@@ -67,7 +67,27 @@ def evaluate(model_path: Path, twin_path: Path | None, data: Dataset, progress: 
                        "baseline_macro_f1": twin_scores["macro_f1"]})
     cfg = model.cfg
     result["config"] = {"layers": cfg.n_layers, "window": cfg.window, "codebook_size": cfg.codebook_size}
+    result["parameters_without_embedding"] = sum(
+        p.numel() for n, p in model.named_parameters() if not n.startswith("embed_tokens."))
+    probe = next((d for d in docs if len(d) >= 300), max(docs, key=len, default=[]))[:300]
+    if probe:  # the first held-out document of 300+ tokens, cut to 300
+        result.update({"full_forward_tokens": len(probe), "full_forward_ms": forward_ms(model, probe)})
     return result
+
+
+@torch.no_grad()
+def forward_ms(model, ids: list[int], runs: int = 7, threads: int = 2) -> float:
+    """Median wall-clock of one full forward of `ids` on the CPU (the cost a non-incremental
+    classifier pays on every change), on `threads` threads after one warm-up run."""
+    torch.set_num_threads(threads)
+    x = torch.tensor([ids])
+    model(x)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        model(x)
+        times.append(time.perf_counter() - start)
+    return round(sorted(times)[len(times) // 2] * 1e3, 1)
 
 
 def add_arguments(parser) -> None:
