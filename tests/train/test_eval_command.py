@@ -16,4 +16,4 @@ def test_eval_json_reports_both_models_on_held_out_reviews():
     assert result["n"] == 6 and result["model"].endswith("sentiment-vq.safetensors")
     assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["baseline_accuracy"] <= 1.0
     assert result["config"]["window"] >= 1 and result["parameters_without_embedding"] > 0
-    assert result["full_forward_tokens"] == 300 and result["full_forward_ms"] > 0
+    assert 0 < result["full_forward_tokens"] <= 300 and result["full_forward_ms"] > 0
