@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .weights import DT, EngineWeights
+from .weights import DT, PW, EngineWeights
 
 
 @dataclass
@@ -20,7 +20,7 @@ class LayerCache:
     to the nearest, measured at o_ref.
     """
 
-    x: torch.Tensor        # (T, d) float64
+    x: torch.Tensor        # (T, d) float32
     qW: torch.Tensor       # (T, H, hd) float64
     k: torch.Tensor        # (T, Hkv, hd) float64
     v: torch.Tensor        # (T, Hkv, hd) float64
@@ -34,7 +34,7 @@ class LayerCache:
     @classmethod
     def empty(cls, w: EngineWeights) -> "LayerCache":
         z = lambda *shape, dtype=DT: torch.zeros(0, *shape, dtype=dtype)
-        return cls(x=z(w.d), qW=z(w.H, w.hd), k=z(w.Hkv, w.hd), v=z(w.Hkv, w.hd), m=z(w.H), Z=z(w.H),
+        return cls(x=z(w.d, dtype=PW), qW=z(w.H, w.hd), k=z(w.Hkv, w.hd), v=z(w.Hkv, w.hd), m=z(w.H), Z=z(w.H),
                    N=z(w.H, w.hd), codes=z(w.H, dtype=torch.long), o_ref=z(w.H, w.hd, dtype=torch.float32),
                    margin=z(w.H))
 

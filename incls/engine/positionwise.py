@@ -1,7 +1,9 @@
 """The position-wise parts of a layer, on a batch of rows: projections, code search, MLP.
 
 Each function takes only the rows that need it (dirty positions), so one small matmul
-serves a whole batch of positions with no Python loop over them.
+serves a whole batch of positions with no Python loop over them. The math is float32,
+and every matmul goes through `rows_matmul`, so a row's result does not depend on which
+other rows shared its batch (see `incls.engine.weights`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,23 @@ import torch
 from torch.nn import functional as F
 
 from .attention import rotate_to_window
-from .weights import DT, EngineWeights, LayerWeights
+from .weights import DT, PW, EngineWeights, LayerWeights
+
+ROW_TILE = 16   # batches are padded to at least this many rows
+
+
+def rows_matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """x (n, a) @ weight (a, b) -> (n, b), each row bitwise independent of the others.
+
+    BLAS picks a different kernel (and a different summation order) for a handful of
+    rows, or when it splits few rows over threads; padded to ROW_TILE rows it always
+    takes the same path, so a position computed alone after an edit equals the same
+    position computed among all rows of a fresh document.
+    """
+    n = x.shape[0]
+    if n < ROW_TILE:
+        x = torch.cat([x, x.new_zeros(ROW_TILE - n, x.shape[1])])
+    return (x.contiguous() @ weight)[:n]
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -18,14 +36,14 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def embed(w: EngineWeights, ids: torch.Tensor) -> torch.Tensor:
-    """ids (n,) -> residual stream inputs (n, d) float64."""
-    return w.embed[ids].to(DT)
+    """ids (n,) -> residual stream inputs (n, d) float32."""
+    return w.embed[ids].to(PW)
 
 
 def project(w: EngineWeights, lw: LayerWeights, x: torch.Tensor):
-    """x (n, d) -> qW (n, H, hd) rotated by W, k (n, Hkv, hd), v (n, Hkv, hd)."""
+    """x (n, d) float32 -> qW (n, H, hd) rotated by W, k (n, Hkv, hd), v (n, Hkv, hd), float64 for attention."""
     n = x.shape[0]
-    qkv = rms_norm(x, lw.ln1, w.eps) @ lw.w_qkv                           # (n, (H + 2 Hkv) hd)
+    qkv = rows_matmul(rms_norm(x, lw.ln1, w.eps), lw.w_qkv).to(DT)       # (n, (H + 2 Hkv) hd)
     q, k, v = qkv.split([w.H * w.hd, w.Hkv * w.hd, w.Hkv * w.hd], dim=-1)
     return rotate_to_window(w, q.reshape(n, w.H, w.hd)), k.reshape(n, w.Hkv, w.hd), v.reshape(n, w.Hkv, w.hd)
 
@@ -71,10 +89,10 @@ def finish(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, codes: torch.Ten
     """Residual add of the attention block (sum of table rows of the codes) and the MLP: (n, d)."""
     heads = torch.arange(w.H)
     x = x + lw.table[heads, codes].sum(-2)                                  # (n, d)
-    gate, up = (rms_norm(x, lw.ln2, w.eps) @ lw.w_gate_up).chunk(2, dim=-1)  # (n, dff) each
-    return x + (F.silu(gate) * up) @ lw.w_down
+    gate, up = rows_matmul(rms_norm(x, lw.ln2, w.eps), lw.w_gate_up).chunk(2, dim=-1)  # (n, dff) each
+    return x + rows_matmul(F.silu(gate) * up, lw.w_down)
 
 
 def classify(w: EngineWeights, x: torch.Tensor) -> torch.Tensor:
-    """Final hidden states (n, d) -> class logits (n, C)."""
-    return rms_norm(x, w.norm, w.eps) @ w.cls_w + w.cls_b
+    """Final hidden states (n, d) -> class logits (n, C) float64."""
+    return (rows_matmul(rms_norm(x, w.norm, w.eps), w.cls_w) + w.cls_b).to(DT)

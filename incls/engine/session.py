@@ -96,8 +96,9 @@ def straddling_pairs(plan: EditPlan, T_old: int, W: int):
 class Session:
     """One document's token ids and the engine state that makes edits cheap.
 
-    Numbers: attention, accumulators and all position-wise math run in float64 on float64
-    copies of the weights; codes are chosen from head outputs rounded to float32. An
+    Numbers (see `incls.engine.weights`): position-wise math in batch-invariant float32,
+    so the residual stream of a position is bitwise that of a fresh run; attention and
+    accumulators in float64; codes chosen from head outputs rounded to float32. An
     updated session and a fresh one on the same tokens therefore agree on every code
     unless two codes tie to within float64 rounding, and their logits agree to ~1e-12.
     """

@@ -1,14 +1,20 @@
-"""Float64 copies of the model's weights, laid out for the engine's small matmuls.
+"""The model's weights laid out for the engine's small matmuls, in two precisions.
 
-Why float64: a session updated by edits and a fresh session on the same tokens must pick
-the *same* code at every position and head. Codes are argmins, so a near-tie between two
-codes could flip under float32 rounding differences (a matmul over 1 row and one over 300
-rows do not round alike). In float64 the two computations differ by ~1e-16 relative, and
-a flip needs a tie that close; the engine also picks every code from the attention output
-rounded to float32 (`canonical_output`), which absorbs most of even that.
+An updated session and a fresh session on the same tokens must pick the *same* code at
+every position and head, and codes are argmins, so every number a code depends on must
+come out the same whichever batch of rows computed it.
 
-The token embedding stays float32 (rows are cast when used), so the copy costs about
-twice the transformer layers' size, once per model.
+- Position-wise math (norms, q/k/v projection, table sum, MLP) runs in float32 on
+  batches padded to at least `ROW_TILE` rows (`positionwise.rows_matmul`): each row's
+  result is then bitwise independent of the batch it came in and of the thread count
+  (tests/engine/test_batch_invariance.py checks it on the machine running the tests).
+  So the residual stream, q, k and v of a position are exactly those of a fresh run.
+- Attention (scores, softmax accumulators, code distances) runs in float64: accumulators
+  are corrected term by term after edits, which cannot be bitwise equal to a fresh sum,
+  but they differ by ~1e-16 relative, and the head output is rounded to float32
+  (`canonical_output`) before its code is chosen, which absorbs that.
+
+The token embedding is the model's own float32 tensor.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ import torch
 
 from incls.model.rope import cos_sin, inverse_frequencies
 
-DT = torch.float64
+DT = torch.float64        # attention and code distances
+PW = torch.float32        # position-wise math and the residual stream
 
 
 @dataclass
 class LayerWeights:
+    """One layer: float32 position-wise weights, float64 codebooks."""
+
     ln1: torch.Tensor          # (d,)
     w_qkv: torch.Tensor        # (d, (H + 2 Hkv) hd): x @ w_qkv = [q | k | v]
     codes: torch.Tensor        # (H, K, hd)
@@ -38,7 +47,7 @@ class LayerWeights:
 
 @dataclass
 class EngineWeights:
-    """Everything the engine reads from a model, in float64, plus shape constants."""
+    """Everything the engine reads from a model, plus shape constants."""
 
     layers: list[LayerWeights]
     embed: torch.Tensor        # (V, d) float32, the model's own tensor
@@ -83,7 +92,7 @@ _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 @torch.no_grad()
 def engine_weights(model, refresh: bool = False) -> EngineWeights:
-    """The float64 weights of `model`, built once per model object (pass refresh=True after changing it)."""
+    """The engine weights of `model`, built once per model object (pass refresh=True after changing it)."""
     if not refresh and model in _CACHE:
         return _CACHE[model]
     cfg = model.cfg
@@ -94,23 +103,23 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         codes = block.codebooks.codes.detach().to(DT)                          # (H, K, hd)
         w_o = block.o_proj.weight.detach().to(DT).view(cfg.d_model, cfg.n_heads, cfg.head_dim)  # (d, H, hd)
         layers.append(LayerWeights(
-            ln1=block.input_layernorm.weight.detach().to(DT),
-            w_qkv=torch.cat([block.q_proj.weight, block.k_proj.weight, block.v_proj.weight]).detach().to(DT).T.contiguous(),
+            ln1=block.input_layernorm.weight.detach().to(PW),
+            w_qkv=torch.cat([block.q_proj.weight, block.k_proj.weight, block.v_proj.weight]).detach().to(PW).T.contiguous(),
             codes=codes,
             codes_sq=codes.pow(2).sum(-1),
-            table=torch.einsum("hkc,dhc->hkd", codes, w_o).contiguous(),
-            ln2=block.post_attention_layernorm.weight.detach().to(DT),
-            w_gate_up=torch.cat([block.mlp.gate_proj.weight, block.mlp.up_proj.weight]).detach().to(DT).T.contiguous(),
-            w_down=block.mlp.down_proj.weight.detach().to(DT).T.contiguous(),
+            table=torch.einsum("hkc,dhc->hkd", codes, w_o).to(PW).contiguous(),
+            ln2=block.post_attention_layernorm.weight.detach().to(PW),
+            w_gate_up=torch.cat([block.mlp.gate_proj.weight, block.mlp.up_proj.weight]).detach().to(PW).T.contiguous(),
+            w_down=block.mlp.down_proj.weight.detach().to(PW).T.contiguous(),
         ))
     W, hd = cfg.window, cfg.head_dim
     rot_cos, rot_sin = cos_sin(torch.arange(W + 1) - W, hd, cfg.rope_theta, DT)   # (W + 1, hd)
     win_cos, win_sin = cos_sin(torch.tensor(W), hd, cfg.rope_theta, DT)          # (hd,)
     weights = EngineWeights(
         layers=layers, embed=model.embed_tokens.weight.detach(),
-        norm=model.norm.weight.detach().to(DT),
-        cls_w=model.classifier.weight.detach().to(DT).T.contiguous(),
-        cls_b=model.classifier.bias.detach().to(DT),
+        norm=model.norm.weight.detach().to(PW),
+        cls_w=model.classifier.weight.detach().to(PW).T.contiguous(),
+        cls_b=model.classifier.bias.detach().to(PW),
         eps=cfg.rms_eps, d=cfg.d_model, H=cfg.n_heads, Hkv=cfg.n_kv_heads, hd=hd,
         K=cfg.codebook_size, dff=cfg.d_ff, C=cfg.n_classes, W=W, vocab=cfg.vocab_size,
         scale=1.0 / math.sqrt(hd), theta=cfg.rope_theta, inv_freq=inverse_frequencies(hd, cfg.rope_theta), rot_cos=rot_cos, rot_sin=rot_sin, win_cos=win_cos, win_sin=win_sin,

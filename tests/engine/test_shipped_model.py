@@ -22,7 +22,7 @@ def test_shipped_model_edits_match_fresh():
     assert len(ids) == 160
     session = Session(model, ids)
     out = model(torch.tensor([ids]))
-    # float32 model vs float64 engine: codes agree except at float32 near-ties
+    # the model's own forward vs the engine: codes agree except at float32 near-ties
     differ = (session.codes() != out.codes[0]).float().mean()
     assert differ < 0.01
     if differ == 0:
