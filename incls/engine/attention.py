@@ -79,6 +79,29 @@ def key_scores(w: EngineWeights, qW: torch.Tensor, qpos: torch.Tensor, keys: tor
     return s.masked_fill_((dist < 0)[:, None, :], NEG_INF)
 
 
+def near_columns(w: EngineWeights, pos: torch.Tensor):
+    """Key positions pos - t of each query (n,) for t = 0..W-1: columns (n, W) clamped at
+    0, and whether each exists (n, W)."""
+    cols = pos[:, None] - torch.arange(w.W)[None, :]
+    return cols.clamp(min=0), cols >= 0
+
+
+def near_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Scores (n, H, W) of queries qW (n, H, hd) against their keys at distance t = 0..W-1,
+    the keys k[cols] (cols (n, W) from `near_columns`).
+
+    rotate(q_i, t) . k_j = qW_i . rotate(k_j, W - t): only the W keys of each row are
+    rotated (by the precomputed table), never a span of the document.
+    """
+    n = qW.shape[0]
+    kw = k[cols]                                                            # (n, W, Hkv, hd)
+    cos, sin = w.rot_cos[:w.W, None, :], w.rot_sin[:w.W, None, :]          # (W, 1, hd): rotation by t - W
+    kr = kw * cos - rotate_half(kw) * sin                                   # rotation by W - t
+    q = qW.view(n, w.Hkv, w.group, w.hd)
+    s = torch.einsum("nkgc,ntkc->nkgt", q, kr)                              # (n, Hkv, g, W)
+    return s.reshape(n, w.H, w.W) * w.scale
+
+
 def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
     """Exact accumulators (m, Z, N) of query rows `pos` (n,) over all their keys 0..pos.
 
@@ -100,12 +123,11 @@ def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Te
             b += 1
         p = pos[a:b]
         Tk = starts[b - 1] + 1
-        lo = max(0, starts[a] - w.W + 1)
         s = far_scores(w, qW[a:b], k[:Tk])                                  # (nb, H, Tk)
-        span = torch.arange(lo, Tk)
-        dist = p[:, None] - span[None, :]                                   # (nb, L)
-        s_near = far_scores(w, rotate_by(w, qW[a:b], p - lo - w.W), rotate_by(w, k[lo:Tk], span - lo))
-        s[:, :, lo:] = torch.where(((dist >= 0) & (dist < w.W))[:, None, :], s_near, s[:, :, lo:])
+        cols, valid = near_columns(w, p)                                    # (nb, W)
+        s_near = near_scores(w, qW[a:b], k, cols)                          # (nb, H, W)
+        r = torch.arange(b - a)[:, None].expand_as(cols)[valid]             # (P,) row of each near pair
+        s.permute(0, 2, 1)[r, cols[valid]] = s_near.permute(0, 2, 1)[valid]  # (P, H) into (nb, Tk, H) view
         s.masked_fill_((torch.arange(Tk)[None, :] > p[:, None])[:, None, :], NEG_INF)
         m = s.amax(-1)                                                      # (nb, H)
         e = torch.exp(s - m[..., None])
