@@ -16,8 +16,6 @@ fresh and an updated session compute each number the same way.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
-
 import torch
 
 from . import positionwise as pw
@@ -28,27 +26,32 @@ from .ops import OpCounter, UnitCosts, UpdateStats
 from .weights import DT, EngineWeights, engine_weights
 
 EMPTY = torch.zeros(0, dtype=torch.long)
-SMALL_UPDATE_TOKENS = 64
+SMALL_UPDATE_ROWS = 64     # layers recomputing more rows than this use every thread
 DENSE_FRACTION = 0.5    # above this share of dirty rows after the first change, recompute them all
 
 
-@contextmanager
-def small_update_threads(small: bool):
-    """Run a small update on one thread.
+class LayerThreads:
+    """Threads for one layer's update, chosen by how many rows it recomputes.
 
-    An edit's work is many small tensor operations; splitting each over threads costs more
-    in synchronisation than it saves (and on a busy machine a lot more), so small updates
-    run single-threaded and big ones (a fresh document, a large paste) use every thread.
+    A small update is many small tensor operations; splitting each over threads costs more
+    in synchronisation than it saves (on a busy machine a lot more), so a layer with few
+    dirty rows runs on one thread and one with many (a fresh document, a paste that flips
+    codes far away) uses every thread. Results do not depend on the choice (see
+    `incls.engine.weights`).
     """
-    before = torch.get_num_threads()
-    if not small or before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+
+    def __init__(self) -> None:
+        self.all = torch.get_num_threads()
+
+    def __enter__(self) -> "LayerThreads":
+        return self
+
+    def for_rows(self, n_rows: int) -> None:
+        if self.all > 1:
+            torch.set_num_threads(1 if n_rows <= SMALL_UPDATE_ROWS else self.all)
+
+    def __exit__(self, *exc) -> None:
+        torch.set_num_threads(self.all)
 
 
 def straddling_pairs(plan: EditPlan, T_old: int, W: int):
@@ -160,14 +163,14 @@ class Session:
                             ops_prefix=self.units.suffix_forward(T, plan.first_change))
         if not plan.is_noop:
             counter = OpCounter()
-            with small_update_threads(plan.n_inserted <= SMALL_UPDATE_TOKENS):
-                self._propagate(plan, counter, stats)
+            with LayerThreads() as threads:
+                self._propagate(plan, counter, stats, threads)
             stats.ops, stats.ops_by_kind = counter.total, dict(counter.by_kind)
         stats.seconds = time.perf_counter() - start
         self.last_stats = stats
         return stats
 
-    def _propagate(self, plan: EditPlan, ops: OpCounter, stats: UpdateStats) -> None:
+    def _propagate(self, plan: EditPlan, ops: OpCounter, stats: UpdateStats, threads: LayerThreads) -> None:
         w, units = self.w, self.units
         T, T_old, src = len(plan.ids), len(self.ids), plan.src
         ids = torch.tensor(plan.ids, dtype=torch.long)
@@ -199,6 +202,7 @@ class Session:
                 # cheaper than correcting the few clean ones key by key)
                 dirty = torch.arange(first, T)
                 x_dirty = cache.x[dirty]
+            threads.for_rows(int(dirty.numel()))
             qW_d, k_d, v_d = pw.project(w, lw, x_dirty)
             cache.qW[dirty], cache.k[dirty], cache.v[dirty] = qW_d, k_d, v_d
             ops.add("qkv", dirty.numel() * units.qkv)
