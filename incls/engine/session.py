@@ -16,6 +16,7 @@ fresh and an updated session compute each number the same way.
 from __future__ import annotations
 
 import time
+
 import torch
 
 from . import positionwise as pw
