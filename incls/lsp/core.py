@@ -260,7 +260,7 @@ class Core:
         report.tokens = len(byte_ends)
         report.paragraphs = read_paragraphs(split_paragraphs(text), char_ends(text.encode("utf-8"), byte_ends),
                                             running, prior)
-        report.incremental = self.factory.incremental and not self.settings.fullRecompute
+        report.incremental = not self.settings.fullRecompute
         if stats is not None:
             report.ops, report.ops_full = getattr(stats, "ops", None), getattr(stats, "ops_full", None)
         return report

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..engine import ChunkedSession, Session, TokenEdit as EngineEdit
 from ..text import TokenEdit
 
 log = logging.getLogger(__name__)
@@ -50,15 +51,6 @@ class FullRecomputeSession:
         return self._logits if self.ids else self._logits[:0]
 
 
-def _engine():
-    """The incremental engine's classes, or None while it is not importable."""
-    try:
-        from ..engine import ChunkedSession, Session, TokenEdit as EngineEdit
-    except ImportError:
-        return None
-    return Session, ChunkedSession, EngineEdit
-
-
 def paragraph_break_ids(token_bytes) -> frozenset[int]:
     """Token ids that hold a blank line: where a long document may be cut into chunks."""
     return frozenset(i for i, b in enumerate(token_bytes.of_id)
@@ -71,28 +63,19 @@ class SessionFactory:
     def __init__(self, model, boundary_ids: frozenset[int]) -> None:
         self.model = model
         self.boundary_ids = set(boundary_ids)
-        self.engine = _engine()
-        if self.engine is None:
-            log.warning("incls: the incremental engine is not available; recomputing in full")
-
-    @property
-    def incremental(self) -> bool:
-        return self.engine is not None
 
     def create(self, ids: list[int], full_recompute: bool, chunk_tokens: int):
-        if full_recompute or self.engine is None:
+        if full_recompute:
             return FullRecomputeSession(self.model, ids)
-        session_cls, chunked_cls, _ = self.engine
         if len(ids) > chunk_tokens:
-            return chunked_cls(self.model, list(ids), boundary_ids=self.boundary_ids, max_chunk_tokens=chunk_tokens)
-        return session_cls(self.model, list(ids))
+            return ChunkedSession(self.model, list(ids), boundary_ids=self.boundary_ids, max_chunk_tokens=chunk_tokens)
+        return Session(self.model, list(ids))
 
     def outgrown(self, session, chunk_tokens: int) -> bool:
         """A plain engine session that has grown well past the chunk size is rebuilt chunked."""
-        if self.engine is None or isinstance(session, (FullRecomputeSession, self.engine[1])):
+        if isinstance(session, (FullRecomputeSession, ChunkedSession)):
             return False
         return len(session.ids) > chunk_tokens * 3 // 2
 
     def apply(self, session, edit: TokenEdit):
-        engine_edit = edit if self.engine is None else self.engine[2](edit.start, edit.end, list(edit.new_ids))
-        return session.apply([engine_edit])
+        return session.apply([EngineEdit(edit.start, edit.end, list(edit.new_ids))])
