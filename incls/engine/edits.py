@@ -17,17 +17,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from incls.text.tokens import TokenEdit
 
-@dataclass(frozen=True)
-class TokenEdit:
-    """Replace `ids[start:end]` by `new_ids`: an insertion when start == end, a deletion when new_ids is empty."""
-
-    start: int
-    end: int
-    new_ids: tuple[int, ...] | list[int] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "new_ids", tuple(self.new_ids))
+__all__ = ["EditPlan", "TokenEdit", "check_token_ids", "plan_edits"]
 
 
 @dataclass
@@ -75,7 +67,7 @@ def plan_edits(edits, old_ids: list[int], vocab_size: int) -> EditPlan:
     T_old = len(old_ids)
     for k, edit in enumerate(edits):
         if not isinstance(edit, TokenEdit):
-            # any object with start, end and new_ids (e.g. the text layer's own edit type)
+            # any object with start, end and new_ids is read as a TokenEdit
             if not all(hasattr(edit, name) for name in ("start", "end", "new_ids")):
                 raise ValueError(f"expected TokenEdit, got {type(edit).__name__}")
             edits[k] = edit = TokenEdit(edit.start, edit.end, tuple(edit.new_ids))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..engine import ChunkedSession, Session, TokenEdit as EngineEdit
+from ..engine import ChunkedSession, Session
 from ..text import TokenEdit
 
 log = logging.getLogger(__name__)
@@ -78,4 +78,4 @@ class SessionFactory:
         return len(session.ids) > chunk_tokens * 3 // 2
 
     def apply(self, session, edit: TokenEdit):
-        return session.apply([EngineEdit(edit.start, edit.end, list(edit.new_ids))])
+        return session.apply([edit])

@@ -24,11 +24,16 @@ CONTEXT = 4  # tokens of unchanged context that must survive around the window
 
 @dataclass(frozen=True)
 class TokenEdit:
-    """Replace ids[start:end] (pre-edit token indices) by `new_ids`."""
+    """Replace ids[start:end] (pre-edit token indices) by `new_ids`: an insertion when
+    start == end, a deletion when new_ids is empty. What the text layer produces and the
+    engine (`incls.engine.Session.apply`) consumes."""
 
     start: int
     end: int
     new_ids: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "new_ids", tuple(self.new_ids))
 
     @property
     def is_noop(self) -> bool:
@@ -123,11 +128,16 @@ class TokenizedText:
     def _encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False).ids if text else []
 
+    def _begin(self, k: int) -> int:
+        """Byte where the text after token k - 1 begins: token k's span, or for k == len(ids)
+        the dropped bytes at the end of the text that no token holds yet."""
+        return self.ends[k - 1] if k > 0 else 0
+
     def _start(self, k: int, data: bytes) -> int:
         """Byte where token k's span starts; for k == len(ids), the end of the text."""
         if k >= len(self.ids):
             return len(data)
-        return self.ends[k - 1] if k > 0 else 0
+        return self._begin(k)
 
     def token_at_char(self, offset: int) -> int:
         """Index of the token whose span holds the character at `offset` (len(ids) at the end)."""
@@ -151,13 +161,13 @@ class TokenizedText:
         while True:
             i = self._char_boundary(data, max(0, first - margin), -1)
             j = self._char_boundary(data, min(n, last + margin), +1)
-            segment = data[self._start(i, data):byte_start] + inserted + data[byte_end:self._start(j, data)]
+            segment = data[self._begin(i):byte_start] + inserted + data[byte_end:self._start(j, data)]
             window = self._encode(segment.decode("utf-8"))
             if (i == 0 and j == n) or self._stable(data, i, j, segment, window):
                 break
             margin *= 2
         old_window = self.ids[i:j]
-        self._splice(data, i, j, window, segment, len(inserted) - (byte_end - byte_start))
+        self._splice(i, j, window, segment, len(inserted) - (byte_end - byte_start))
         self.text = edit.apply(self.text)
         return _minimal(i, j, old_window, window)
 
@@ -171,13 +181,14 @@ class TokenizedText:
         """Whether `window` is what the whole text would give: context on both sides agrees."""
         ci = self._char_boundary(data, max(0, i - CONTEXT), -1)
         cj = self._char_boundary(data, min(len(self.ids), j + CONTEXT), +1)
-        around = data[self._start(ci, data):self._start(i, data)] + segment + data[self._start(j, data):self._start(cj, data)]
+        around = data[self._begin(ci):self._begin(i)] + segment + data[self._start(j, data):self._start(cj, data)]
         return self._encode(around.decode("utf-8")) == self.ids[ci:i] + window + self.ids[j:cj]
 
-    def _splice(self, data: bytes, i: int, j: int, window: list[int], segment: bytes, shift: int) -> None:
+    def _splice(self, i: int, j: int, window: list[int], segment: bytes, shift: int) -> None:
         """Put `window` (spanning `segment`) in place of tokens [i, j) and shift the spans after it."""
+        base = self._begin(i)
         self.ids[i:j] = window
-        self.ends[i:j] = self.token_bytes.ends(window, segment, self._start(i, data))
+        self.ends[i:j] = self.token_bytes.ends(window, segment, base)
         if shift:
             tail = i + len(window)
             self.ends[tail:] = [e + shift for e in self.ends[tail:]]

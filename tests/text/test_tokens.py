@@ -74,3 +74,15 @@ def test_empty_document_and_deleting_everything():
     assert doc.ids == tokenizer.encode("Hello 👍🏽").ids
     edit = doc.apply(TextEdit(0, len(doc.text), ""))
     assert doc.ids == [] and doc.ends == [] and edit.new_ids == ()
+
+
+def test_text_after_trailing_dropped_bytes_takes_them_into_its_span():
+    """A byte the tokenizer drops belongs to the token after it, even when that token is
+    typed after the byte at the very end of the text."""
+    doc = TokenizedText(tokenizer, "ok\x04")
+    doc.apply(TextEdit(3, 3, "a"))
+    fresh = TokenizedText(tokenizer, "ok\x04a")
+    assert (doc.ids, doc.ends) == (fresh.ids, fresh.ends)
+    empty = TokenizedText(tokenizer, "\x04")
+    empty.apply(TextEdit(1, 1, "a"))
+    assert empty.ends == TokenizedText(tokenizer, "\x04a").ends == [2]
