@@ -10,7 +10,6 @@ the same in a terminal and in CI.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 
 FLIP = {
@@ -64,7 +63,7 @@ def run(args) -> int:
         print(f"server ready in {time.perf_counter() - started:.1f} s; diagnostic: {first_message}\n")
         sentence = args.sentence or FLIP.get(first_label, FLIP["negative"])
         print(f"typing:{sentence}\n")
-        text, version, sent_at, latencies, last_label = review, 1, {}, [], first_label
+        text, version, sent_at, latencies = review, 1, {}, []
         updates = 0
         for ch in sentence:
             position = end_position(text)

@@ -22,7 +22,7 @@ QUERY_BLOCK = 256
 def _clipped_attention(block, q, k, v, start: int) -> torch.Tensor:
     """Head outputs (n, H, hd) of queries at positions start..start+n-1 over keys 0..T-1 (float32)."""
     cfg = block.cfg
-    n, T, W = q.shape[0], k.shape[0], cfg.window
+    n, W = q.shape[0], cfg.window
     g = cfg.kv_group
     kH = k.repeat_interleave(g, dim=1).transpose(0, 1)              # (H, T, hd)
     vH = v.repeat_interleave(g, dim=1).transpose(0, 1)              # (H, T, hd)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from .edits import TokenEdit, check_token_ids, plan_edits
-from .ops import UnitCosts, UpdateStats
+from .ops import UpdateStats
 from .session import Session
 
 

@@ -70,7 +70,7 @@ def plan_edits(edits, old_ids: list[int], vocab_size: int) -> EditPlan:
             # any object with start, end and new_ids is read as a TokenEdit
             if not all(hasattr(edit, name) for name in ("start", "end", "new_ids")):
                 raise ValueError(f"expected TokenEdit, got {type(edit).__name__}")
-            edits[k] = edit = TokenEdit(edit.start, edit.end, tuple(edit.new_ids))
+            edits[k] = edit = TokenEdit(edit.start, edit.end, edit.new_ids)
         for name in ("start", "end"):
             value = getattr(edit, name)
             if isinstance(value, bool) or not isinstance(value, int):

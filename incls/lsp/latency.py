@@ -53,7 +53,7 @@ def measure(text: str, full_recompute: bool, edits: int, seed: int) -> dict:
         client.initialize()
         client.open(uri, text)
         client.wait_for(is_diagnostics(uri, 1), timeout=300)
-        latencies, statuses = [], []
+        latencies = []
         for version in range(2, edits + 2):
             offset = rng.randrange(len(text) + 1)
             line, character = LineIndex(text, "utf-16").position(offset)

@@ -52,8 +52,7 @@ class TokenBytes:
     _cache: dict[int, "TokenBytes"] = {}
 
     def __init__(self, tokenizer) -> None:
-        from tokenizers.pre_tokenizers import ByteLevel  # noqa: F401  (same byte table as GPT-2)
-
+        # the byte-to-character table of byte-level BPE (GPT-2's, as the tokenizer's ByteLevel uses)
         printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
         chars = {b: chr(b) for b in printable}
         extra = 0
