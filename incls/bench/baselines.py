@@ -20,7 +20,8 @@ QUERY_BLOCK = 256
 
 
 def _clipped_attention(block, q, k, v, start: int) -> torch.Tensor:
-    """Head outputs (n, H, hd) of queries at positions start..start+n-1 over keys 0..T-1 (float32)."""
+    """Head outputs (n, H, hd) of queries at positions start..start+n-1 over keys 0..T-1
+    (a local block: over the keys closer than W) (float32)."""
     cfg = block.cfg
     n, W = q.shape[0], cfg.window
     g = cfg.kv_group
@@ -33,12 +34,17 @@ def _clipped_attention(block, q, k, v, start: int) -> torch.Tensor:
         nb = qb.shape[1]
         pos = torch.arange(start + a, start + a + nb)                # (nb,)
         Tk = int(pos[-1]) + 1
-        far = rotate(qb, cw, sw) @ kH[:, :Tk].transpose(1, 2)       # (H, nb, Tk)
         lo = max(0, int(pos[0]) - W + 1)
         cq, sq = cos_sin(pos - lo, cfg.head_dim, cfg.rope_theta)
         ck, sk = cos_sin(torch.arange(lo, Tk) - lo, cfg.head_dim, cfg.rope_theta)
         near = rotate(qb, cq, sq) @ rotate(kH[:, lo:Tk], ck, sk).transpose(1, 2)  # (H, nb, Tk - lo)
         dist = pos[:, None] - torch.arange(Tk)[None, :]                             # (nb, Tk)
+        if block.local:
+            # keys closer than W only: the band lo..Tk, never the whole prefix
+            scores = near.masked_fill((dist[:, lo:] < 0) | (dist[:, lo:] >= W), float("-inf")) / math.sqrt(cfg.head_dim)
+            out.append((scores.softmax(-1) @ vH[:, lo:Tk]).transpose(0, 1))  # (nb, H, hd)
+            continue
+        far = rotate(qb, cw, sw) @ kH[:, :Tk].transpose(1, 2)       # (H, nb, Tk)
         scores = far
         scores[:, :, lo:] = torch.where(dist[:, lo:] < W, near, far[:, :, lo:])
         scores = scores.masked_fill(dist < 0, float("-inf")) / math.sqrt(cfg.head_dim)
@@ -101,8 +107,9 @@ def full_recompute(model, ids: list[int]) -> torch.Tensor:
 def hf_twin(twin_model):
     """A transformers LlamaModel with the twin's weights, plus its final norm and classifier.
 
-    Hugging Face applies standard absolute RoPE, so this is a cost reference for the same
-    architecture run by a mainstream library, not the same function.
+    Hugging Face applies standard absolute RoPE and attends to every earlier key (local
+    layers included), so this is a cost reference for the same architecture run by a
+    mainstream library, not the same function.
     """
     from transformers import LlamaConfig, LlamaModel
 

@@ -102,13 +102,17 @@ def near_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor, cols: torch
     return s.reshape(n, w.H, w.W) * w.scale
 
 
-def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
-    """Exact accumulators (m, Z, N) of query rows `pos` (n,) over all their keys 0..pos.
+def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+              local: bool = False):
+    """Exact accumulators (m, Z, N) of query rows `pos` (n,) over all their keys 0..pos
+    (in a local layer, only the keys closer than W).
 
     qW: (n, H, hd) the rows' queries; k, v: (T, Hkv, hd) all keys. Blocks of rows keep
     the score matrix under BLOCK_ELEMENTS. Returns m (n, H), Z (n, H), N (n, H, hd), and
     the number of attention terms computed.
     """
+    if local:
+        return window_rows(w, pos, qW, k, v)
     n = pos.numel()
     m_out = qW.new_empty(n, w.H)
     Z_out = qW.new_empty(n, w.H)
@@ -135,6 +139,23 @@ def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Te
         N_out[a:b] = weighted_values(w, e, v[:Tk])
         terms += int((p + 1).sum())
         a = b
+    return m_out, Z_out, N_out, terms
+
+
+def window_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+    """`full_rows` of a local layer: each row (n,) attends only to its W nearest keys."""
+    n = pos.numel()
+    m_out, Z_out, N_out = qW.new_empty(n, w.H), qW.new_empty(n, w.H), qW.new_empty(n, w.H, w.hd)
+    block = max(1, BLOCK_ELEMENTS // (w.W * w.H * w.hd))
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        cols, valid = near_columns(w, pos[a:b])                             # (nb, W)
+        s = near_scores(w, qW[a:b], k, cols).masked_fill_(~valid[:, None, :], NEG_INF)  # (nb, H, W)
+        m = s.amax(-1)                                                      # (nb, H)
+        e = torch.exp(s - m[..., None])                                     # (nb, H, W)
+        N = torch.einsum("nkgt,ntkc->nkgc", e.view(b - a, w.Hkv, w.group, w.W), v[cols])  # (nb, Hkv, g, hd)
+        m_out[a:b], Z_out[a:b], N_out[a:b] = m, e.sum(-1), N.reshape(b - a, w.H, w.hd)
+    terms = int(torch.clamp(pos + 1, max=w.W).sum())
     return m_out, Z_out, N_out, terms
 
 

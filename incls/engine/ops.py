@@ -8,6 +8,7 @@ sequence, so their ratio is a measured reduction, not an estimate. Element-wise 
 Per position and layer: q/k/v projection d*(H+2Hkv)*hd, code search H*K*hd, table sum
 H*d, MLP 3*d*dff; per attention term (one query, one key, one head) 2*hd (score and value);
 per margin test hd per head; the classifier d*C per position whose logits are produced.
+A query of a local layer has min(i + 1, W) attention terms, of any other layer i + 1.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ class UnitCosts:
     margin: int       # one position's margin test, all heads
     classify: int     # one position's class logits
     n_layers: int
+    n_local: int      # layers attending only to keys closer than W
+    W: int
 
     @classmethod
     def of(cls, w) -> "UnitCosts":
         return cls(
             qkv=w.d * (w.H + 2 * w.Hkv) * w.hd, search=w.H * w.K * w.hd, table=w.H * w.d,
             mlp=3 * w.d * w.dff, term=2 * w.H * w.hd, margin=w.H * w.hd, classify=w.d * w.C,
-            n_layers=w.n_layers,
+            n_layers=w.n_layers, n_local=sum(lw.local for lw in w.layers), W=w.W,
         )
 
     @property
@@ -43,7 +46,11 @@ class UnitCosts:
         """Cost of computing positions start..T-1 of a T-token sequence, keys 0..i each."""
         n = max(T - start, 0)
         terms = (T * (T + 1) - start * (start + 1)) // 2       # sum of (i + 1) for i in start..T-1
-        return self.n_layers * (n * self.position + terms * self.term) + n * self.classify
+        # sum of min(i + 1, W): the ramp up to W, then W per query
+        ramp_end = min(max(start, self.W), T)
+        local_terms = (ramp_end * (ramp_end + 1) - start * (start + 1)) // 2 + self.W * (T - ramp_end) if n else 0
+        attention = (self.n_layers - self.n_local) * terms + self.n_local * local_terms
+        return self.n_layers * n * self.position + attention * self.term + n * self.classify
 
     def full_forward(self, T: int) -> int:
         return self.suffix_forward(T, 0)

@@ -97,6 +97,31 @@ def straddling_pairs(plan: EditPlan, T_old: int, W: int):
     return i, j, t_old, t_new
 
 
+def within_window(starts: torch.Tensor, size: int, W: int) -> torch.Tensor:
+    """(size,) bool: positions i with some start s (n,) such that s <= i < s + W."""
+    marks = torch.zeros(size + 1, dtype=torch.long)
+    ones = torch.ones_like(starts)
+    marks.index_add_(0, starts, ones).index_add_(0, (starts + W).clamp(max=size), -ones)
+    return marks.cumsum(0)[:size] > 0
+
+
+def local_reach(src: torch.Tensor, T_old: int, W: int, dirty: torch.Tensor, removed: torch.Tensor,
+                straddle_rows: torch.Tensor) -> torch.Tensor:
+    """(T,) bool: the positions whose W keys in a local layer include one that changed.
+
+    New or recomputed keys reach the W positions from themselves on (new coordinates),
+    removed keys the kept positions that were within W after them (old coordinates), and
+    the straddling pairs their queries. Every other row of a local layer is untouched.
+    """
+    T = src.numel()
+    reached = within_window(dirty, T, W)
+    if removed.numel():
+        was_near = within_window(removed, T_old, W)                        # (T_old,)
+        reached |= (src >= 0) & was_near[src.clamp(min=0)]
+    reached[straddle_rows] = True
+    return reached
+
+
 class Session:
     """One document's token ids and the engine state that makes edits cheap.
 
@@ -211,15 +236,19 @@ class Session:
             dirty_mask = torch.zeros(T, dtype=torch.bool)
             dirty_mask[dirty] = True
             rows = (~dirty_mask[first:]).nonzero().squeeze(1) + first      # (nA,) clean rows to update
-
             refresh = EMPTY
-            if rows.numel():
+            if lw.local and rows.numel():
+                # a local row costs W terms: recomputing the few rows a change reaches is
+                # cheaper than correcting their accumulators key by key
+                rows = rows[local_reach(src, T_old, w.W, dirty, removed, st_i)[rows]]
+                refresh = rows
+            elif rows.numel():
                 refresh = self._update_rows(cache, rows, src, removed, k_removed, v_removed, dirty, k_d, v_d,
                                             dirty_mask, (st_i, st_j, st_told, st_tnew), ops)
                 stats.refreshed_rows += int(refresh.numel())
             exact = torch.cat([dirty, refresh]).sort().values
             if exact.numel():
-                m, Z, N, terms = full_rows(w, exact, cache.qW[exact], cache.k, cache.v)
+                m, Z, N, terms = full_rows(w, exact, cache.qW[exact], cache.k, cache.v, lw.local)
                 cache.m[exact], cache.Z[exact], cache.N[exact] = m, Z, N
                 ops.add("attention", terms * units.term)
 

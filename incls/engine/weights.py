@@ -35,6 +35,7 @@ PW = torch.float32        # position-wise math and the residual stream
 class LayerWeights:
     """One layer: float32 position-wise weights, float64 codebooks."""
 
+    local: bool                # attends only to keys closer than W
     ln1: torch.Tensor          # (d,)
     w_qkv: torch.Tensor        # (d, (H + 2 Hkv) hd): x @ w_qkv = [q | k | v]
     codes: torch.Tensor        # (H, K, hd)
@@ -80,12 +81,6 @@ class EngineWeights:
     def n_layers(self) -> int:
         return len(self.layers)
 
-    def nbytes(self) -> int:
-        total = 0
-        for lw in self.layers:
-            total += sum(t.numel() * t.element_size() for t in vars(lw).values())
-        return total
-
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -103,6 +98,7 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         codes = block.codebooks.codes.detach().to(DT)                          # (H, K, hd)
         w_o = block.o_proj.weight.detach().to(DT).view(cfg.d_model, cfg.n_heads, cfg.head_dim)  # (d, H, hd)
         layers.append(LayerWeights(
+            local=bool(getattr(block, "local", False)),
             ln1=block.input_layernorm.weight.detach().to(PW),
             w_qkv=torch.cat([block.q_proj.weight, block.k_proj.weight, block.v_proj.weight]).detach().to(PW).T.contiguous(),
             codes=codes,

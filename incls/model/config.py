@@ -19,6 +19,9 @@ class ModelConfig:
     `adapt_frozen_attention` their attention projections train (and ship) while their
     MLPs stay the base's, so the codes of the lowest layers can learn to be stable
     for a few megabytes of weights.
+    The bottom `local_layers` attend only to keys closer than W (sliding-window
+    attention): an edit then reaches at most W positions per local layer, instead of
+    nudging every later position's output (and flipping codes far away).
     """
 
     vocab_size: int = 49152
@@ -37,6 +40,7 @@ class ModelConfig:
     max_tokens: int = 512
     frozen_layers: int = 2
     adapt_frozen_attention: bool = False
+    local_layers: int = 0
 
     @property
     def n_layers(self) -> int:

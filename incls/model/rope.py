@@ -55,6 +55,7 @@ def clipped_scores(q: torch.Tensor, k: torch.Tensor, window: int, theta: float) 
     return torch.where(distance >= window, far, near)
 
 
-def causal_mask(T: int) -> torch.Tensor:
-    """(T, T) boolean, True where key j may be seen by query i (j <= i)."""
-    return torch.ones(T, T, dtype=torch.bool).tril()
+def causal_mask(T: int, window: int | None = None) -> torch.Tensor:
+    """(T, T) boolean, True where key j may be seen by query i: j <= i, and i - j < window if given."""
+    mask = torch.ones(T, T, dtype=torch.bool).tril()
+    return mask if window is None else mask.triu(-(window - 1))

@@ -48,9 +48,10 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """One decoder layer. Every operation but attention is position-wise."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, local: bool = False) -> None:
         super().__init__()
         self.cfg = cfg
+        self.local = local                                           # attends only to keys closer than W
         d, H, Hkv, hd = cfg.d_model, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
         self.input_layernorm = RMSNorm(d, cfg.rms_eps)
         self.q_proj = nn.Linear(d, H * hd, bias=False)
@@ -71,14 +72,15 @@ class Block(nn.Module):
         return q, k, v
 
     def attend(self, q, k, v, pad_mask=None) -> torch.Tensor:
-        """Clipped-RoPE causal attention; returns each head's output o (B, T, H, hd)."""
+        """Clipped-RoPE causal attention (within W only, if local); each head's output o (B, T, H, hd)."""
         cfg = self.cfg
         q = q.transpose(1, 2)                                        # (B, H, T, hd)
         k = k.transpose(1, 2).repeat_interleave(cfg.kv_group, dim=1)  # (B, H, T, hd)
         v = v.transpose(1, 2).repeat_interleave(cfg.kv_group, dim=1)  # (B, H, T, hd)
         T = q.shape[2]
         scores = clipped_scores(q, k, cfg.window, cfg.rope_theta) / math.sqrt(cfg.head_dim)  # (B, H, T, T)
-        scores = scores.masked_fill(~causal_mask(T).to(q.device), float("-inf"))
+        visible = causal_mask(T, cfg.window if self.local else None).to(q.device)  # (T, T)
+        scores = scores.masked_fill(~visible, float("-inf"))
         o = scores.softmax(-1) @ v                                   # (B, H, T, hd)
         return o.transpose(1, 2)                                     # (B, T, H, hd)
 
@@ -130,7 +132,7 @@ class VQTransformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.layers = nn.ModuleList(Block(cfg, local=i < cfg.local_layers) for i in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.rms_eps)
         self.classifier = nn.Linear(cfg.d_model, cfg.n_classes)
 

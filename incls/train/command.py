@@ -29,6 +29,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--adapt-frozen-attention", action="store_true",
                         help="train the attention projections of the frozen layers (their MLPs stay pretrained)")
     parser.add_argument("--window", type=int, default=model_defaults.window, help="W, clip of the relative distance")
+    parser.add_argument("--local-layers", type=int, default=model_defaults.local_layers,
+                        help="bottom layers that attend only to keys closer than W (sliding window)")
     parser.add_argument("--codebook-size", type=int, default=model_defaults.codebook_size, help="K, codes per layer and head")
     parser.add_argument("--limit", type=int, help="train on the first N examples only")
     for field in RECIPE_OPTIONS:
@@ -46,7 +48,7 @@ def run(args) -> int:
     data = data.take(args.limit)
     labels = data.label_names if args.data else IMDB_LABELS
     cfg = ModelConfig(base_layers=tuple(range(args.layers)), frozen_layers=min(args.frozen_layers, args.layers),
-                      adapt_frozen_attention=args.adapt_frozen_attention,
+                      adapt_frozen_attention=args.adapt_frozen_attention, local_layers=min(args.local_layers, args.layers),
                       window=args.window, codebook_size=args.codebook_size, vq=not args.no_vq, labels=tuple(labels))
     recipe = TrainConfig(**{field: getattr(args, field) for field in RECIPE_OPTIONS})
     model = model_from_base(cfg)

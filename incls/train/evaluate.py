@@ -66,7 +66,8 @@ def evaluate(model_path: Path, twin_path: Path | None, data: Dataset, progress: 
         result.update({"baseline_model": str(twin_path), "baseline_accuracy": twin_scores["accuracy"],
                        "baseline_macro_f1": twin_scores["macro_f1"]})
     cfg = model.cfg
-    result["config"] = {"layers": cfg.n_layers, "window": cfg.window, "codebook_size": cfg.codebook_size}
+    result["config"] = {"layers": cfg.n_layers, "window": cfg.window, "local_layers": cfg.local_layers,
+                        "codebook_size": cfg.codebook_size}
     result["parameters_without_embedding"] = sum(
         p.numel() for n, p in model.named_parameters() if not n.startswith("embed_tokens."))
     probe = next((d for d in docs if len(d) >= 300), max(docs, key=len, default=[]))[:300]

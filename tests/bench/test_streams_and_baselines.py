@@ -13,10 +13,10 @@ from incls.model.config import tiny_config
 from incls.model.transformer import VQTransformer
 
 
-@pytest.fixture(scope="module")
-def tiny():
+@pytest.fixture(scope="module", params=[0, 1], ids=["global", "local-bottom-layer"])
+def tiny(request):
     torch.manual_seed(0)
-    model = VQTransformer(tiny_config(window=8)).eval()
+    model = VQTransformer(tiny_config(window=8, local_layers=request.param)).eval()
     with torch.no_grad():
         for block in model.layers:
             block.codebooks.codes.mul_(10.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
@@ -29,9 +30,9 @@ def edit_batches(draw, length: int):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.data(), st.lists(st.integers(0, VOCAB - 1), max_size=40), st.integers(0, 3))
-def test_random_edit_sequences_match_fresh(data, ids, seed):
-    model = random_model(seed)
+@given(st.data(), st.lists(st.integers(0, VOCAB - 1), max_size=40), st.integers(0, 3), st.integers(0, 2))
+def test_random_edit_sequences_match_fresh(data, ids, seed, local_layers):
+    model = random_model(seed, local_layers=local_layers)
     session = Session(model, ids)
     assert_matches_fresh(session)
     for _ in range(data.draw(st.integers(1, 4))):
@@ -40,13 +41,30 @@ def test_random_edit_sequences_match_fresh(data, ids, seed):
         assert_matches_fresh(session)
 
 
-def test_fresh_session_equals_model_forward(tiny_model):
+@pytest.mark.parametrize("local_layers", [0, 1, 2])
+def test_fresh_session_equals_model_forward(local_layers):
+    model = random_model(0, local_layers=local_layers)
     ids = [random.Random(3).randrange(VOCAB) for _ in range(50)]
-    session = Session(tiny_model, ids)
-    out = tiny_model(torch.tensor([ids]))
+    session = Session(model, ids)
+    out = model(torch.tensor([ids]))
     assert torch.equal(session.codes(), out.codes[0])
     assert (session.running_logits() - out.logits[0]).abs().max() < 1e-4
-    assert (session.document_logits() - tiny_model.document_logits(ids)).abs().max() < 1e-4
+    assert (session.document_logits() - model.document_logits(ids)).abs().max() < 1e-4
+
+
+def test_local_layers_keep_an_edit_within_their_reach():
+    """With every layer local, a replaced token can change codes only within L x W positions after it."""
+    model = random_model(1, local_layers=2)
+    rng = random.Random(4)
+    ids = [rng.randrange(VOCAB) for _ in range(120)]
+    session = Session(model, ids)
+    before = session.codes()
+    session.apply([TokenEdit(30, 31, [(ids[30] + 1) % VOCAB])])
+    changed = (session.codes() != before).any(-1).any(0).nonzero().squeeze(1)   # positions
+    assert changed.numel() > 0
+    assert int(changed.min()) >= 30 and int(changed.max()) < 30 + 2 * model.cfg.window
+    assert session.last_stats.dirty_per_layer[1] <= model.cfg.window
+    assert_matches_fresh(session)
 
 
 def test_empty_document(tiny_model):
@@ -79,9 +97,11 @@ def test_insert_thousand_tokens_at_once(tiny_model):
     assert_matches_fresh(session)
 
 
-def test_long_window_straddling_edits():
-    """Window larger than the edit distances: many pairs change clipped distance."""
-    model = random_model(5, window=16)
+@pytest.mark.parametrize("local_layers", [0, 2])
+def test_long_window_straddling_edits(local_layers):
+    """Window larger than the edit distances: many pairs change clipped distance (in a
+    local layer, many pairs enter or leave the window)."""
+    model = random_model(5, window=16, local_layers=local_layers)
     rng = random.Random(4)
     session = Session(model, [rng.randrange(VOCAB) for _ in range(120)])
     for _ in range(30):

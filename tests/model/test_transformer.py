@@ -90,3 +90,22 @@ def test_adapted_frozen_layers_train_attention_but_keep_their_mlp():
     assert not model.is_trained("layers.0.input_layernorm.weight")
     assert model.is_trained("layers.1.mlp.up_proj.weight")
     assert not VQTransformer(cfg.replace(adapt_frozen_attention=False)).is_trained("layers.0.q_proj.weight")
+
+
+def test_local_mask_and_local_layers():
+    """A window mask keeps keys closer than W; a model with every layer local cannot see
+    further back than its layers times W."""
+    mask = causal_mask(6, window=3)
+    assert mask.sum(1).tolist() == [1, 2, 3, 3, 3, 3]
+    assert mask[5, 3] and not mask[5, 2] and not mask[2, 3]
+    cfg = tiny_config(local_layers=2, window=4)
+    torch.manual_seed(0)
+    model = VQTransformer(cfg).eval()
+    assert [block.local for block in model.layers] == [True, True]
+    ids = torch.randint(0, cfg.vocab_size, (1, 30))
+    changed = ids.clone()
+    changed[0, 5] = (changed[0, 5] + 1) % cfg.vocab_size
+    a, b = model(ids).head_outputs[-1], model(changed).head_outputs[-1]   # (1, T, H, hd)
+    reach = cfg.n_layers * (cfg.window - 1)                                # how far a change can travel
+    assert torch.equal(a[0, :5], b[0, :5]) and torch.equal(a[0, 5 + reach + 1:], b[0, 5 + reach + 1:])
+    assert not torch.equal(a[0, 5], b[0, 5])
