@@ -132,7 +132,9 @@ async def test_typing_a_contrary_sentence_flips_the_label(client: LanguageClient
     text = "A dull, lifeless film. The plot is a mess and the acting is wooden. I was bored throughout."
     open_doc(client, uri, text)
     assert (await diagnostics_for(client, uri, 1))[0].code == "negative"
-    sentence = " But the ending changed everything: wonderful, moving, brilliant, I loved it and would watch it again!"
+    # every position votes, so the typed text has to outweigh the review it follows
+    sentence = (" But the ending changed everything: wonderful, moving, brilliant, I loved it and would watch it again!"
+                " A great film, superbly acted, beautifully told: one of the best I have seen this year.")
     version = 1
     for ch in sentence:
         version += 1
