@@ -7,7 +7,9 @@ accumulators corrected (terms of removed or changed keys out, terms of new keys 
 straddling pairs whose clipped distance changed moved), dirty queries are recomputed
 in full; then a query's code is searched again only if its output may have left the
 margin ball around its reference. Positions whose code changed, plus the dirty ones, go
-through the output table and MLP and form the dirty set of the next layer.
+through the output table and MLP and form the dirty set of the next layer. In a local
+layer (keys closer than W only) a change reaches just the W rows from it on, and those
+are recomputed outright.
 
 A fresh session is the same update applied to an empty one (everything inserted), so a
 fresh and an updated session compute each number the same way.
