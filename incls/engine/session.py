@@ -107,20 +107,18 @@ def within_window(starts: torch.Tensor, size: int, W: int) -> torch.Tensor:
     return marks.cumsum(0)[:size] > 0
 
 
-def local_reach(src: torch.Tensor, T_old: int, W: int, dirty: torch.Tensor, removed: torch.Tensor,
-                straddle_rows: torch.Tensor) -> torch.Tensor:
+def local_reach(src: torch.Tensor, T_old: int, W: int, dirty: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
     """(T,) bool: the positions whose W keys in a local layer include one that changed.
 
     New or recomputed keys reach the W positions from themselves on (new coordinates),
-    removed keys the kept positions that were within W after them (old coordinates), and
-    the straddling pairs their queries. Every other row of a local layer is untouched.
+    removed keys the kept positions that were within W after them (old coordinates).
+    That covers the straddling pairs too: a kept pair's distance changes only through a
+    key inserted or deleted between them, which is then within W of the query.
     """
-    T = src.numel()
-    reached = within_window(dirty, T, W)
+    reached = within_window(dirty, src.numel(), W)
     if removed.numel():
         was_near = within_window(removed, T_old, W)                        # (T_old,)
         reached |= (src >= 0) & was_near[src.clamp(min=0)]
-    reached[straddle_rows] = True
     return reached
 
 
@@ -204,7 +202,8 @@ class Session:
         ids = torch.tensor(plan.ids, dtype=torch.long)
         kept_pos = (src >= 0).nonzero().squeeze(1)                          # new positions that existed
         kept_src = src[kept_pos]                                            # their old positions (sorted)
-        st_i, st_j, st_told, st_tnew = straddling_pairs(plan, T_old, w.W)
+        # pairs whose clipped distance changed: only layers attending beyond W correct them
+        straddle = straddling_pairs(plan, T_old, w.W) if not all(lw.local for lw in w.layers) else (EMPTY,) * 4
 
         dirty = plan.inserted                                               # (n,) sorted new positions
         x_dirty = pw.embed(w, ids[dirty])                                   # (n, d)
@@ -213,7 +212,8 @@ class Session:
             # keys that leave this layer: deleted tokens and the old state of dirty positions
             changed_old = src[dirty]
             removed = torch.cat([plan.deleted_old, changed_old[changed_old >= 0]]).sort().values
-            k_removed, v_removed = cache.k[removed], cache.v[removed]     # (nR, Hkv, hd)
+            if not lw.local:   # a local layer recomputes the rows these keys reach instead
+                k_removed, v_removed = cache.k[removed], cache.v[removed]  # (nR, Hkv, hd)
             if not plan.identity_layout or T != T_old:
                 cache.relayout(src)
 
@@ -242,11 +242,11 @@ class Session:
             if lw.local and rows.numel():
                 # a local row costs W terms: recomputing the few rows a change reaches is
                 # cheaper than correcting their accumulators key by key
-                rows = rows[local_reach(src, T_old, w.W, dirty, removed, st_i)[rows]]
+                rows = rows[local_reach(src, T_old, w.W, dirty, removed)[rows]]
                 refresh = rows
             elif rows.numel():
                 refresh = self._update_rows(cache, rows, src, removed, k_removed, v_removed, dirty, k_d, v_d,
-                                            dirty_mask, (st_i, st_j, st_told, st_tnew), ops)
+                                            dirty_mask, straddle, ops)
                 stats.refreshed_rows += int(refresh.numel())
             exact = torch.cat([dirty, refresh]).sort().values
             if exact.numel():
