@@ -102,17 +102,13 @@ def near_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor, cols: torch
     return s.reshape(n, w.H, w.W) * w.scale
 
 
-def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-              local: bool = False):
-    """Exact accumulators (m, Z, N) of query rows `pos` (n,) over all their keys 0..pos
-    (in a local layer, only the keys closer than W).
+def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+    """Exact accumulators (m, Z, N) of query rows `pos` (n,) over all their keys 0..pos.
 
-    qW: (n, H, hd) the rows' queries; k, v: (T, Hkv, hd) all keys. Blocks of rows keep
-    the score matrix under BLOCK_ELEMENTS. Returns m (n, H), Z (n, H), N (n, H, hd), and
-    the number of attention terms computed.
+    qW: (n, H, hd) the rows' queries; k, v: (T, Hkv, hd) all keys in position order.
+    Blocks of rows keep the score matrix under BLOCK_ELEMENTS. Returns m (n, H), Z (n, H),
+    N (n, H, hd), and the number of attention terms computed.
     """
-    if local:
-        return window_rows(w, pos, qW, k, v)
     n = pos.numel()
     m_out = qW.new_empty(n, w.H)
     Z_out = qW.new_empty(n, w.H)
@@ -142,21 +138,37 @@ def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Te
     return m_out, Z_out, N_out, terms
 
 
-def window_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
-    """`full_rows` of a local layer: each row (n,) attends only to its W nearest keys."""
+def canonical_output(N: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
+    """Head outputs (n, H, hd) = N / Z, rounded through float32.
+
+    Codes are chosen from this rounded value, so float64 noise of ~1e-16 between an updated
+    and a fresh session almost never reaches the decision; it also halves the memory of the
+    stored reference outputs.
+    """
+    return (N / Z[..., None]).to(torch.float32)
+
+
+def window_outputs(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                   rows_of: torch.Tensor):
+    """Head outputs of a local layer's query rows `pos` (n,), each over its W nearest keys.
+
+    qW: (n, H, hd) the rows' queries; k, v: (S, Hkv, hd) keys in storage order, rows_of
+    (T,) the storage row of each position. Returns the canonical outputs (n, H, hd) float32
+    and the number of attention terms computed.
+    """
     n = pos.numel()
-    m_out, Z_out, N_out = qW.new_empty(n, w.H), qW.new_empty(n, w.H), qW.new_empty(n, w.H, w.hd)
+    out = torch.empty(n, w.H, w.hd, dtype=torch.float32)
     block = max(1, BLOCK_ELEMENTS // (w.W * w.H * w.hd))
     for a in range(0, n, block):
         b = min(n, a + block)
         cols, valid = near_columns(w, pos[a:b])                             # (nb, W)
-        s = near_scores(w, qW[a:b], k, cols).masked_fill_(~valid[:, None, :], NEG_INF)  # (nb, H, W)
-        m = s.amax(-1)                                                      # (nb, H)
-        e = torch.exp(s - m[..., None])                                     # (nb, H, W)
-        N = torch.einsum("nkgt,ntkc->nkgc", e.view(b - a, w.Hkv, w.group, w.W), v[cols])  # (nb, Hkv, g, hd)
-        m_out[a:b], Z_out[a:b], N_out[a:b] = m, e.sum(-1), N.reshape(b - a, w.H, w.hd)
+        rows = rows_of[cols]                                                # (nb, W) storage rows
+        s = near_scores(w, qW[a:b], k, rows).masked_fill_(~valid[:, None, :], NEG_INF)  # (nb, H, W)
+        e = torch.exp(s - s.amax(-1, keepdim=True))                         # (nb, H, W)
+        N = torch.einsum("nkgt,ntkc->nkgc", e.view(b - a, w.Hkv, w.group, w.W), v[rows])  # (nb, Hkv, g, hd)
+        out[a:b] = canonical_output(N.reshape(b - a, w.H, w.hd), e.sum(-1))
     terms = int(torch.clamp(pos + 1, max=w.W).sum())
-    return m_out, Z_out, N_out, terms
+    return out, terms
 
 
 class RowAccumulators:

@@ -18,14 +18,16 @@ fresh and an updated session compute each number the same way.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import torch
 
 from . import positionwise as pw
-from .attention import BLOCK_ELEMENTS, RowAccumulators, full_rows, key_scores
+from .attention import BLOCK_ELEMENTS, RowAccumulators, canonical_output, full_rows, key_scores, window_outputs
 from .cache import LayerCache
 from .edits import EditPlan, TokenEdit, check_token_ids, plan_edits
 from .ops import OpCounter, UnitCosts, UpdateStats
+from .slots import SlotMap
 from .weights import DT, EngineWeights, engine_weights
 
 EMPTY = torch.zeros(0, dtype=torch.long)
@@ -38,23 +40,38 @@ class LayerThreads:
 
     A small update is many small tensor operations; splitting each over threads costs more
     in synchronisation than it saves (on a busy machine a lot more), so a layer with few
-    dirty rows runs on one thread and one with many (a fresh document, a paste that flips
-    codes far away) uses every thread. Results do not depend on the choice (see
-    `incls.engine.weights`).
+    dirty rows runs on one thread, except its matmuls, which still gain from every thread;
+    a layer with many (a fresh document, a paste that flips codes far away) uses every
+    thread throughout. Results do not depend on the choice (see `incls.engine.weights`).
     """
 
     def __init__(self) -> None:
         self.all = torch.get_num_threads()
+        self.current = self.all
 
     def __enter__(self) -> "LayerThreads":
         return self
 
     def for_rows(self, n_rows: int) -> None:
-        if self.all > 1:
-            torch.set_num_threads(1 if n_rows <= SMALL_UPDATE_ROWS else self.all)
+        self._use(1 if n_rows <= SMALL_UPDATE_ROWS else self.all)
+
+    @contextmanager
+    def matmuls(self):
+        """Every thread for the position-wise matmuls of the rows in hand."""
+        before = self.current
+        self._use(self.all)
+        try:
+            yield
+        finally:
+            self._use(before)
+
+    def _use(self, n: int) -> None:
+        if n != self.current:
+            torch.set_num_threads(n)
+            self.current = n
 
     def __exit__(self, *exc) -> None:
-        torch.set_num_threads(self.all)
+        self._use(self.all)
 
 
 def straddling_pairs(plan: EditPlan, T_old: int, W: int):
@@ -138,7 +155,8 @@ class Session:
         self.units = UnitCosts.of(self.w)
         ids = check_token_ids(list(token_ids), self.w.vocab)
         self.ids: list[int] = []
-        self.layers = [LayerCache.empty(self.w) for _ in range(self.w.n_layers)]
+        self.slots = SlotMap()
+        self.layers = [LayerCache.empty(self.w, lw.local) for lw in self.w.layers]
         self.votes = torch.zeros(0, self.w.C, dtype=DT)                     # (T, C) head at each position
         # the model's head: mean of the positions' votes (running_mean), or the last position's
         self.pooled = hasattr(type(model), "running_mean")
@@ -167,12 +185,18 @@ class Session:
 
     def codes(self) -> torch.Tensor:
         """(L, T, H) code of every layer, position and head."""
-        return torch.stack([c.codes for c in self.layers]) if self.ids else torch.zeros(
+        return torch.stack([c.codes[self.slots.of] for c in self.layers]) if self.ids else torch.zeros(
             self.w.n_layers, 0, self.w.H, dtype=torch.long)
+
+    def head_outputs(self, layer: int) -> torch.Tensor:
+        """(T, H, hd) float64 head outputs N / Z of a layer that attends beyond W, in position
+        order: the accumulators an update corrects in place (for measuring their drift)."""
+        cache, rows = self.layers[layer], self.slots.of
+        return cache.N[rows] / cache.Z[rows][..., None]
 
     def memory_bytes(self) -> int:
         """Bytes held by this session's state (the shared model weights not included)."""
-        return sum(c.nbytes() for c in self.layers) + self.votes.numel() * 8 + len(self.ids) * 8
+        return sum(c.nbytes() for c in self.layers) + self.votes.numel() * 8 + len(self.ids) * 16
 
     # ---- editing -------------------------------------------------------------------
     @torch.no_grad()
@@ -202,6 +226,7 @@ class Session:
         ids = torch.tensor(plan.ids, dtype=torch.long)
         kept_pos = (src >= 0).nonzero().squeeze(1)                          # new positions that existed
         kept_src = src[kept_pos]                                            # their old positions (sorted)
+        rows_of, old_rows_of = self.slots.remap(plan)                       # storage rows, (T,) and (T_old,)
         # pairs whose clipped distance changed: only layers attending beyond W correct them
         straddle = straddling_pairs(plan, T_old, w.W) if not all(lw.local for lw in w.layers) else (EMPTY,) * 4
 
@@ -212,12 +237,11 @@ class Session:
             # keys that leave this layer: deleted tokens and the old state of dirty positions
             changed_old = src[dirty]
             removed = torch.cat([plan.deleted_old, changed_old[changed_old >= 0]]).sort().values
-            if not lw.local:   # a local layer recomputes the rows these keys reach instead
-                k_removed, v_removed = cache.k[removed], cache.v[removed]  # (nR, Hkv, hd)
-            if not plan.identity_layout or T != T_old:
-                cache.relayout(src)
+            if not lw.local:   # read before inserted tokens' rows (maybe freed ones) are written
+                k_removed, v_removed = cache.k[old_rows_of[removed]], cache.v[old_rows_of[removed]]
+            cache.reserve(self.slots.capacity)
 
-            cache.x[dirty] = x_dirty
+            cache.x[rows_of[dirty]] = x_dirty
             first = T
             if dirty.numel():
                 first = int(dirty[0])
@@ -229,48 +253,35 @@ class Session:
                 # most rows after the first change are dirty: recompute them all (exact, and
                 # cheaper than correcting the few clean ones key by key)
                 dirty = torch.arange(first, T)
-                x_dirty = cache.x[dirty]
+                x_dirty = cache.x[rows_of[dirty]]
             threads.for_rows(int(dirty.numel()))
-            qW_d, k_d, v_d = pw.project(w, lw, x_dirty)
-            cache.qW[dirty], cache.k[dirty], cache.v[dirty] = qW_d, k_d, v_d
+            d_rows = rows_of[dirty]                                         # (n,) their storage rows
+            with threads.matmuls():
+                qW_d, k_d, v_d = pw.project(w, lw, x_dirty)
+            cache.qW[d_rows], cache.k[d_rows], cache.v[d_rows] = qW_d, k_d, v_d
             ops.add("qkv", dirty.numel() * units.qkv)
 
             dirty_mask = torch.zeros(T, dtype=torch.bool)
             dirty_mask[dirty] = True
-            rows = (~dirty_mask[first:]).nonzero().squeeze(1) + first      # (nA,) clean rows to update
-            refresh = EMPTY
-            if lw.local and rows.numel():
-                # a local row costs W terms: recomputing the few rows a change reaches is
-                # cheaper than correcting their accumulators key by key
-                rows = rows[local_reach(src, T_old, w.W, dirty, removed)[rows]]
-                refresh = rows
-            elif rows.numel():
-                refresh = self._update_rows(cache, rows, src, removed, k_removed, v_removed, dirty, k_d, v_d,
-                                            dirty_mask, straddle, ops)
-                stats.refreshed_rows += int(refresh.numel())
-            exact = torch.cat([dirty, refresh]).sort().values
-            if exact.numel():
-                m, Z, N, terms = full_rows(w, exact, cache.qW[exact], cache.k, cache.v, lw.local)
-                cache.m[exact], cache.Z[exact], cache.N[exact] = m, Z, N
-                ops.add("attention", terms * units.term)
-
-            # codes: only rows whose output may have left the margin ball are searched
-            search = dirty
-            if rows.numel():
-                o = pw.canonical_output(cache.N[rows], cache.Z[rows])       # (nA, H, hd)
-                stay = pw.still_nearest(o, cache.o_ref[rows], cache.margin[rows]).all(-1)
-                ops.add("margin", rows.numel() * units.margin)
-                search = torch.cat([dirty, rows[~stay]]).sort().values
-            o = pw.canonical_output(cache.N[search], cache.Z[search])
+            if lw.local:
+                search, o = self._local_outputs(cache, rows_of, src, T_old, dirty, removed, ops)
+            else:
+                search, o = self._full_outputs(cache, rows_of, first, src, removed, k_removed, v_removed, dirty,
+                                               k_d, v_d, dirty_mask, straddle, ops, stats)
             codes, margin = pw.search_codes(lw, o)
             ops.add("search", search.numel() * units.search)
-            moved = (codes != cache.codes[search]).any(-1) & ~dirty_mask[search]
-            cache.codes[search], cache.o_ref[search], cache.margin[search] = codes, o, margin
+            s_rows = rows_of[search]
+            moved = (codes != cache.codes[s_rows]).any(-1) & ~dirty_mask[search]
+            cache.codes[s_rows] = codes
+            if not lw.local:
+                cache.o_ref[s_rows], cache.margin[s_rows] = o, margin
             stats.searched_per_layer.append(int(search.numel()) - int(dirty.numel()))
             stats.changed_codes_per_layer.append(int(moved.sum()))
 
-            dirty = torch.cat([dirty, search[moved]]).sort().values
-            x_dirty = pw.finish(w, lw, cache.x[dirty], cache.codes[dirty])
+            dirty = search[moved | dirty_mask[search]]                      # sorted: search is
+            d_rows = rows_of[dirty]
+            with threads.matmuls():
+                x_dirty = pw.finish(w, lw, cache.x[d_rows], cache.codes[d_rows])
             ops.add("mlp", dirty.numel() * (units.mlp + units.table))
 
         if T != T_old or not plan.identity_layout:
@@ -279,12 +290,54 @@ class Session:
         ops.add("classify", dirty.numel() * units.classify)
         self.ids = plan.ids
 
-    def _update_rows(self, cache: LayerCache, rows, src, removed, k_removed, v_removed, dirty, k_d, v_d,
-                     dirty_mask, straddle, ops: OpCounter) -> torch.Tensor:
+    def _local_outputs(self, cache: LayerCache, rows_of, src, T_old: int, dirty, removed, ops: OpCounter):
+        """A local layer's rows to search (sorted) and their head outputs: every row whose W
+        keys include a changed one, recomputed outright (cheaper than correcting
+        accumulators key by key, and it needs none stored)."""
+        reach = local_reach(src, T_old, self.w.W, dirty, removed).nonzero().squeeze(1)   # (n,) includes dirty
+        o, terms = window_outputs(self.w, reach, cache.qW[rows_of[reach]], cache.k, cache.v, rows_of)
+        ops.add("attention", terms * self.units.term)
+        return reach, o
+
+    def _full_outputs(self, cache: LayerCache, rows_of, first: int, src, removed, k_removed, v_removed, dirty,
+                      k_d, v_d, dirty_mask, straddle, ops: OpCounter, stats: UpdateStats):
+        """A layer attending beyond W: correct the accumulators of clean rows after the first
+        change, recompute dirty rows (and rows whose mass cancelled) in full; returns the rows
+        to search (sorted: dirty ones and clean ones whose output left the margin ball) and
+        their head outputs."""
+        w, units = self.w, self.units
+        T = rows_of.numel()
+        k_pos, v_pos = cache.k[rows_of], cache.v[rows_of]                    # (T, Hkv, hd) position order
+        rows = (~dirty_mask[first:]).nonzero().squeeze(1) + first           # (nA,) clean rows to update
+        refresh = EMPTY
+        if rows.numel():
+            refresh = self._update_rows(cache, rows_of, rows, src, removed, k_removed, v_removed, dirty, k_d, v_d,
+                                        k_pos, v_pos, dirty_mask, straddle, ops)
+            stats.refreshed_rows += int(refresh.numel())
+        exact = torch.cat([dirty, refresh]).sort().values
+        if exact.numel():
+            e_rows = rows_of[exact]
+            m, Z, N, terms = full_rows(w, exact, cache.qW[e_rows], k_pos, v_pos)
+            cache.m[e_rows], cache.Z[e_rows], cache.N[e_rows] = m, Z, N
+            ops.add("attention", terms * units.term)
+        # codes: only rows whose output may have left the margin ball are searched
+        search = dirty
+        if rows.numel():
+            r_rows = rows_of[rows]
+            o = canonical_output(cache.N[r_rows], cache.Z[r_rows])         # (nA, H, hd)
+            stay = pw.still_nearest(o, cache.o_ref[r_rows], cache.margin[r_rows]).all(-1)
+            ops.add("margin", rows.numel() * units.margin)
+            search = torch.cat([dirty, rows[~stay]]).sort().values
+        s_rows = rows_of[search]
+        return search, canonical_output(cache.N[s_rows], cache.Z[s_rows])
+
+    def _update_rows(self, cache: LayerCache, rows_of, rows, src, removed, k_removed, v_removed, dirty, k_d, v_d,
+                     k_pos, v_pos, dirty_mask, straddle, ops: OpCounter) -> torch.Tensor:
         """Correct the accumulators of clean rows; returns rows whose mass cancelled (to recompute)."""
         w, units = self.w, self.units
-        acc = RowAccumulators(cache.m[rows], cache.Z[rows], cache.N[rows])
-        qW = cache.qW[rows]                                                 # (nA, H, hd)
+        r_rows = rows_of[rows]
+        acc = RowAccumulators(cache.m[r_rows], cache.Z[r_rows], cache.N[r_rows])
+        qW = cache.qW[r_rows]                                               # (nA, H, hd)
         n = rows.numel()
         key_block = max(1, BLOCK_ELEMENTS // max(1, n * w.H))
         if removed.numel():
@@ -305,15 +358,15 @@ class Session:
                 # dense scores of the few zone rows against the few keys, at old and new distances
                 uq, qi = torch.unique(i, return_inverse=True)
                 uk, kj = torch.unique(j, return_inverse=True)
-                q_zone, k_zone = qW[row_of[uq]], cache.k[uk]
+                q_zone, k_zone = qW[row_of[uq]], k_pos[uk]
                 s_new = key_scores(w, q_zone, uq, k_zone, uk)[qi, :, kj]              # (P, H)
                 s_old = key_scores(w, q_zone, src[uq], k_zone, src[uk])[qi, :, kj]    # (P, H)
-                acc.move_pairs(w, r, s_old, s_new, cache.v[j])
+                acc.move_pairs(w, r, s_old, s_new, v_pos[j])
                 ops.add("attention", 2 * uq.numel() * uk.numel() * units.term)
         if dirty.numel():
             for a in range(0, dirty.numel(), key_block):
                 keys = dirty[a:a + key_block]
                 acc.add(w, key_scores(w, qW, rows, k_d[a:a + key_block], keys), v_d[a:a + key_block])
             ops.add("attention", n * dirty.numel() * units.term)
-        cache.m[rows], cache.Z[rows], cache.N[rows] = acc.m, acc.Z, acc.N
+        cache.m[r_rows], cache.Z[r_rows], cache.N[r_rows] = acc.m, acc.Z, acc.N
         return rows[acc.lost]

@@ -5,7 +5,7 @@ every position and head, and codes are argmins, so every number a code depends o
 come out the same whichever batch of rows computed it.
 
 - Position-wise math (norms, q/k/v projection, table sum, MLP) runs in float32 on
-  batches padded to at least `ROW_TILE` rows (`positionwise.rows_matmul`): each row's
+  batches padded to a multiple of `ROW_MULTIPLE` rows (`positionwise.rows_matmul`): each row's
   result is then bitwise independent of the batch it came in and of the thread count
   (tests/engine/test_batch_invariance.py checks it on the machine running the tests).
   So the residual stream, q, k and v of a position are exactly those of a fresh run.
