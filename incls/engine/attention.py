@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import torch
 
+from incls.model.rope import rotate_half
+
 from .weights import DT, EngineWeights
 
 NEG_INF = float("-inf")
 BLOCK_ELEMENTS = 1 << 22          # bound on (rows x heads x keys) of one score block
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
 def rotate_to_window(w: EngineWeights, q: torch.Tensor) -> torch.Tensor:
@@ -88,7 +85,7 @@ def near_columns(w: EngineWeights, pos: torch.Tensor):
 
 def near_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Scores (n, H, W) of queries qW (n, H, hd) against their keys at distance t = 0..W-1,
-    the keys k[cols] (cols (n, W) from `near_columns`).
+    the keys k[cols] (cols (n, W): rows of k, from `near_columns`).
 
     rotate(q_i, t) . k_j = qW_i . rotate(k_j, W - t): only the W keys of each row are
     rotated (by the precomputed table), never a span of the document.
@@ -96,10 +93,9 @@ def near_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor, cols: torch
     n = qW.shape[0]
     kw = k[cols]                                                            # (n, W, Hkv, hd)
     cos, sin = w.rot_cos[:w.W, None, :], w.rot_sin[:w.W, None, :]          # (W, 1, hd): rotation by t - W
-    kr = kw * cos - rotate_half(kw) * sin                                   # rotation by W - t
-    q = qW.view(n, w.Hkv, w.group, w.hd)
-    s = torch.einsum("nkgc,ntkc->nkgt", q, kr)                              # (n, Hkv, g, W)
-    return s.reshape(n, w.H, w.W) * w.scale
+    kr = (kw * cos - rotate_half(kw) * sin).permute(0, 2, 3, 1)            # (n, Hkv, hd, W) rotated by W - t
+    s = qW.view(n, w.Hkv, w.group, w.hd) @ kr                               # (n, Hkv, g, W)
+    return s.view(n, w.H, w.W) * w.scale
 
 
 def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
@@ -150,7 +146,8 @@ def canonical_output(N: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
 
 def window_outputs(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                    rows_of: torch.Tensor):
-    """Head outputs of a local layer's query rows `pos` (n,), each over its W nearest keys.
+    """Head outputs of a local layer's query rows `pos` (n,) (sorted), each over its W
+    nearest keys.
 
     qW: (n, H, hd) the rows' queries; k, v: (S, Hkv, hd) keys in storage order, rows_of
     (T,) the storage row of each position. Returns the canonical outputs (n, H, hd) float32
@@ -163,10 +160,12 @@ def window_outputs(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: tor
         b = min(n, a + block)
         cols, valid = near_columns(w, pos[a:b])                             # (nb, W)
         rows = rows_of[cols]                                                # (nb, W) storage rows
-        s = near_scores(w, qW[a:b], k, rows).masked_fill_(~valid[:, None, :], NEG_INF)  # (nb, H, W)
-        e = torch.exp(s - s.amax(-1, keepdim=True))                         # (nb, H, W)
-        N = torch.einsum("nkgt,ntkc->nkgc", e.view(b - a, w.Hkv, w.group, w.W), v[rows])  # (nb, Hkv, g, hd)
-        out[a:b] = canonical_output(N.reshape(b - a, w.H, w.hd), e.sum(-1))
+        s = near_scores(w, qW[a:b], k, rows)                                # (nb, H, W)
+        if int(pos[a]) < w.W - 1:                                           # rows near the start have fewer keys
+            s.masked_fill_(~valid[:, None, :], NEG_INF)
+        e = (s - s.amax(-1, keepdim=True)).exp_().view(b - a, w.Hkv, w.group, w.W)
+        N = e @ v[rows].permute(0, 2, 1, 3)                                 # (nb, Hkv, g, hd)
+        out[a:b] = canonical_output(N.view(b - a, w.H, w.hd), e.sum(-1).view(b - a, w.H))
     terms = int(torch.clamp(pos + 1, max=w.W).sum())
     return out, terms
 

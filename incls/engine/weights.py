@@ -37,13 +37,13 @@ class LayerWeights:
 
     local: bool                # attends only to keys closer than W
     ln1: torch.Tensor          # (d,)
-    w_qkv: torch.Tensor        # (d, (H + 2 Hkv) hd): x @ w_qkv = [q | k | v]
+    w_qkv: torch.Tensor        # ((H + 2 Hkv) hd, d): w_qkv @ x = [q | k | v]
     codes: torch.Tensor        # (H, K, hd)
     codes_sq: torch.Tensor     # (H, K) squared norms of the codes
     table: torch.Tensor        # (H, K, d): output projection of every code
     ln2: torch.Tensor          # (d,)
-    w_gate_up: torch.Tensor    # (d, 2 dff)
-    w_down: torch.Tensor       # (dff, d)
+    w_gate_up: torch.Tensor    # (2 dff, d)
+    w_down: torch.Tensor       # (d, dff)
 
 
 @dataclass
@@ -53,7 +53,7 @@ class EngineWeights:
     layers: list[LayerWeights]
     embed: torch.Tensor        # (V, d) float32, the model's own tensor
     norm: torch.Tensor         # (d,)
-    cls_w: torch.Tensor        # (d, C)
+    cls_w: torch.Tensor        # (C, d)
     cls_b: torch.Tensor        # (C,)
     eps: float
     d: int
@@ -100,13 +100,13 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         layers.append(LayerWeights(
             local=bool(getattr(block, "local", False)),
             ln1=block.input_layernorm.weight.detach().to(PW),
-            w_qkv=torch.cat([block.q_proj.weight, block.k_proj.weight, block.v_proj.weight]).detach().to(PW).T.contiguous(),
+            w_qkv=torch.cat([block.q_proj.weight, block.k_proj.weight, block.v_proj.weight]).detach().to(PW).contiguous(),
             codes=codes,
             codes_sq=codes.pow(2).sum(-1),
             table=torch.einsum("hkc,dhc->hkd", codes, w_o).to(PW).contiguous(),
             ln2=block.post_attention_layernorm.weight.detach().to(PW),
-            w_gate_up=torch.cat([block.mlp.gate_proj.weight, block.mlp.up_proj.weight]).detach().to(PW).T.contiguous(),
-            w_down=block.mlp.down_proj.weight.detach().to(PW).T.contiguous(),
+            w_gate_up=torch.cat([block.mlp.gate_proj.weight, block.mlp.up_proj.weight]).detach().to(PW).contiguous(),
+            w_down=block.mlp.down_proj.weight.detach().to(PW).contiguous(),
         ))
     W, hd = cfg.window, cfg.head_dim
     rot_cos, rot_sin = cos_sin(torch.arange(W + 1) - W, hd, cfg.rope_theta, DT)   # (W + 1, hd)
@@ -114,7 +114,7 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
     weights = EngineWeights(
         layers=layers, embed=model.embed_tokens.weight.detach(),
         norm=model.norm.weight.detach().to(PW),
-        cls_w=model.classifier.weight.detach().to(PW).T.contiguous(),
+        cls_w=model.classifier.weight.detach().to(PW).contiguous(),
         cls_b=model.classifier.bias.detach().to(PW),
         eps=cfg.rms_eps, d=cfg.d_model, H=cfg.n_heads, Hkv=cfg.n_kv_heads, hd=hd,
         K=cfg.codebook_size, dff=cfg.d_ff, C=cfg.n_classes, W=W, vocab=cfg.vocab_size,
