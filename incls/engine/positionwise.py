@@ -31,7 +31,7 @@ def rows_matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     n = x.shape[0]
     pad = -n % ROW_MULTIPLE
     if pad:
-        x = torch.cat([x, x.new_zeros(pad, x.shape[1])])
+        x = F.pad(x, (0, 0, 0, pad))                                        # zero rows
     # row-major again: the reductions that follow (norms) sum in an order set by the layout
     return (weight @ x.contiguous().t()).t()[:n].contiguous()
 
@@ -53,15 +53,25 @@ def project(w: EngineWeights, lw: LayerWeights, x: torch.Tensor):
     return rotate_to_window(w, q.reshape(n, w.H, w.hd)), k.reshape(n, w.Hkv, w.hd), v.reshape(n, w.Hkv, w.hd)
 
 
+def _cross(lw: LayerWeights, o64: torch.Tensor) -> torch.Tensor:
+    """o . code for outputs o64 (n, H, hd) and every code of its head: (n, H, K)."""
+    return (o64.transpose(0, 1) @ lw.codes.transpose(1, 2)).transpose(0, 1)
+
+
+def nearest_codes(lw: LayerWeights, o: torch.Tensor) -> torch.Tensor:
+    """Nearest code (n, H) of each head for outputs o (n, H, hd) float32, ties to the lower
+    index: argmin over codes of |c|^2 - 2 o.c (|o|^2 is the same for every code)."""
+    return (lw.codes_sq[None] - 2.0 * _cross(lw, o.to(DT))).argmin(-1)
+
+
 def search_codes(lw: LayerWeights, o: torch.Tensor):
-    """Nearest code of each head for outputs o (n, H, hd) float32.
+    """Nearest code of each head for outputs o (n, H, hd) float32, and how safely.
 
     Returns codes (n, H) (ties to the lower index) and margin (n, H): distance to the
     second-nearest code minus distance to the nearest, both measured from o.
     """
     o64 = o.to(DT)
-    cross = torch.einsum("nhc,hkc->nhk", o64, lw.codes)                    # (n, H, K)
-    d2 = lw.codes_sq[None] - 2.0 * cross + o64.pow(2).sum(-1, keepdim=True)
+    d2 = lw.codes_sq[None] - 2.0 * _cross(lw, o64) + o64.pow(2).sum(-1, keepdim=True)   # (n, H, K)
     codes = d2.argmin(-1)                                                   # (n, H)
     best = d2.gather(-1, codes[..., None]).squeeze(-1)
     second = d2.scatter(-1, codes[..., None], float("inf")).amin(-1)

@@ -268,13 +268,15 @@ class Session:
             else:
                 search, o = self._full_outputs(cache, rows_of, first, src, removed, k_removed, v_removed, dirty,
                                                k_d, v_d, dirty_mask, straddle, ops, stats)
-            codes, margin = pw.search_codes(lw, o)
-            ops.add("search", search.numel() * units.search)
             s_rows = rows_of[search]
+            if lw.local:
+                codes = pw.nearest_codes(lw, o)
+            else:
+                codes, margin = pw.search_codes(lw, o)
+                cache.o_ref[s_rows], cache.margin[s_rows] = o, margin
+            ops.add("search", search.numel() * units.search)
             moved = (codes != cache.codes[s_rows]).any(-1) & ~dirty_mask[search]
             cache.codes[s_rows] = codes
-            if not lw.local:
-                cache.o_ref[s_rows], cache.margin[s_rows] = o, margin
             stats.searched_per_layer.append(int(search.numel()) - int(dirty.numel()))
             stats.changed_codes_per_layer.append(int(moved.sum()))
 
