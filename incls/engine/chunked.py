@@ -4,7 +4,7 @@ Chunking rule (content-defined, so an edit moves only nearby cuts): a chunk clos
 the first paragraph-break token once it holds at least `max_chunk_tokens // 2` tokens,
 and is cut hard at `max_chunk_tokens`. After an edit the document is re-split; chunks
 whose tokens did not change keep their sessions, changed chunks are updated in place
-with a common-prefix/suffix token diff, and only surplus chunks are created or dropped.
+with a token diff (`token_edits`), and only surplus chunks are created or dropped.
 
 Document logits: the token-weighted mean of each chunk's document logits (every chunk
 is read by the model on its own; longer chunks say more). Running logits: each chunk's
@@ -14,6 +14,8 @@ bounded by the chunk size.
 """
 
 from __future__ import annotations
+
+from difflib import SequenceMatcher
 
 import torch
 
@@ -47,6 +49,26 @@ def token_diff(old: list[int], new: list[int]) -> TokenEdit | None:
     while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
         s += 1
     return TokenEdit(p, len(old) - s, new[p:len(new) - s])
+
+
+SMALL_EDIT_TOKENS = 32   # a common-prefix/suffix edit up to this size is taken as it is
+
+
+def token_edits(old: list[int], new: list[int]) -> list[TokenEdit]:
+    """Edits (non-overlapping, in `old` coordinates) that turn `old` into `new` and keep
+    every long run of tokens the two share.
+
+    A chunk whose cut moved has lost tokens at one end and gained some at the other: the
+    single prefix/suffix edit would then span, and recompute, the whole chunk, while two
+    small edits cost what they change. Small edits (the usual keystroke) skip the matcher.
+    """
+    edit = token_diff(old, new)
+    if edit is None:
+        return []
+    if (edit.end - edit.start) + len(edit.new_ids) <= SMALL_EDIT_TOKENS:
+        return [edit]
+    matcher = SequenceMatcher(None, old, new, autojunk=False)
+    return [TokenEdit(i1, i2, new[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
 
 
 class ChunkedSession:
@@ -83,9 +105,9 @@ class ChunkedSession:
         for k, chunk in enumerate(middle_new):
             if k < len(middle_old):
                 session = middle_old[k]
-                edit = token_diff(session.ids, chunk)
-                if edit is not None:
-                    _add(stats, session.apply([edit]))
+                edits = token_edits(session.ids, chunk)
+                if edits:
+                    _add(stats, session.apply(edits))
             else:
                 session = Session(self.model, chunk)
                 _add(stats, session.last_stats)

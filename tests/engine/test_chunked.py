@@ -7,7 +7,10 @@ import random
 import torch
 
 from incls.engine import ChunkedSession, Session, TokenEdit
-from incls.engine.chunked import split_chunks, token_diff
+from incls.engine.chunked import split_chunks, token_diff, token_edits
+from incls.engine.edits import plan_edits
+
+from engine_testing import random_model
 
 BREAK = 0
 
@@ -30,6 +33,38 @@ def test_token_diff_roundtrip():
         edit = token_diff(old, new)
         got = old if edit is None else old[:edit.start] + list(edit.new_ids) + old[edit.end:]
         assert got == new
+
+
+def test_token_edits_turn_old_into_new():
+    rng = random.Random(2)
+    for _ in range(200):
+        old = [rng.randrange(6) for _ in range(rng.randrange(120))]
+        cut = rng.randrange(len(old) + 1)
+        new = old[cut:] + [rng.randrange(6) for _ in range(rng.randrange(40))]   # a moved chunk cut, often
+        if rng.random() < 0.5:
+            new = [rng.randrange(6) for _ in range(rng.randrange(80))]
+        assert plan_edits(token_edits(old, new), old, 6).ids == new
+
+
+def test_a_moved_cut_is_two_small_edits():
+    old = list(range(1, 200))
+    edits = token_edits(old, old[2:] + [7, 8])
+    assert [(e.start, e.end, list(e.new_ids)) for e in edits] == [(0, 2, []), (199, 199, [7, 8])]
+
+
+def test_moved_cuts_cost_what_they_change():
+    """One token inserted early in a document without paragraph breaks moves every later
+    hard cut by one token; the later chunks must be updated, not recomputed."""
+    model = random_model(3, local_layers=2, window=4)
+    rng = random.Random(3)
+    ids = [rng.randrange(1, 97) for _ in range(256)]
+    chunked = ChunkedSession(model, ids, boundary_ids={BREAK}, max_chunk_tokens=64)
+    stats = chunked.apply([TokenEdit(5, 5, [3])])
+    assert len(chunked.sessions) == 5
+    assert stats.ops * 4 < stats.ops_full
+    fresh = ChunkedSession(model, chunked.ids, boundary_ids={BREAK}, max_chunk_tokens=64)
+    for mine, ref in zip(chunked.sessions, fresh.sessions):
+        assert torch.equal(mine.codes(), ref.codes())
 
 
 def test_chunked_session_matches_fresh_after_edits(tiny_model):
