@@ -116,27 +116,49 @@ def straddling_pairs(plan: EditPlan, T_old: int, W: int):
     return i, j, t_old, t_new
 
 
-def within_window(starts: torch.Tensor, size: int, W: int) -> torch.Tensor:
-    """(size,) bool: positions i with some start s (n,) such that s <= i < s + W."""
-    marks = torch.zeros(size + 1, dtype=torch.long)
-    ones = torch.ones_like(starts)
-    marks.index_add_(0, starts, ones).index_add_(0, (starts + W).clamp(max=size), -ones)
-    return marks.cumsum(0)[:size] > 0
+class _EditGeometry:
+    """What every layer of one update needs to know about the edit's positions."""
 
+    def __init__(self, plan: EditPlan, T_old: int, rows_of, old_rows_of, W: int, all_local: bool) -> None:
+        self.src, self.T = plan.src, len(plan.ids)
+        self.rows_of, self.old_rows_of = rows_of, old_rows_of                # (T,), (T_old,) storage rows
+        self.deleted_old = plan.deleted_old
+        self.kept_pos = (plan.src >= 0).nonzero().squeeze(1)                # new positions that existed
+        self.kept_src = plan.src[self.kept_pos]                             # their old positions (sorted)
+        self.offsets = torch.arange(W)
+        # pairs whose clipped distance changed: only layers attending beyond W correct them
+        self.straddle = (EMPTY,) * 4 if all_local else straddling_pairs(plan, T_old, W)
+        # kept positions that had a deleted key among their W keys, in new coordinates
+        self.deleted_reach = EMPTY
+        if plan.deleted_old.numel():
+            new_of_old = torch.full((T_old + W,), -1, dtype=torch.long)
+            new_of_old[self.kept_src] = self.kept_pos
+            after = (plan.deleted_old[:, None] + self.offsets[None, 1:]).flatten()   # old positions
+            mapped = new_of_old[after]
+            self.deleted_reach = mapped[mapped >= 0]
 
-def local_reach(src: torch.Tensor, T_old: int, W: int, dirty: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
-    """(T,) bool: the positions whose W keys in a local layer include one that changed.
+    def local_reach(self, dirty: torch.Tensor) -> torch.Tensor:
+        """Sorted positions (m,) whose W keys in a local layer include a changed one.
 
-    New or recomputed keys reach the W positions from themselves on (new coordinates),
-    removed keys the kept positions that were within W after them (old coordinates).
-    That covers the straddling pairs too: a kept pair's distance changes only through a
-    key inserted or deleted between them, which is then within W of the query.
-    """
-    reached = within_window(dirty, src.numel(), W)
-    if removed.numel():
-        was_near = within_window(removed, T_old, W)                        # (T_old,)
-        reached |= (src >= 0) & was_near[src.clamp(min=0)]
-    return reached
+        New or recomputed keys reach the W positions from themselves on; deleted keys the
+        kept positions that were within W after them. The old state of a recomputed key
+        needs nothing more: a kept position that had it among its keys and no longer does
+        has an inserted (so recomputed) token closer than W before it. Nor do straddling
+        pairs: a kept pair's distance changes only through a key inserted or deleted
+        between them, which is then within W of the query.
+        """
+        near = (dirty[:, None] + self.offsets[None, :]).flatten()           # (n W,)
+        reach = torch.unique(torch.cat([near, self.deleted_reach]))         # sorted
+        return reach[:int(torch.searchsorted(reach, self.T))]
+
+    def first_change(self, dirty: torch.Tensor, removed: torch.Tensor) -> int:
+        """The first new position whose row may change: a dirty one, or the first kept one after a removed key."""
+        first = int(dirty[0]) if dirty.numel() else self.T
+        if removed.numel():
+            after = int(torch.searchsorted(self.kept_src, removed[:1]))
+            if after < self.kept_pos.numel():
+                first = min(first, int(self.kept_pos[after]))
+        return first
 
 
 class Session:
@@ -224,67 +246,17 @@ class Session:
         w, units = self.w, self.units
         T, T_old, src = len(plan.ids), len(self.ids), plan.src
         ids = torch.tensor(plan.ids, dtype=torch.long)
-        kept_pos = (src >= 0).nonzero().squeeze(1)                          # new positions that existed
-        kept_src = src[kept_pos]                                            # their old positions (sorted)
         rows_of, old_rows_of = self.slots.remap(plan)                       # storage rows, (T,) and (T_old,)
-        # pairs whose clipped distance changed: only layers attending beyond W correct them
-        straddle = straddling_pairs(plan, T_old, w.W) if not all(lw.local for lw in w.layers) else (EMPTY,) * 4
+        for cache in self.layers:
+            cache.reserve(self.slots.capacity)
+        edit = _EditGeometry(plan, T_old, rows_of, old_rows_of, w.W, all(lw.local for lw in w.layers))
 
         dirty = plan.inserted                                               # (n,) sorted new positions
         x_dirty = pw.embed(w, ids[dirty])                                   # (n, d)
         for cache, lw in zip(self.layers, w.layers):
             stats.dirty_per_layer.append(int(dirty.numel()))
-            # keys that leave this layer: deleted tokens and the old state of dirty positions
-            changed_old = src[dirty]
-            removed = torch.cat([plan.deleted_old, changed_old[changed_old >= 0]]).sort().values
-            if not lw.local:   # read before inserted tokens' rows (maybe freed ones) are written
-                k_removed, v_removed = cache.k[old_rows_of[removed]], cache.v[old_rows_of[removed]]
-            cache.reserve(self.slots.capacity)
-
-            cache.x[rows_of[dirty]] = x_dirty
-            first = T
-            if dirty.numel():
-                first = int(dirty[0])
-            if removed.numel():
-                after = torch.searchsorted(kept_src, removed[:1])
-                if int(after) < kept_pos.numel():
-                    first = min(first, int(kept_pos[after]))
-            if dirty.numel() > DENSE_FRACTION * (T - first):
-                # most rows after the first change are dirty: recompute them all (exact, and
-                # cheaper than correcting the few clean ones key by key)
-                dirty = torch.arange(first, T)
-                x_dirty = cache.x[rows_of[dirty]]
-            threads.for_rows(int(dirty.numel()))
-            d_rows = rows_of[dirty]                                         # (n,) their storage rows
-            with threads.matmuls():
-                qW_d, k_d, v_d = pw.project(w, lw, x_dirty)
-            cache.qW[d_rows], cache.k[d_rows], cache.v[d_rows] = qW_d, k_d, v_d
-            ops.add("qkv", dirty.numel() * units.qkv)
-
-            dirty_mask = torch.zeros(T, dtype=torch.bool)
-            dirty_mask[dirty] = True
-            if lw.local:
-                search, o = self._local_outputs(cache, rows_of, src, T_old, dirty, removed, ops)
-            else:
-                search, o = self._full_outputs(cache, rows_of, first, src, removed, k_removed, v_removed, dirty,
-                                               k_d, v_d, dirty_mask, straddle, ops, stats)
-            s_rows = rows_of[search]
-            if lw.local:
-                codes = pw.nearest_codes(lw, o)
-            else:
-                codes, margin = pw.search_codes(lw, o)
-                cache.o_ref[s_rows], cache.margin[s_rows] = o, margin
-            ops.add("search", search.numel() * units.search)
-            moved = (codes != cache.codes[s_rows]).any(-1) & ~dirty_mask[search]
-            cache.codes[s_rows] = codes
-            stats.searched_per_layer.append(int(search.numel()) - int(dirty.numel()))
-            stats.changed_codes_per_layer.append(int(moved.sum()))
-
-            dirty = search[moved | dirty_mask[search]]                      # sorted: search is
-            d_rows = rows_of[dirty]
-            with threads.matmuls():
-                x_dirty = pw.finish(w, lw, cache.x[d_rows], cache.codes[d_rows])
-            ops.add("mlp", dirty.numel() * (units.mlp + units.table))
+            step = self._local_layer if lw.local else self._full_layer
+            dirty, x_dirty = step(cache, lw, edit, dirty, x_dirty, ops, stats, threads)
 
         if T != T_old or not plan.identity_layout:
             self.votes = self.votes[src.clamp(min=0)] if T_old else torch.zeros(T, w.C, dtype=DT)
@@ -292,14 +264,79 @@ class Session:
         ops.add("classify", dirty.numel() * units.classify)
         self.ids = plan.ids
 
-    def _local_outputs(self, cache: LayerCache, rows_of, src, T_old: int, dirty, removed, ops: OpCounter):
-        """A local layer's rows to search (sorted) and their head outputs: every row whose W
-        keys include a changed one, recomputed outright (cheaper than correcting
-        accumulators key by key, and it needs none stored)."""
-        reach = local_reach(src, T_old, self.w.W, dirty, removed).nonzero().squeeze(1)   # (n,) includes dirty
-        o, terms = window_outputs(self.w, reach, cache.qW[rows_of[reach]], cache.k, cache.v, rows_of)
+    def _project(self, cache: LayerCache, lw, rows_of, dirty, x_dirty, ops: OpCounter, threads: LayerThreads):
+        """Store the dirty rows' residual inputs and their new q, k, v; returns k, v of those rows."""
+        d_rows = rows_of[dirty]                                             # (n,) their storage rows
+        cache.x[d_rows] = x_dirty
+        threads.for_rows(int(dirty.numel()))
+        with threads.matmuls():
+            qW_d, k_d, v_d = pw.project(self.w, lw, x_dirty)
+        cache.qW[d_rows], cache.k[d_rows], cache.v[d_rows] = qW_d, k_d, v_d
+        ops.add("qkv", dirty.numel() * self.units.qkv)
+        return k_d, v_d
+
+    def _finish(self, cache: LayerCache, lw, rows_of, dirty, codes, ops: OpCounter, threads: LayerThreads):
+        """Residual stream after this layer (n, d) of the rows whose input or codes changed."""
+        with threads.matmuls():
+            x = pw.finish(self.w, lw, cache.x[rows_of[dirty]], codes)
+        ops.add("mlp", dirty.numel() * (self.units.mlp + self.units.table))
+        return x
+
+    def _local_layer(self, cache: LayerCache, lw, edit: "_EditGeometry", dirty, x_dirty, ops: OpCounter,
+                     stats: UpdateStats, threads: LayerThreads):
+        """A local layer: every row whose W keys include a changed one is recomputed outright
+        (W terms; cheaper than correcting accumulators key by key, and none are stored) and
+        its code searched again. Returns the next layer's dirty rows and their inputs."""
+        w, rows_of = self.w, edit.rows_of
+        self._project(cache, lw, rows_of, dirty, x_dirty, ops, threads)
+        reach = edit.local_reach(dirty)                                     # (m,) sorted, includes dirty
+        r_rows = rows_of[reach]
+        o, terms = window_outputs(w, reach, cache.qW[r_rows], cache.k, cache.v, rows_of)
         ops.add("attention", terms * self.units.term)
-        return reach, o
+        codes = pw.nearest_codes(lw, o)                                     # (m, H)
+        ops.add("search", reach.numel() * self.units.search)
+        moved = (codes != cache.codes[r_rows]).any(-1)
+        cache.codes[r_rows] = codes
+        keep = moved | torch.isin(reach, dirty)                             # dirty now: moved or dirty before
+        stats.searched_per_layer.append(int(reach.numel()) - int(dirty.numel()))
+        dirty = reach[keep]
+        stats.changed_codes_per_layer.append(int(dirty.numel()) - stats.dirty_per_layer[-1])
+        return dirty, self._finish(cache, lw, rows_of, dirty, codes[keep], ops, threads)
+
+    def _full_layer(self, cache: LayerCache, lw, edit: "_EditGeometry", dirty, x_dirty, ops: OpCounter,
+                    stats: UpdateStats, threads: LayerThreads):
+        """A layer attending beyond W: correct the clean rows' accumulators, recompute dirty
+        ones, search codes only where an output may have left its margin ball. Returns the
+        next layer's dirty rows and their inputs."""
+        rows_of, src, T = edit.rows_of, edit.src, edit.T
+        # keys that leave this layer: deleted tokens and the old state of dirty positions
+        changed_old = src[dirty]
+        removed = torch.cat([edit.deleted_old, changed_old[changed_old >= 0]]).sort().values
+        # read before inserted tokens' rows (maybe freed ones) are written
+        k_removed, v_removed = cache.k[edit.old_rows_of[removed]], cache.v[edit.old_rows_of[removed]]
+        cache.x[rows_of[dirty]] = x_dirty
+        first = edit.first_change(dirty, removed)
+        if dirty.numel() > DENSE_FRACTION * (T - first):
+            # most rows after the first change are dirty: recompute them all (exact, and
+            # cheaper than correcting the few clean ones key by key)
+            dirty = torch.arange(first, T)
+            x_dirty = cache.x[rows_of[dirty]]
+        k_d, v_d = self._project(cache, lw, rows_of, dirty, x_dirty, ops, threads)
+        dirty_mask = torch.zeros(T, dtype=torch.bool)
+        dirty_mask[dirty] = True
+        search, o = self._full_outputs(cache, rows_of, first, src, removed, k_removed, v_removed, dirty,
+                                       k_d, v_d, dirty_mask, edit.straddle, ops, stats)
+        s_rows = rows_of[search]
+        codes, margin = pw.search_codes(lw, o)
+        ops.add("search", search.numel() * self.units.search)
+        cache.o_ref[s_rows], cache.margin[s_rows] = o, margin
+        moved = (codes != cache.codes[s_rows]).any(-1) & ~dirty_mask[search]
+        cache.codes[s_rows] = codes
+        stats.searched_per_layer.append(int(search.numel()) - int(dirty.numel()))
+        stats.changed_codes_per_layer.append(int(moved.sum()))
+        keep = moved | dirty_mask[search]
+        dirty = search[keep]                                                # sorted: search is
+        return dirty, self._finish(cache, lw, rows_of, dirty, codes[keep], ops, threads)
 
     def _full_outputs(self, cache: LayerCache, rows_of, first: int, src, removed, k_removed, v_removed, dirty,
                       k_d, v_d, dirty_mask, straddle, ops: OpCounter, stats: UpdateStats):
