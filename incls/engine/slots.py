@@ -2,7 +2,7 @@
 
 Every layer cache stores its rows in the same storage order. After an edit a kept token
 keeps its storage row, a deleted token frees its row, an inserted token takes a free
-row (the storage grows, doubling, when none is left). Only this map of positions to
+row (the storage grows by a quarter when none is left). Only this map of positions to
 rows, one integer per token, is rebuilt; copying every layer's caches to their new
 positions would cost O(document) memory traffic on every keystroke.
 """
@@ -36,7 +36,7 @@ class SlotMap:
         free = torch.cat([self.free, old[plan.deleted_old]])
         need = plan.n_inserted
         if need > free.numel():
-            grown = max(need - free.numel(), self.capacity)                 # at least double
+            grown = max(need - free.numel(), self.capacity // 4)            # amortised: grow by a quarter
             free = torch.cat([free, torch.arange(self.capacity, self.capacity + grown)])
             self.capacity += grown
         new[plan.inserted] = free[:need]
