@@ -9,7 +9,8 @@ in full; then a query's code is searched again only if its output may have left 
 margin ball around its reference. Positions whose code changed, plus the dirty ones, go
 through the output table and MLP and form the dirty set of the next layer. In a local
 layer (keys closer than W only) a change reaches just the W rows from it on, and those
-are recomputed outright.
+are recomputed outright. Cached rows never move: they live in storage rows that a
+`SlotMap` assigns to positions.
 
 A fresh session is the same update applied to an empty one (everything inserted), so a
 fresh and an updated session compute each number the same way.
@@ -345,7 +346,6 @@ class Session:
         to search (sorted: dirty ones and clean ones whose output left the margin ball) and
         their head outputs."""
         w, units = self.w, self.units
-        T = rows_of.numel()
         k_pos, v_pos = cache.k[rows_of], cache.v[rows_of]                    # (T, Hkv, hd) position order
         rows = (~dirty_mask[first:]).nonzero().squeeze(1) + first           # (nA,) clean rows to update
         refresh = EMPTY
