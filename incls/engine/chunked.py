@@ -1,7 +1,7 @@
 """Long documents as a row of sessions, split at paragraph boundaries.
 
 Chunking rule (content-defined, so an edit moves only nearby cuts): a chunk closes after
-the first paragraph-break token once it holds at least `max_chunk_tokens // 2` tokens,
+the first paragraph break (`ParagraphBreaks`) once it holds at least `max_chunk_tokens // 2` tokens,
 and is cut hard at `max_chunk_tokens`. After an edit the document is re-split; chunks
 whose tokens did not change keep their sessions, changed chunks are updated in place
 with a token diff (`token_edits`), and only surplus chunks are created or dropped.
@@ -15,6 +15,7 @@ bounded by the chunk size.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import torch
@@ -24,15 +25,31 @@ from .ops import UpdateStats
 from .session import Session
 
 
-def split_chunks(ids: list[int], boundary_ids: set[int], max_chunk_tokens: int) -> list[tuple[int, int]]:
+@dataclass(frozen=True)
+class ParagraphBreaks:
+    """Which tokens end a paragraph: one that holds a blank line, or one that starts with a
+    line break right after a token that ended with one (tokenizers often split "\\n\\n"
+    into two newline tokens, so a blank line is not always inside one token)."""
+
+    blank: frozenset = frozenset()          # token ids holding a blank line
+    ends_line: frozenset = frozenset()      # token ids ending with a line break
+    starts_line: frozenset = frozenset()    # token ids starting with a line break
+
+    def at(self, previous: int | None, token: int) -> bool:
+        return token in self.blank or (previous in self.ends_line and token in self.starts_line)
+
+
+def split_chunks(ids: list[int], breaks: ParagraphBreaks, max_chunk_tokens: int) -> list[tuple[int, int]]:
     """(start, end) of each chunk of `ids` under the chunking rule."""
     chunks, start = [], 0
     soft = max(1, max_chunk_tokens // 2)
+    previous = None
     for i, token in enumerate(ids):
         size = i + 1 - start
-        if size >= max_chunk_tokens or (token in boundary_ids and size >= soft):
+        if size >= max_chunk_tokens or (size >= soft and breaks.at(previous, token)):
             chunks.append((start, i + 1))
             start = i + 1
+        previous = token
     if start < len(ids) or not chunks:
         chunks.append((start, len(ids)))
     return chunks
@@ -74,22 +91,23 @@ def token_edits(old: list[int], new: list[int]) -> list[TokenEdit]:
 class ChunkedSession:
     """The Session API over a document split into paragraph-aligned chunks."""
 
-    def __init__(self, model, token_ids=(), boundary_ids=frozenset(), max_chunk_tokens: int = 512) -> None:
+    def __init__(self, model, token_ids=(), breaks: ParagraphBreaks = ParagraphBreaks(),
+                 max_chunk_tokens: int = 512) -> None:
         if max_chunk_tokens < 2:
             raise ValueError("max_chunk_tokens must be at least 2")
         self.model = model
-        self.boundary_ids = set(boundary_ids)
+        self.breaks = breaks
         self.max_chunk_tokens = max_chunk_tokens
         self.vocab = model.cfg.vocab_size
         ids = check_token_ids(list(token_ids), self.vocab)
-        self.sessions = [Session(model, ids[a:b]) for a, b in split_chunks(ids, self.boundary_ids, max_chunk_tokens)]
+        self.sessions = [Session(model, ids[a:b]) for a, b in split_chunks(ids, self.breaks, max_chunk_tokens)]
         self.units = self.sessions[0].units
         self.ids = ids
 
     def apply(self, edits) -> UpdateStats:
         plan = plan_edits(edits, self.ids, self.vocab)       # validates; raises ValueError
         new_ids = plan.ids
-        spans = split_chunks(new_ids, self.boundary_ids, self.max_chunk_tokens)
+        spans = split_chunks(new_ids, self.breaks, self.max_chunk_tokens)
         new_chunks = [new_ids[a:b] for a, b in spans]
         old = self.sessions
         # keep identical chunks at both ends, update or replace the middle

@@ -20,7 +20,7 @@ import torch
 from ..text import InvalidPosition, LineIndex, TextEdit, TokenEdit, TokenizedText, diff_texts
 from ..text.tokens import TokenBytes
 from .paragraphs import ParagraphReading, read_paragraphs, split_paragraphs
-from .sessions import SessionFactory, paragraph_break_ids
+from .sessions import SessionFactory, paragraph_breaks
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class Core:
         import os
         torch.set_num_threads(int(os.environ.get("INCLS_TORCH_THREADS", "1")))
         token_bytes = TokenBytes.of(tokenizer)
-        self.factory = SessionFactory(model, paragraph_break_ids(token_bytes))
+        self.factory = SessionFactory(model, paragraph_breaks(token_bytes))
         with self.lock:
             self.tokenizer = tokenizer
             self.model = model

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from ..engine import ChunkedSession, Session
+from ..engine.chunked import ParagraphBreaks
 from ..text import TokenEdit
 
 log = logging.getLogger(__name__)
@@ -51,24 +52,31 @@ class FullRecomputeSession:
         return self._logits if self.ids else self._logits[:0]
 
 
-def paragraph_break_ids(token_bytes) -> frozenset[int]:
-    """Token ids that hold a blank line: where a long document may be cut into chunks."""
-    return frozenset(i for i, b in enumerate(token_bytes.of_id)
-                     if b"\n\n" in b or b"\n\r\n" in b or b"\r\r" in b)
+def paragraph_breaks(token_bytes) -> ParagraphBreaks:
+    """Where a long document may be cut into chunks: blank lines, inside a token or across two."""
+    blank, ends, starts = set(), set(), set()
+    for i, b in enumerate(token_bytes.of_id):
+        if b"\n\n" in b or b"\n\r\n" in b or b"\r\r" in b:
+            blank.add(i)
+        if b.endswith((b"\n", b"\r")):
+            ends.add(i)
+        if b.startswith((b"\n", b"\r")):
+            starts.add(i)
+    return ParagraphBreaks(frozenset(blank), frozenset(ends), frozenset(starts))
 
 
 class SessionFactory:
     """Builds sessions for documents and converts token edits to the engine's type."""
 
-    def __init__(self, model, boundary_ids: frozenset[int]) -> None:
+    def __init__(self, model, breaks: ParagraphBreaks) -> None:
         self.model = model
-        self.boundary_ids = set(boundary_ids)
+        self.breaks = breaks
 
     def create(self, ids: list[int], full_recompute: bool, chunk_tokens: int):
         if full_recompute:
             return FullRecomputeSession(self.model, ids)
         if len(ids) > chunk_tokens:
-            return ChunkedSession(self.model, list(ids), boundary_ids=self.boundary_ids, max_chunk_tokens=chunk_tokens)
+            return ChunkedSession(self.model, list(ids), breaks=self.breaks, max_chunk_tokens=chunk_tokens)
         return Session(self.model, list(ids))
 
     def outgrown(self, session, chunk_tokens: int) -> bool:

@@ -7,12 +7,13 @@ import random
 import torch
 
 from incls.engine import ChunkedSession, Session, TokenEdit
-from incls.engine.chunked import split_chunks, token_diff, token_edits
+from incls.engine.chunked import ParagraphBreaks, split_chunks, token_diff, token_edits
 from incls.engine.edits import plan_edits
 
 from engine_testing import random_model
 
 BREAK = 0
+BREAKS = ParagraphBreaks(blank=frozenset({BREAK}))
 
 
 def document(rng: random.Random, n: int) -> list[int]:
@@ -21,8 +22,16 @@ def document(rng: random.Random, n: int) -> list[int]:
 
 def test_split_rule():
     ids = [1] * 5 + [BREAK] + [1] * 2 + [BREAK] + [1] * 30
-    assert split_chunks(ids, {BREAK}, 10) == [(0, 6), (6, 16), (16, 26), (26, 36), (36, 39)]
-    assert split_chunks([], {BREAK}, 10) == [(0, 0)]
+    assert split_chunks(ids, BREAKS, 10) == [(0, 6), (6, 16), (16, 26), (26, 36), (36, 39)]
+    assert split_chunks([], BREAKS, 10) == [(0, 0)]
+
+
+def test_a_blank_line_split_over_two_newline_tokens_is_a_break():
+    newline, ends_line, other = 5, 6, 1                  # "\n", "word\n", a word
+    breaks = ParagraphBreaks(ends_line=frozenset({newline, ends_line}), starts_line=frozenset({newline}))
+    ids = [other] * 6 + [ends_line, newline] + [other] * 6 + [newline] + [other] * 12
+    # a single newline (after a word that does not end a line) is not a break
+    assert split_chunks(ids, breaks, 16) == [(0, 8), (8, 24), (24, 27)]
 
 
 def test_token_diff_roundtrip():
@@ -58,24 +67,24 @@ def test_moved_cuts_cost_what_they_change():
     model = random_model(3, local_layers=2, window=4)
     rng = random.Random(3)
     ids = [rng.randrange(1, 97) for _ in range(256)]
-    chunked = ChunkedSession(model, ids, boundary_ids={BREAK}, max_chunk_tokens=64)
+    chunked = ChunkedSession(model, ids, breaks=BREAKS, max_chunk_tokens=64)
     stats = chunked.apply([TokenEdit(5, 5, [3])])
     assert len(chunked.sessions) == 5
     assert stats.ops * 4 < stats.ops_full
-    fresh = ChunkedSession(model, chunked.ids, boundary_ids={BREAK}, max_chunk_tokens=64)
+    fresh = ChunkedSession(model, chunked.ids, breaks=BREAKS, max_chunk_tokens=64)
     for mine, ref in zip(chunked.sessions, fresh.sessions):
         assert torch.equal(mine.codes(), ref.codes())
 
 
 def test_chunked_session_matches_fresh_after_edits(tiny_model):
     rng = random.Random(1)
-    chunked = ChunkedSession(tiny_model, document(rng, 300), boundary_ids={BREAK}, max_chunk_tokens=64)
+    chunked = ChunkedSession(tiny_model, document(rng, 300), breaks=BREAKS, max_chunk_tokens=64)
     for _ in range(12):
         T = len(chunked.ids)
         a = rng.randrange(T + 1)
         b = min(T, a + rng.randrange(6))
         chunked.apply([TokenEdit(a, b, document(rng, rng.randrange(8)))])
-    fresh = ChunkedSession(tiny_model, chunked.ids, boundary_ids={BREAK}, max_chunk_tokens=64)
+    fresh = ChunkedSession(tiny_model, chunked.ids, breaks=BREAKS, max_chunk_tokens=64)
     assert chunked.chunk_spans() == fresh.chunk_spans()
     for mine, ref in zip(chunked.sessions, fresh.sessions):
         assert torch.equal(mine.codes(), ref.codes())
@@ -86,7 +95,7 @@ def test_chunked_session_matches_fresh_after_edits(tiny_model):
 
 def test_document_logits_are_the_token_weighted_mean_of_chunks(tiny_model):
     ids = document(random.Random(2), 200)
-    chunked = ChunkedSession(tiny_model, ids, boundary_ids={BREAK}, max_chunk_tokens=50)
+    chunked = ChunkedSession(tiny_model, ids, breaks=BREAKS, max_chunk_tokens=50)
     parts = [(b - a, Session(tiny_model, ids[a:b]).document_logits()) for a, b in chunked.chunk_spans()]
     expected = sum(n * logits for n, logits in parts) / len(ids)
     assert (chunked.document_logits() - expected).abs().max() < 1e-6
@@ -94,7 +103,7 @@ def test_document_logits_are_the_token_weighted_mean_of_chunks(tiny_model):
 
 
 def test_empty_and_invalid(tiny_model):
-    chunked = ChunkedSession(tiny_model, [], boundary_ids={BREAK}, max_chunk_tokens=16)
+    chunked = ChunkedSession(tiny_model, [], breaks=BREAKS, max_chunk_tokens=16)
     assert chunked.running_logits().shape == (0, tiny_model.cfg.n_classes)
     try:
         chunked.apply([TokenEdit(0, 3, [])])
