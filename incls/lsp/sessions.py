@@ -58,7 +58,8 @@ def paragraph_breaks(token_bytes) -> ParagraphBreaks:
     for i, b in enumerate(token_bytes.of_id):
         if b"\n\n" in b or b"\n\r\n" in b or b"\r\r" in b:
             blank.add(i)
-        if b.endswith((b"\n", b"\r")):
+        # a line break ends the token ("\r\n\r" + "\n" is a CRLF blank line; "\r" + "\n" only one break)
+        if b.endswith((b"\n", b"\n\r")):
             ends.add(i)
         if b.startswith((b"\n", b"\r")):
             starts.add(i)
