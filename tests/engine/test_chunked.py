@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import torch
 
 from incls.engine import ChunkedSession, Session, TokenEdit
@@ -76,15 +77,20 @@ def test_moved_cuts_cost_what_they_change():
         assert torch.equal(mine.codes(), ref.codes())
 
 
-def test_chunked_session_matches_fresh_after_edits(tiny_model):
+# blank lines only across two tokens: tokens 1-29 end a line, 20-49 start one
+PAIR_BREAKS = ParagraphBreaks(ends_line=frozenset(range(1, 30)), starts_line=frozenset(range(20, 50)))
+
+
+@pytest.mark.parametrize("breaks", [BREAKS, PAIR_BREAKS], ids=["in-token", "across-tokens"])
+def test_chunked_session_matches_fresh_after_edits(tiny_model, breaks):
     rng = random.Random(1)
-    chunked = ChunkedSession(tiny_model, document(rng, 300), breaks=BREAKS, max_chunk_tokens=64)
+    chunked = ChunkedSession(tiny_model, document(rng, 300), breaks=breaks, max_chunk_tokens=64)
     for _ in range(12):
         T = len(chunked.ids)
         a = rng.randrange(T + 1)
         b = min(T, a + rng.randrange(6))
         chunked.apply([TokenEdit(a, b, document(rng, rng.randrange(8)))])
-    fresh = ChunkedSession(tiny_model, chunked.ids, breaks=BREAKS, max_chunk_tokens=64)
+    fresh = ChunkedSession(tiny_model, chunked.ids, breaks=breaks, max_chunk_tokens=64)
     assert chunked.chunk_spans() == fresh.chunk_spans()
     for mine, ref in zip(chunked.sessions, fresh.sessions):
         assert torch.equal(mine.codes(), ref.codes())
