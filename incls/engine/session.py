@@ -315,11 +315,11 @@ class Session:
         removed = torch.cat([edit.deleted_old, changed_old[changed_old >= 0]]).sort().values
         # read before inserted tokens' rows (maybe freed ones) are written
         k_removed, v_removed = cache.k[edit.old_rows_of[removed]], cache.v[edit.old_rows_of[removed]]
-        cache.x[rows_of[dirty]] = x_dirty
         first = edit.first_change(dirty, removed)
         if dirty.numel() > DENSE_FRACTION * (T - first):
             # most rows after the first change are dirty: recompute them all (exact, and
             # cheaper than correcting the few clean ones key by key)
+            cache.x[rows_of[dirty]] = x_dirty
             dirty = torch.arange(first, T)
             x_dirty = cache.x[rows_of[dirty]]
         k_d, v_d = self._project(cache, lw, rows_of, dirty, x_dirty, ops, threads)
