@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# The engine's kernels are compiled at first use: a C compiler with OpenMP is needed.
+if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc libc6-dev
+  else
+    echo "incls needs a C compiler to build its kernels: install gcc (e.g. sudo apt-get install gcc)" >&2
+    exit 1
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
@@ -18,5 +27,6 @@ if [ "${1:-}" = "--test" ]; then
 else
   python -m pip install -q -e .
 fi
-# Convert the base model once (cached in ~/.cache/incls).
+# Convert the base model and build the engine's kernels once (cached in ~/.cache/incls).
 python -c "from incls.model.base import ensure_converted; ensure_converted()"
+python -c "from incls.engine.native import library; library()"

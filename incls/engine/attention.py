@@ -17,7 +17,8 @@ import torch
 
 from incls.model.rope import rotate_half
 
-from .weights import DT, EngineWeights
+from .native import library
+from .weights import DT, EngineWeights, LayerWeights
 
 NEG_INF = float("-inf")
 BLOCK_ELEMENTS = 1 << 22          # bound on (rows x heads x keys) of one score block
@@ -144,30 +145,29 @@ def canonical_output(N: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
     return (N / Z[..., None]).to(torch.float32)
 
 
-def window_outputs(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                   rows_of: torch.Tensor):
-    """Head outputs of a local layer's query rows `pos` (n,) (sorted), each over its W
-    nearest keys.
+def window_codes(w: EngineWeights, lw: LayerWeights, pos: torch.Tensor, rows_of: torch.Tensor, cache,
+                 threads: int) -> torch.Tensor:
+    """Choose the codes of a local layer's query rows `pos` (n,) afresh, each over its W
+    nearest keys, in the native kernel: writes them into cache.codes and returns which rows'
+    codes changed (n,) bool.
 
-    qW: (n, H, hd) the rows' queries; k, v: (S, Hkv, hd) keys in storage order, rows_of
-    (T,) the storage row of each position. Returns the canonical outputs (n, H, hd) float32
-    and the number of attention terms computed.
+    rows_of (T,) is the storage row of each position; the cache supplies qW, k, v and codes
+    in storage order. Head outputs are rounded through float32 (as `canonical_output`)
+    before the search.
     """
-    n = pos.numel()
-    out = torch.empty(n, w.H, w.hd, dtype=torch.float32)
-    block = max(1, BLOCK_ELEMENTS // (w.W * w.H * w.hd))
-    for a in range(0, n, block):
-        b = min(n, a + block)
-        cols, valid = near_columns(w, pos[a:b])                             # (nb, W)
-        rows = rows_of[cols]                                                # (nb, W) storage rows
-        s = near_scores(w, qW[a:b], k, rows)                                # (nb, H, W)
-        if int(pos[a]) < w.W - 1:                                           # rows near the start have fewer keys
-            s.masked_fill_(~valid[:, None, :], NEG_INF)
-        e = (s - s.amax(-1, keepdim=True)).exp_().view(b - a, w.Hkv, w.group, w.W)
-        N = e @ v[rows].permute(0, 2, 1, 3)                                 # (nb, Hkv, g, hd)
-        out[a:b] = canonical_output(N.view(b - a, w.H, w.hd), e.sum(-1).view(b - a, w.H))
-    terms = int(torch.clamp(pos + 1, max=w.W).sum())
-    return out, terms
+    pos = pos.contiguous()
+    changed = torch.zeros(pos.numel(), dtype=torch.uint8)
+    if pos.numel():
+        library().incls_window_codes(
+            pos.data_ptr(), pos.numel(), rows_of.data_ptr(), cache.qW.data_ptr(), cache.k.data_ptr(),
+            cache.v.data_ptr(), w.H, w.Hkv, w.hd, w.W, w.scale, w.rot_cos.data_ptr(), w.rot_sin.data_ptr(),
+            lw.codes.data_ptr(), lw.codes_sq.data_ptr(), w.K, cache.codes.data_ptr(), changed.data_ptr(), threads)
+    return changed.bool()
+
+
+def window_terms(w: EngineWeights, pos: torch.Tensor) -> int:
+    """Attention terms of local-window rows `pos` (n,): each sees min(pos + 1, W) keys."""
+    return int(torch.clamp(pos + 1, max=w.W).sum())
 
 
 class RowAccumulators:

@@ -1,43 +1,38 @@
 """The position-wise parts of a layer, on a batch of rows: projections, code search, MLP.
 
-Each function takes only the rows that need it (dirty positions), so one small matmul
-serves a whole batch of positions with no Python loop over them. The math is float32,
-and every matmul goes through `rows_matmul`, so a row's result does not depend on which
-other rows shared its batch (see `incls.engine.weights`).
+Each function takes only the rows that need it (dirty positions), so one call serves a
+whole batch of positions with no Python loop over them. The math is float32 in the
+native kernels (`kernels.c`), where every output number is computed in an order fixed by
+the shapes alone, so a row's result does not depend on which other rows shared its
+batch nor on the thread count (see `incls.engine.weights`).
 """
 
 from __future__ import annotations
 
 import torch
-from torch.nn import functional as F
 
-from .attention import rotate_to_window
+from .native import library
 from .weights import DT, PW, EngineWeights, LayerWeights
 
-ROW_MULTIPLE = 16   # batches are padded to a multiple of this many rows
 
-
-def rows_matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """x (n, a) times weight (b, a) -> (n, b), each row bitwise independent of the others.
-
-    BLAS picks a different kernel (and a different summation order) for small batches,
-    and splits some of them over threads differently; padded to a multiple of
-    ROW_MULTIPLE rows it always takes the same path, so a position computed alone after
-    an edit equals the same position computed among all rows of a fresh document
-    (tests/engine/test_batch_invariance.py checks it on the running machine). Computed
-    as weight @ x.T: with the weights as the tall operand, BLAS runs a few rows about
-    twice as fast as x @ weight.T.
-    """
-    n = x.shape[0]
-    pad = -n % ROW_MULTIPLE
-    if pad:
-        x = F.pad(x, (0, 0, 0, pad))                                        # zero rows
-    # row-major again: the reductions that follow (norms) sum in an order set by the layout
-    return (weight @ x.contiguous().t()).t()[:n].contiguous()
+def rows_matmul(x: torch.Tensor, weight: torch.Tensor, threads: int | None = None) -> torch.Tensor:
+    """x (n, a) float32 times weight (b, a) -> (n, b), each row bitwise independent of the others."""
+    x = x.contiguous()
+    n, a = x.shape
+    out = torch.empty(n, weight.shape[0], dtype=PW)
+    if n:
+        library().incls_matmul(x.data_ptr(), n, a, weight.data_ptr(), weight.shape[0], out.data_ptr(),
+                               threads or torch.get_num_threads())
+    return out
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+    """RMSNorm of rows x (n, d) float32 with gain `weight` (d,)."""
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    if x.shape[0]:
+        library().incls_rms_norm(x.data_ptr(), x.shape[0], x.shape[1], weight.data_ptr(), eps, out.data_ptr())
+    return out
 
 
 def embed(w: EngineWeights, ids: torch.Tensor) -> torch.Tensor:
@@ -45,23 +40,33 @@ def embed(w: EngineWeights, ids: torch.Tensor) -> torch.Tensor:
     return w.embed[ids].to(PW)
 
 
+def store_projections(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, rows: torch.Tensor, cache_x, cache_qW,
+                      cache_k, cache_v, threads: int | None = None) -> None:
+    """Write the rows' residual inputs x (n, d) float32 and their q (rotated by W), k, v
+    (float64) into storage rows `rows` (n,) of the cache tensors (S, d), (S, H, hd),
+    (S, Hkv, hd), (S, Hkv, hd)."""
+    x, rows = x.contiguous(), rows.contiguous()
+    if not rows.numel():
+        return
+    library().incls_project(
+        x.data_ptr(), x.shape[0], w.d, rows.data_ptr(), lw.ln1.data_ptr(), w.eps, lw.w_qkv.data_ptr(),
+        w.H, w.Hkv, w.hd, w.win_cos.data_ptr(), w.win_sin.data_ptr(),
+        cache_x.data_ptr(), cache_qW.data_ptr(), cache_k.data_ptr(), cache_v.data_ptr(),
+        threads or torch.get_num_threads())
+
+
 def project(w: EngineWeights, lw: LayerWeights, x: torch.Tensor):
     """x (n, d) float32 -> qW (n, H, hd) rotated by W, k (n, Hkv, hd), v (n, Hkv, hd), float64 for attention."""
     n = x.shape[0]
-    qkv = rows_matmul(rms_norm(x, lw.ln1, w.eps), lw.w_qkv).to(DT)       # (n, (H + 2 Hkv) hd)
-    q, k, v = qkv.split([w.H * w.hd, w.Hkv * w.hd, w.Hkv * w.hd], dim=-1)
-    return rotate_to_window(w, q.reshape(n, w.H, w.hd)), k.reshape(n, w.Hkv, w.hd), v.reshape(n, w.Hkv, w.hd)
+    qW, k, v = torch.empty(n, w.H, w.hd, dtype=DT), torch.empty(n, w.Hkv, w.hd, dtype=DT), torch.empty(
+        n, w.Hkv, w.hd, dtype=DT)
+    store_projections(w, lw, x, torch.arange(n), torch.empty(n, w.d, dtype=PW), qW, k, v)
+    return qW, k, v
 
 
 def _cross(lw: LayerWeights, o64: torch.Tensor) -> torch.Tensor:
     """o . code for outputs o64 (n, H, hd) and every code of its head: (n, H, K)."""
     return (o64.transpose(0, 1) @ lw.codes.transpose(1, 2)).transpose(0, 1)
-
-
-def nearest_codes(lw: LayerWeights, o: torch.Tensor) -> torch.Tensor:
-    """Nearest code (n, H) of each head for outputs o (n, H, hd) float32, ties to the lower
-    index: argmin over codes of |c|^2 - 2 o.c (|o|^2 is the same for every code)."""
-    return (lw.codes_sq[None] - 2.0 * _cross(lw, o.to(DT))).argmin(-1)
 
 
 def search_codes(lw: LayerWeights, o: torch.Tensor):
@@ -90,12 +95,23 @@ def still_nearest(o: torch.Tensor, o_ref: torch.Tensor, margin: torch.Tensor) ->
     return 2.0 * moved < margin * (1.0 - 1e-9) - 1e-12
 
 
+def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, rows: torch.Tensor, codes: torch.Tensor,
+                threads: int | None = None) -> torch.Tensor:
+    """Residual stream after the layer (n, d) of the storage rows `rows` (n,) of residual
+    inputs cache_x (S, d) with codes (n, H): attention block (sum of table rows) and MLP."""
+    rows, codes = rows.contiguous(), codes.contiguous()
+    n = rows.numel()
+    out = torch.empty(n, w.d, dtype=PW)
+    if n:
+        library().incls_finish(cache_x.data_ptr(), rows.data_ptr(), n, w.d, codes.data_ptr(), w.H, w.K,
+                               lw.table.data_ptr(), lw.ln2.data_ptr(), w.eps, lw.w_gate_up.data_ptr(), w.dff,
+                               lw.w_down.data_ptr(), out.data_ptr(), threads or torch.get_num_threads())
+    return out
+
+
 def finish(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-    """Residual add of the attention block (sum of table rows of the codes) and the MLP: (n, d)."""
-    heads = torch.arange(w.H)
-    x = x + lw.table[heads, codes].sum(-2)                                  # (n, d)
-    gate, up = rows_matmul(rms_norm(x, lw.ln2, w.eps), lw.w_gate_up).chunk(2, dim=-1)  # (n, dff) each
-    return x + rows_matmul(F.silu(gate) * up, lw.w_down)
+    """Residual add of the attention block and the MLP for rows x (n, d) with codes (n, H)."""
+    return finish_rows(w, lw, x.contiguous(), torch.arange(x.shape[0]), codes)
 
 
 def classify(w: EngineWeights, x: torch.Tensor) -> torch.Tensor:

@@ -19,12 +19,12 @@ fresh and an updated session compute each number the same way.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 
 import torch
 
 from . import positionwise as pw
-from .attention import BLOCK_ELEMENTS, RowAccumulators, canonical_output, full_rows, key_scores, window_outputs
+from .attention import (BLOCK_ELEMENTS, RowAccumulators, canonical_output, full_rows, key_scores, window_codes,
+                        window_terms)
 from .cache import LayerCache
 from .edits import EditPlan, TokenEdit, check_token_ids, plan_edits
 from .ops import OpCounter, UnitCosts, UpdateStats
@@ -39,11 +39,11 @@ DENSE_FRACTION = 0.5    # above this share of dirty rows after the first change,
 class LayerThreads:
     """Threads for one layer's update, chosen by how many rows it recomputes.
 
-    A small update is many small tensor operations; splitting each over threads costs more
+    A small update's tensor operations are small; splitting each over threads costs more
     in synchronisation than it saves (on a busy machine a lot more), so a layer with few
-    dirty rows runs on one thread, except its matmuls, which still gain from every thread;
-    a layer with many (a fresh document, a paste that flips codes far away) uses every
-    thread throughout. Results do not depend on the choice (see `incls.engine.weights`).
+    dirty rows runs them on one thread; a layer with many (a fresh document, a paste that
+    flips codes far away) uses every thread. The native kernels are told `all` and decide
+    by size themselves. Results do not depend on the choice (see `incls.engine.weights`).
     """
 
     def __init__(self) -> None:
@@ -55,16 +55,6 @@ class LayerThreads:
 
     def for_rows(self, n_rows: int) -> None:
         self._use(1 if n_rows <= SMALL_UPDATE_ROWS else self.all)
-
-    @contextmanager
-    def matmuls(self):
-        """Every thread for the position-wise matmuls of the rows in hand."""
-        before = self.current
-        self._use(self.all)
-        try:
-            yield
-        finally:
-            self._use(before)
 
     def _use(self, n: int) -> None:
         if n != self.current:
@@ -266,20 +256,16 @@ class Session:
         self.ids = plan.ids
 
     def _project(self, cache: LayerCache, lw, rows_of, dirty, x_dirty, ops: OpCounter, threads: LayerThreads):
-        """Store the dirty rows' residual inputs and their new q, k, v; returns k, v of those rows."""
+        """Store the dirty rows' residual inputs and their new q, k, v; returns their storage rows."""
         d_rows = rows_of[dirty]                                             # (n,) their storage rows
-        cache.x[d_rows] = x_dirty
         threads.for_rows(int(dirty.numel()))
-        with threads.matmuls():
-            qW_d, k_d, v_d = pw.project(self.w, lw, x_dirty)
-        cache.qW[d_rows], cache.k[d_rows], cache.v[d_rows] = qW_d, k_d, v_d
+        pw.store_projections(self.w, lw, x_dirty, d_rows, cache.x, cache.qW, cache.k, cache.v, threads.all)
         ops.add("qkv", dirty.numel() * self.units.qkv)
-        return k_d, v_d
+        return d_rows
 
     def _finish(self, cache: LayerCache, lw, rows_of, dirty, codes, ops: OpCounter, threads: LayerThreads):
         """Residual stream after this layer (n, d) of the rows whose input or codes changed."""
-        with threads.matmuls():
-            x = pw.finish(self.w, lw, cache.x[rows_of[dirty]], codes)
+        x = pw.finish_rows(self.w, lw, cache.x, rows_of[dirty], codes, threads.all)
         ops.add("mlp", dirty.numel() * (self.units.mlp + self.units.table))
         return x
 
@@ -288,21 +274,17 @@ class Session:
         """A local layer: every row whose W keys include a changed one is recomputed outright
         (W terms; cheaper than correcting accumulators key by key, and none are stored) and
         its code searched again. Returns the next layer's dirty rows and their inputs."""
-        w, rows_of = self.w, edit.rows_of
+        rows_of = edit.rows_of
         self._project(cache, lw, rows_of, dirty, x_dirty, ops, threads)
         reach = edit.local_reach(dirty)                                     # (m,) sorted, includes dirty
-        r_rows = rows_of[reach]
-        o, terms = window_outputs(w, reach, cache.qW[r_rows], cache.k, cache.v, rows_of)
-        ops.add("attention", terms * self.units.term)
-        codes = pw.nearest_codes(lw, o)                                     # (m, H)
+        moved = window_codes(self.w, lw, reach, rows_of, cache, threads.all)
+        ops.add("attention", window_terms(self.w, reach) * self.units.term)
         ops.add("search", reach.numel() * self.units.search)
-        moved = (codes != cache.codes[r_rows]).any(-1)
-        cache.codes[r_rows] = codes
         keep = moved | torch.isin(reach, dirty)                             # dirty now: moved or dirty before
         stats.searched_per_layer.append(int(reach.numel()) - int(dirty.numel()))
         dirty = reach[keep]
         stats.changed_codes_per_layer.append(int(dirty.numel()) - stats.dirty_per_layer[-1])
-        return dirty, self._finish(cache, lw, rows_of, dirty, codes[keep], ops, threads)
+        return dirty, self._finish(cache, lw, rows_of, dirty, cache.codes[rows_of[dirty]], ops, threads)
 
     def _full_layer(self, cache: LayerCache, lw, edit: "_EditGeometry", dirty, x_dirty, ops: OpCounter,
                     stats: UpdateStats, threads: LayerThreads):
@@ -322,7 +304,8 @@ class Session:
             cache.x[rows_of[dirty]] = x_dirty
             dirty = torch.arange(first, T)
             x_dirty = cache.x[rows_of[dirty]]
-        k_d, v_d = self._project(cache, lw, rows_of, dirty, x_dirty, ops, threads)
+        d_rows = self._project(cache, lw, rows_of, dirty, x_dirty, ops, threads)
+        k_d, v_d = cache.k[d_rows], cache.v[d_rows]
         dirty_mask = torch.zeros(T, dtype=torch.bool)
         dirty_mask[dirty] = True
         search, o = self._full_outputs(cache, rows_of, first, src, removed, k_removed, v_removed, dirty,

@@ -4,11 +4,13 @@ An updated session and a fresh session on the same tokens must pick the *same* c
 every position and head, and codes are argmins, so every number a code depends on must
 come out the same whichever batch of rows computed it.
 
-- Position-wise math (norms, q/k/v projection, table sum, MLP) runs in float32 on
-  batches padded to a multiple of `ROW_MULTIPLE` rows (`positionwise.rows_matmul`): each row's
-  result is then bitwise independent of the batch it came in and of the thread count
-  (tests/engine/test_batch_invariance.py checks it on the machine running the tests).
-  So the residual stream, q, k and v of a position are exactly those of a fresh run.
+- Position-wise math (norms, q/k/v projection, table sum, MLP) runs in float32 in the
+  native kernels (`kernels.c`), which compute every number in an order fixed by the
+  shapes alone: each row's result is bitwise independent of the batch it came in and of
+  the thread count (tests/engine/test_batch_invariance.py checks it). So the residual
+  stream, q, k and v of a position are exactly those of a fresh run.
+- A local layer's window attention and code search run in the native kernels too, one
+  row at a time in float64, so a recomputed row equals a fresh one bit for bit.
 - Attention (scores, softmax accumulators, code distances) runs in float64: accumulators
   are corrected term by term after edits, which cannot be bitwise equal to a fresh sum,
   but they differ by ~1e-16 relative, and the head output is rounded to float32

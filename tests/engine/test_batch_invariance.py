@@ -33,7 +33,7 @@ def _check(model, n_rows: int) -> None:
         reference = _rows(w, lw, x, codes)
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            for start, size in [(0, 1), (5, 2), (7, 3), (11, 5), (3, 9), (20, 17), (1, 40), (0, n_rows)]:
+            for start, size in [(0, 1), (5, 2), (7, 3), (11, 5), (3, 9), (20, 17), (1, 40), (2, 33), (0, n_rows)]:
                 part = _rows(w, lw, x[start:start + size], codes[start:start + size])
                 for got, want in zip(part, reference):
                     assert torch.equal(got, want[start:start + size]), (threads, start, size)

@@ -1,0 +1,362 @@
+/* Native kernels of the incremental engine: position-wise rows and local-window attention.
+ *
+ * Why native: after a word edit the engine recomputes a handful of rows per layer. In
+ * tensor-library calls that is a few hundred small operations of 5-15 us each plus BLAS
+ * matmuls padded to 16 rows; here it is one call per step, and matmuls of exactly the
+ * rows in hand.
+ *
+ * Why every result is batch-invariant: each output number is computed by one thread, by
+ * the same code, in a summation order fixed by the shapes alone (one 8-lane accumulator
+ * per output advanced along the reduction axis, then a fixed horizontal sum). A row
+ * recomputed alone after an edit therefore has the bits of the same row computed among
+ * all rows of a fresh document, whatever the thread count. Built with -ffp-contract=off,
+ * so the compiler fuses no multiply-add on its own.
+ *
+ * Layouts are row-major; "rows" arguments are int64 storage-row indices.
+ */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define INCLS_AVX2 1
+#endif
+
+typedef int64_t i64;
+
+/* ---- float32 dot products in a fixed order ---------------------------------------- */
+
+#ifdef INCLS_AVX2
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* y[r * ldy + c] = x_r . w_c for an MR x NR tile; a = reduction length. */
+#define TILE(MR, NR)                                                                     \
+static void tile_##MR##_##NR(const float *x, i64 a, const float *w, float *y, i64 ldy, const float *pf) { \
+    __m256 acc[MR][NR];                                                                  \
+    for (int r = 0; r < MR; r++)                                                         \
+        for (int c = 0; c < NR; c++) acc[r][c] = _mm256_setzero_ps();                    \
+    i64 k = 0;                                                                           \
+    for (; k + 8 <= a; k += 8) {                                                         \
+        _mm_prefetch((const char *)(pf + NR * k), _MM_HINT_T0);                          \
+        _mm_prefetch((const char *)(pf + NR * k + 16), _MM_HINT_T0);                     \
+        __m256 wv[NR];                                                                   \
+        for (int c = 0; c < NR; c++) {                                                   \
+            wv[c] = _mm256_loadu_ps(w + c * a + k);                                      \
+            __asm__("" : "+x"(wv[c]));  /* keep in a register: one load per weight vector */ \
+        }                                                                                \
+        for (int r = 0; r < MR; r++) {                                                   \
+            __m256 xv = _mm256_loadu_ps(x + r * a + k);                                  \
+            __asm__("" : "+x"(xv));                                                      \
+            for (int c = 0; c < NR; c++) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]); \
+        }                                                                                \
+    }                                                                                    \
+    for (int r = 0; r < MR; r++)                                                         \
+        for (int c = 0; c < NR; c++) {                                                   \
+            float s = hsum8(acc[r][c]);                                                  \
+            for (i64 t = k; t < a; t++) s += x[r * a + t] * w[c * a + t];                \
+            y[r * ldy + c] = s;                                                          \
+        }                                                                                \
+}
+TILE(6, 2) TILE(5, 2) TILE(4, 2) TILE(3, 2) TILE(2, 2) TILE(1, 2)
+TILE(6, 1) TILE(5, 1) TILE(4, 1) TILE(3, 1) TILE(2, 1) TILE(1, 1)
+TILE(4, 3) TILE(3, 3) TILE(2, 3) TILE(1, 3)
+
+typedef void (*tile_fn)(const float *, i64, const float *, float *, i64, const float *);
+static const tile_fn TILES[7][4] = {
+    {0, 0, 0, 0},
+    {0, tile_1_1, tile_1_2, tile_1_3},
+    {0, tile_2_1, tile_2_2, tile_2_3},
+    {0, tile_3_1, tile_3_2, tile_3_3},
+    {0, tile_4_1, tile_4_2, tile_4_3},
+    {0, tile_5_1, tile_5_2, 0},
+    {0, tile_6_1, tile_6_2, 0},
+};
+#ifndef MR_MAX
+#define MR_MAX 4
+#define NR_MAX 3
+#endif
+#else
+/* Portable path: the same fixed order as 8 lanes, then a fixed lane sum. */
+static void dot_tile(const float *x, i64 a, const float *w, float *y) {
+    float lane[8] = {0};
+    i64 k = 0;
+    for (; k + 8 <= a; k += 8)
+        for (int l = 0; l < 8; l++) lane[l] = lane[l] + x[k + l] * w[k + l];
+    float s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+    for (; k < a; k++) s += x[k] * w[k];
+    *y = s;
+}
+#endif
+
+#define W_BLOCK 48   /* weight rows per parallel task */
+#define X_CHUNK 32   /* rows of x kept in L2 while a weight block passes over them */
+
+/* y (n, b) = x (n, a) @ w (b, a)^T. Threads split the weight rows, never a reduction.
+ * Each small tile of weight rows, once loaded (from memory, the first time), is used
+ * by every row of the chunk while it sits in L1: a few rows cost one pass over the weights. */
+void incls_matmul(const float *x, i64 n, i64 a, const float *w, i64 b, float *y, int threads) {
+    i64 blocks = (b + W_BLOCK - 1) / W_BLOCK;
+    if (n * b * a < (1 << 18)) threads = 1;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (i64 blk = 0; blk < blocks; blk++) {
+        i64 c0 = blk * W_BLOCK, c1 = c0 + W_BLOCK < b ? c0 + W_BLOCK : b;
+        for (i64 r0 = 0; r0 < n; r0 += X_CHUNK) {
+            i64 r1 = r0 + X_CHUNK < n ? r0 + X_CHUNK : n;
+#ifdef INCLS_AVX2
+            for (i64 c = c0; c < c1; c += NR_MAX) {
+                int nr = c1 - c < NR_MAX ? (int)(c1 - c) : NR_MAX;
+                for (i64 r = r0; r < r1; r += MR_MAX) {
+                    int mr = r1 - r < MR_MAX ? (int)(r1 - r) : MR_MAX;
+                    /* the chunk's first tile fetches the next weight tile ahead of use */
+                    const float *pf = r == r0 ? w + (c + nr) * a : w + c * a;
+                    TILES[mr][nr](x + r * a, a, w + c * a, y + r * b + c, b, pf);
+                }
+            }
+#else
+            for (i64 c = c0; c < c1; c++)
+                for (i64 r = r0; r < r1; r++) dot_tile(x + r * a, a, w + c * a, y + r * b + c);
+#endif
+        }
+    }
+}
+
+/* ---- position-wise rows ---------------------------------------------------------------- */
+
+/* Sum of squares of x (d,) in 8 lanes, then a fixed lane sum (the compiler vectorizes it). */
+static float sum_squares(const float *x, i64 d) {
+    float lane[8] = {0};
+    i64 k = 0;
+    for (; k + 8 <= d; k += 8)
+        for (int l = 0; l < 8; l++) lane[l] = lane[l] + x[k + l] * x[k + l];
+    float s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+    for (; k < d; k++) s += x[k] * x[k];
+    return s;
+}
+
+/* out (n, d) = RMSNorm of x (n, d) with weight g: x * (1 / sqrt(mean(x^2) + eps)) * g. */
+static void rms_norm_rows(const float *x, i64 n, i64 d, const float *g, float eps, float *out) {
+    for (i64 r = 0; r < n; r++) {
+        const float *xr = x + r * d;
+        float inv = 1.0f / sqrtf(sum_squares(xr, d) / (float)d + eps);
+        for (i64 k = 0; k < d; k++) out[r * d + k] = (xr[k] * inv) * g[k];
+    }
+}
+
+/* silu(g) * u elementwise, with exp from + and * alone (Cody-Waite reduction, degree-6
+ * polynomial, within 2 ulp of expf): eight at a time in AVX2, the rest by the same
+ * operations in scalar code, so an element's bits never depend on where it sits. */
+#define EXP_CLAMP_LO -87.0f
+#define EXP_CLAMP_HI 88.0f
+#define EXP_LOG2E 1.44269504088896341f
+#define EXP_ROUND 12582912.0f                  /* 1.5 * 2^23: adding it rounds to an integer */
+#define EXP_LN2_HI 0.693359375f
+#define EXP_LN2_LO -2.12194440e-4f
+static const float EXP_POLY[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                  4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
+static inline float exp_f32(float x) {
+    x = x < EXP_CLAMP_LO ? EXP_CLAMP_LO : (x > EXP_CLAMP_HI ? EXP_CLAMP_HI : x);
+    float n = (x * EXP_LOG2E + EXP_ROUND) - EXP_ROUND;
+    float r = (x - n * EXP_LN2_HI) - n * EXP_LN2_LO;
+    float p = EXP_POLY[0];
+    for (int i = 1; i < 6; i++) p = p * r + EXP_POLY[i];
+    p = (p * r) * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static void silu_mul(const float *g, const float *u, float *out, i64 n) {
+    i64 k = 0;
+#ifdef INCLS_AVX2
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    for (; k + 8 <= n; k += 8) {
+        __m256 gv = _mm256_loadu_ps(g + k);
+        __m256 x = _mm256_sub_ps(zero, gv);
+        x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(EXP_CLAMP_LO)), _mm256_set1_ps(EXP_CLAMP_HI));
+        __m256 round = _mm256_set1_ps(EXP_ROUND);
+        __m256 nv = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), round), round);
+        __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(nv, _mm256_set1_ps(EXP_LN2_HI))),
+                                 _mm256_mul_ps(nv, _mm256_set1_ps(EXP_LN2_LO)));
+        __m256 p = _mm256_set1_ps(EXP_POLY[0]);
+        for (int i = 1; i < 6; i++) p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(EXP_POLY[i]));
+        p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, r), r), r), one);
+        __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nv), _mm256_set1_epi32(127)), 23);
+        __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+        __m256 silu = _mm256_div_ps(gv, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(out + k, _mm256_mul_ps(silu, _mm256_loadu_ps(u + k)));
+    }
+#endif
+    for (; k < n; k++) out[k] = (g[k] / (1.0f + exp_f32(0.0f - g[k]))) * u[k];
+}
+
+void incls_rms_norm(const float *x, i64 n, i64 d, const float *g, float eps, float *out) {
+    rms_norm_rows(x, n, d, g, eps, out);
+}
+
+/* Store the rows' residual inputs and their q (rotated by the window), k, v in float64.
+ *
+ * x (n, d); dst (n,) storage rows; w_qkv ((H + 2 Hkv) hd, d); win_cos/win_sin (hd,);
+ * cache_x (S, d) float32; cache_q (S, H, hd), cache_k/cache_v (S, Hkv, hd) float64.
+ */
+void incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln1, float eps,
+                   const float *w_qkv, i64 H, i64 Hkv, i64 hd, const double *win_cos, const double *win_sin,
+                   float *cache_x, double *cache_q, double *cache_k, double *cache_v, int threads) {
+    i64 b = (H + 2 * Hkv) * hd, half = hd / 2;
+    float *h = malloc(sizeof(float) * n * d), *qkv = malloc(sizeof(float) * n * b);
+    rms_norm_rows(x, n, d, ln1, eps, h);
+    incls_matmul(h, n, d, w_qkv, b, qkv, threads);
+    for (i64 r = 0; r < n; r++) {
+        i64 s = dst[r];
+        memcpy(cache_x + s * d, x + r * d, sizeof(float) * d);
+        const float *row = qkv + r * b;
+        for (i64 hh = 0; hh < H; hh++) {
+            const float *q = row + hh * hd;
+            double *out = cache_q + (s * H + hh) * hd;
+            for (i64 k = 0; k < hd; k++) {
+                double rot = k < half ? -(double)q[k + half] : (double)q[k - half];
+                out[k] = (double)q[k] * win_cos[k] + rot * win_sin[k];
+            }
+        }
+        for (i64 k = 0; k < Hkv * hd; k++) {
+            cache_k[s * Hkv * hd + k] = (double)row[H * hd + k];
+            cache_v[s * Hkv * hd + k] = (double)row[(H + Hkv) * hd + k];
+        }
+    }
+    free(h);
+    free(qkv);
+}
+
+/* The rest of a layer for n rows: residual add of the attention block (one table row per
+ * head and code) and the gated MLP.
+ *
+ * cache_x (S, d) residual inputs, src (n,) their storage rows; codes (n, H);
+ * table (H, K, d); w_gu (2 dff, d) gate rows then up rows; w_down (d, dff); out (n, d).
+ */
+void incls_finish(const float *cache_x, const i64 *src, i64 n, i64 d, const i64 *codes, i64 H, i64 K,
+                  const float *table, const float *ln2, float eps, const float *w_gu, i64 dff,
+                  const float *w_down, float *out, int threads) {
+    float *x = malloc(sizeof(float) * n * d), *h = malloc(sizeof(float) * n * d);
+    float *gu = malloc(sizeof(float) * n * 2 * dff), *act = malloc(sizeof(float) * n * dff);
+    float *t = malloc(sizeof(float) * d);
+    for (i64 r = 0; r < n; r++) {
+        const float *xr = cache_x + src[r] * d;
+        for (i64 k = 0; k < d; k++) t[k] = 0.0f;
+        for (i64 hh = 0; hh < H; hh++) {
+            const float *row = table + (hh * K + codes[r * H + hh]) * d;
+            for (i64 k = 0; k < d; k++) t[k] += row[k];
+        }
+        for (i64 k = 0; k < d; k++) x[r * d + k] = xr[k] + t[k];
+    }
+    free(t);
+    rms_norm_rows(x, n, d, ln2, eps, h);
+    incls_matmul(h, n, d, w_gu, 2 * dff, gu, threads);
+    for (i64 r = 0; r < n; r++) silu_mul(gu + r * 2 * dff, gu + r * 2 * dff + dff, act + r * dff, dff);
+    incls_matmul(act, n, dff, w_down, d, out, threads);
+    for (i64 k = 0; k < n * d; k++) out[k] = x[k] + out[k];
+    free(x);
+    free(h);
+    free(gu);
+    free(act);
+}
+
+/* ---- local-window attention and code search (float64) ----------------------------------- */
+
+static inline double dot64(const double *a, const double *b, i64 n) {
+#ifdef INCLS_AVX2
+    __m256d acc = _mm256_setzero_pd();
+    i64 k = 0;
+    for (; k + 4 <= n; k += 4) acc = _mm256_fmadd_pd(_mm256_loadu_pd(a + k), _mm256_loadu_pd(b + k), acc);
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+    double t = _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+#else
+    double lane[4] = {0};
+    i64 k = 0;
+    for (; k + 4 <= n; k += 4)
+        for (int l = 0; l < 4; l++) lane[l] = lane[l] + a[k + l] * b[k + l];
+    double t = (lane[0] + lane[2]) + (lane[1] + lane[3]);
+#endif
+    for (; k < n; k++) t += a[k] * b[k];
+    return t;
+}
+
+/* Head outputs of query positions pos (m,) over their W nearest keys (clipped RoPE), and
+ * the nearest code of each head; writes the codes into cache_codes and flags rows whose
+ * codes changed.
+ *
+ * rows_of (T,) storage row of each position; q (S, H, hd) queries rotated by W;
+ * k, v (S, Hkv, hd); rot_cos/rot_sin (W + 1, hd): rotation by t - W for t = 0..W;
+ * codebook (H, K, hd), codes_sq (H, K); cache_codes (S, H); changed (m,).
+ * The score of query i and key i - t is q_i . rotate(k_{i-t}, W - t) * scale.
+ */
+void incls_window_codes(const i64 *pos, i64 m, const i64 *rows_of, const double *q, const double *k,
+                        const double *v, i64 H, i64 Hkv, i64 hd, i64 W, double scale,
+                        const double *rot_cos, const double *rot_sin, const double *codebook,
+                        const double *codes_sq, i64 K, i64 *cache_codes, uint8_t *changed, int threads) {
+    i64 group = H / Hkv, half = hd / 2;
+    if (m < 64) threads = 1;
+#pragma omp parallel num_threads(threads)
+    {
+        double *kr = malloc(sizeof(double) * W * Hkv * hd);    /* the row's keys, rotated */
+        double *s = malloc(sizeof(double) * W);
+        double *o = malloc(sizeof(double) * hd);
+#pragma omp for schedule(static)
+        for (i64 r = 0; r < m; r++) {
+            i64 i = pos[r], row = rows_of[i];
+            i64 nk = i + 1 < W ? i + 1 : W;
+            for (i64 t = 0; t < nk; t++) {
+                const double *cs = rot_cos + t * hd, *sn = rot_sin + t * hd;
+                for (i64 g = 0; g < Hkv; g++) {
+                    const double *kj = k + (rows_of[i - t] * Hkv + g) * hd;
+                    double *out = kr + (t * Hkv + g) * hd;
+                    for (i64 c = 0; c < hd; c++) {
+                        double rot = c < half ? -kj[c + half] : kj[c - half];
+                        out[c] = kj[c] * cs[c] - rot * sn[c];
+                    }
+                }
+            }
+            int moved = 0;
+            for (i64 hh = 0; hh < H; hh++) {
+                i64 g = hh / group;
+                const double *qh = q + (row * H + hh) * hd;
+                double mx = -INFINITY;
+                for (i64 t = 0; t < nk; t++) {
+                    s[t] = dot64(qh, kr + (t * Hkv + g) * hd, hd) * scale;
+                    if (s[t] > mx) mx = s[t];
+                }
+                double Z = 0.0;
+                for (i64 c = 0; c < hd; c++) o[c] = 0.0;
+                for (i64 t = 0; t < nk; t++) {
+                    double e = exp(s[t] - mx);
+                    const double *vj = v + (rows_of[i - t] * Hkv + g) * hd;
+                    Z += e;
+                    for (i64 c = 0; c < hd; c++) o[c] += e * vj[c];
+                }
+                /* the output rounded through float32: float64 noise never reaches the choice */
+                for (i64 c = 0; c < hd; c++) o[c] = (double)(float)(o[c] / Z);
+                i64 best = 0;
+                double best_d = INFINITY;
+                for (i64 c = 0; c < K; c++) {
+                    double d2 = codes_sq[hh * K + c] - 2.0 * dot64(o, codebook + (hh * K + c) * hd, hd);
+                    if (d2 < best_d) { best_d = d2; best = c; }
+                }
+                i64 *slot = cache_codes + row * H + hh;
+                moved |= *slot != best;
+                *slot = best;
+            }
+            changed[r] = (uint8_t)moved;
+        }
+        free(kr);
+        free(s);
+        free(o);
+    }
+}

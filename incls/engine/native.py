@@ -1,0 +1,98 @@
+"""The engine's native kernels (`kernels.c`): compiled once per machine, loaded with ctypes.
+
+Compiled at first use with the system C compiler for the CPU it runs on, and cached in
+the user's cache directory under a name that hashes the source, the flags and the CPU's
+features, so a changed source or another CPU gets its own build. The library links the
+OpenMP runtime PyTorch has already loaded, so the two share one thread pool.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from ..paths import user_dir
+
+SOURCE = Path(__file__).with_name("kernels.c")
+FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fopenmp", "-fPIC", "-shared"]
+COMPILER_FIX = "install a C compiler with OpenMP (Debian/Ubuntu: apt-get install gcc), or set CC"
+
+i64, f32p, f64p, i64p = ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
+SIGNATURES = {
+    "incls_matmul": [f32p, i64, i64, f32p, i64, f32p, ctypes.c_int],
+    "incls_rms_norm": [f32p, i64, i64, f32p, ctypes.c_float, f32p],
+    "incls_project": [f32p, i64, i64, i64p, f32p, ctypes.c_float, f32p, i64, i64, i64, f64p, f64p,
+                      f32p, f64p, f64p, f64p, ctypes.c_int],
+    "incls_finish": [f32p, i64p, i64, i64, i64p, i64, i64, f32p, f32p, ctypes.c_float, f32p, i64, f32p, f32p,
+                     ctypes.c_int],
+    "incls_window_codes": [i64p, i64, i64p, f64p, f64p, f64p, i64, i64, i64, i64, ctypes.c_double, f64p, f64p,
+                           f64p, f64p, i64, i64p, ctypes.c_void_p, ctypes.c_int],
+}
+
+
+class NativeBuildError(RuntimeError):
+    """The kernels could not be compiled; the message names the compiler and the fix."""
+
+
+def _cpu_features() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return line
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _compiler() -> str:
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        raise NativeBuildError(f"no C compiler found to build {SOURCE.name}: {COMPILER_FIX}")
+    return cc
+
+
+def library_path() -> Path:
+    """Where the build for this source, these flags and this CPU lives."""
+    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + _cpu_features().encode()).hexdigest()[:16]
+    return user_dir("INCLS_CACHE", "XDG_CACHE_HOME", ".cache") / "native" / f"kernels-{key}.so"
+
+
+def build(target: Path) -> Path:
+    """Compile kernels.c to `target` (written under a temporary name, then renamed: concurrent
+    builds never load a half-written file)."""
+    cc = _compiler()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(fd)
+    try:
+        done = subprocess.run([cc, *FLAGS, str(SOURCE), "-o", tmp, "-lm"], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise NativeBuildError(f"building {SOURCE.name} with {cc} failed: {done.stderr.strip()[-2000:]}\n"
+                                   f"fix: {COMPILER_FIX}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+@lru_cache(maxsize=1)
+def library() -> ctypes.CDLL:
+    """The loaded kernels, built first if this machine has no build of this source yet."""
+    import torch  # noqa: F401  (loads the OpenMP runtime the kernels then share)
+
+    path = library_path()
+    if not path.is_file():
+        build(path)
+    lib = ctypes.CDLL(str(path))
+    for name, argtypes in SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.argtypes, fn.restype = argtypes, None
+    return lib
