@@ -13,11 +13,13 @@ head h // group.
 
 from __future__ import annotations
 
+import ctypes
+
 import torch
 
 from incls.model.rope import rotate_half
 
-from .native import library
+from .native import WindowLayer, library
 from .weights import DT, EngineWeights, LayerWeights
 
 NEG_INF = float("-inf")
@@ -145,29 +147,36 @@ def canonical_output(N: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
     return (N / Z[..., None]).to(torch.float32)
 
 
-def window_codes(w: EngineWeights, lw: LayerWeights, pos: torch.Tensor, rows_of: torch.Tensor, cache,
-                 threads: int) -> torch.Tensor:
-    """Choose the codes of a local layer's query rows `pos` (n,) afresh, each over its W
-    nearest keys, in the native kernel: writes them into cache.codes and returns which rows'
-    codes changed (n,) bool.
+def window_update(w: EngineWeights, lw: LayerWeights, cache, rows_of: torch.Tensor, dirty: torch.Tensor,
+                  extra: torch.Tensor, threads: int):
+    """A local layer's codes after a change, chosen afresh (native kernel) at every position
+    whose W keys include a changed one: the dirty positions (n,) and the W - 1 after each,
+    plus `extra` positions (a deleted key was among their W).
 
-    rows_of (T,) is the storage row of each position; the cache supplies qW, k, v and codes
-    in storage order. Head outputs are rounded through float32 (as `canonical_output`)
-    before the search.
+    That is every position whose keys changed: new or recomputed keys reach the W positions
+    from themselves on, deleted keys the kept positions that were within W after them. The
+    old state of a recomputed key needs nothing more: a kept position that had it among its
+    keys and no longer does has an inserted (so recomputed) token closer than W before it.
+    Nor do straddling pairs: a kept pair's distance changes only through a key inserted or
+    deleted between them, which is then within W of the query.
+
+    Writes the codes into cache.codes (storage order; rows_of (T,) maps positions to rows).
+    Returns the next layer's dirty positions (sorted: those whose codes changed, and the
+    dirty ones), the number of rows searched and the attention terms computed. Head
+    outputs are rounded through float32 (as `canonical_output`) before the search.
     """
-    pos = pos.contiguous()
-    changed = torch.zeros(pos.numel(), dtype=torch.uint8)
-    if pos.numel():
-        library().incls_window_codes(
-            pos.data_ptr(), pos.numel(), rows_of.data_ptr(), cache.qW.data_ptr(), cache.k.data_ptr(),
-            cache.v.data_ptr(), w.H, w.Hkv, w.hd, w.W, w.scale, w.rot_cos.data_ptr(), w.rot_sin.data_ptr(),
-            lw.codes.data_ptr(), lw.codes_sq.data_ptr(), w.K, cache.codes.data_ptr(), changed.data_ptr(), threads)
-    return changed.bool()
-
-
-def window_terms(w: EngineWeights, pos: torch.Tensor) -> int:
-    """Attention terms of local-window rows `pos` (n,): each sees min(pos + 1, W) keys."""
-    return int(torch.clamp(pos + 1, max=w.W).sum())
+    dirty, extra = dirty.contiguous(), extra.contiguous()
+    out = torch.empty(dirty.numel() * w.W + extra.numel(), dtype=torch.long)
+    stats = torch.zeros(2, dtype=torch.long)
+    layer = WindowLayer(
+        H=w.H, Hkv=w.Hkv, hd=w.hd, W=w.W, K=w.K, T=rows_of.numel(), scale=w.scale,
+        rot_cos=w.rot_cos.data_ptr(), rot_sin=w.rot_sin.data_ptr(), codebook=lw.codes.data_ptr(),
+        codes_sq=lw.codes_sq.data_ptr(), q=cache.qW.data_ptr(), k=cache.k.data_ptr(), v=cache.v.data_ptr(),
+        codes=cache.codes.data_ptr(), rows_of=rows_of.data_ptr())
+    count = library().incls_window_update(ctypes.byref(layer), dirty.data_ptr(), dirty.numel(), extra.data_ptr(),
+                                          extra.numel(), out.data_ptr(), stats.data_ptr(), threads)
+    searched, terms = stats.tolist()
+    return out[:count], searched, terms
 
 
 class RowAccumulators:

@@ -239,10 +239,10 @@ void incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln
 /* The rest of a layer for n rows: residual add of the attention block (one table row per
  * head and code) and the gated MLP.
  *
- * cache_x (S, d) residual inputs, src (n,) their storage rows; codes (n, H);
+ * cache_x (S, d) residual inputs and cache_codes (S, H) codes, src (n,) the rows' storage rows;
  * table (H, K, d); w_gu (2 dff, d) gate rows then up rows; w_down (d, dff); out (n, d).
  */
-void incls_finish(const float *cache_x, const i64 *src, i64 n, i64 d, const i64 *codes, i64 H, i64 K,
+void incls_finish(const float *cache_x, const i64 *cache_codes, const i64 *src, i64 n, i64 d, i64 H, i64 K,
                   const float *table, const float *ln2, float eps, const float *w_gu, i64 dff,
                   const float *w_down, float *out, int threads) {
     float *x = malloc(sizeof(float) * n * d), *h = malloc(sizeof(float) * n * d);
@@ -252,7 +252,7 @@ void incls_finish(const float *cache_x, const i64 *src, i64 n, i64 d, const i64 
         const float *xr = cache_x + src[r] * d;
         for (i64 k = 0; k < d; k++) t[k] = 0.0f;
         for (i64 hh = 0; hh < H; hh++) {
-            const float *row = table + (hh * K + codes[r * H + hh]) * d;
+            const float *row = table + (hh * K + cache_codes[src[r] * H + hh]) * d;
             for (i64 k = 0; k < d; k++) t[k] += row[k];
         }
         for (i64 k = 0; k < d; k++) x[r * d + k] = xr[k] + t[k];
@@ -289,74 +289,111 @@ static inline double dot64(const double *a, const double *b, i64 n) {
     return t;
 }
 
-/* Head outputs of query positions pos (m,) over their W nearest keys (clipped RoPE), and
- * the nearest code of each head; writes the codes into cache_codes and flags rows whose
- * codes changed.
+/* A local layer's attention state, in storage rows (see incls/engine/slots.py). */
+typedef struct {
+    i64 H, Hkv, hd, W, K, T;
+    double scale;
+    const double *rot_cos, *rot_sin;   /* (W + 1, hd): rotation by t - W for t = 0..W */
+    const double *codebook, *codes_sq; /* (H, K, hd), (H, K) */
+    const double *q, *k, *v;           /* (S, H, hd) queries rotated by W; (S, Hkv, hd) keys, values */
+    i64 *codes;                        /* (S, H) chosen codes */
+    const i64 *rows_of;                /* (T,) storage row of each position */
+} WindowLayer;
+
+/* Head outputs of query position i over its W nearest keys (clipped RoPE) and the nearest
+ * code of each head, written into L->codes; returns whether any head's code changed.
+ * The score of query i and key i - t is q_i . rotate(k_{i-t}, W - t) * scale. kr (W Hkv hd),
+ * s (W) and o (hd) are scratch. */
+static int window_row_codes(const WindowLayer *L, i64 i, double *kr, double *s, double *o) {
+    i64 H = L->H, Hkv = L->Hkv, hd = L->hd, half = hd / 2, group = H / Hkv;
+    i64 row = L->rows_of[i], nk = i + 1 < L->W ? i + 1 : L->W;
+    for (i64 t = 0; t < nk; t++) {
+        const double *cs = L->rot_cos + t * hd, *sn = L->rot_sin + t * hd;
+        for (i64 g = 0; g < Hkv; g++) {
+            const double *kj = L->k + (L->rows_of[i - t] * Hkv + g) * hd;
+            double *out = kr + (t * Hkv + g) * hd;
+            for (i64 c = 0; c < hd; c++) {
+                double rot = c < half ? -kj[c + half] : kj[c - half];
+                out[c] = kj[c] * cs[c] - rot * sn[c];
+            }
+        }
+    }
+    int moved = 0;
+    for (i64 hh = 0; hh < H; hh++) {
+        i64 g = hh / group;
+        const double *qh = L->q + (row * H + hh) * hd;
+        double mx = -INFINITY;
+        for (i64 t = 0; t < nk; t++) {
+            s[t] = dot64(qh, kr + (t * Hkv + g) * hd, hd) * L->scale;
+            if (s[t] > mx) mx = s[t];
+        }
+        double Z = 0.0;
+        for (i64 c = 0; c < hd; c++) o[c] = 0.0;
+        for (i64 t = 0; t < nk; t++) {
+            double e = exp(s[t] - mx);
+            const double *vj = L->v + (L->rows_of[i - t] * Hkv + g) * hd;
+            Z += e;
+            for (i64 c = 0; c < hd; c++) o[c] += e * vj[c];
+        }
+        /* the output rounded through float32: float64 noise never reaches the choice */
+        for (i64 c = 0; c < hd; c++) o[c] = (double)(float)(o[c] / Z);
+        i64 best = 0;
+        double best_d = INFINITY;
+        for (i64 c = 0; c < L->K; c++) {
+            double d2 = L->codes_sq[hh * L->K + c] - 2.0 * dot64(o, L->codebook + (hh * L->K + c) * hd, hd);
+            if (d2 < best_d) { best_d = d2; best = c; }   /* ties to the lower index */
+        }
+        i64 *slot = L->codes + row * H + hh;
+        moved |= *slot != best;
+        *slot = best;
+    }
+    return moved;
+}
+
+/* Recompute the codes of every position a change reaches in a local layer and return the
+ * next layer's dirty positions: those whose codes changed, plus the dirty ones.
  *
- * rows_of (T,) storage row of each position; q (S, H, hd) queries rotated by W;
- * k, v (S, Hkv, hd); rot_cos/rot_sin (W + 1, hd): rotation by t - W for t = 0..W;
- * codebook (H, K, hd), codes_sq (H, K); cache_codes (S, H); changed (m,).
- * The score of query i and key i - t is q_i . rotate(k_{i-t}, W - t) * scale.
+ * A dirty position (n,) reaches itself and the W - 1 positions after it; `extra` (e,) are
+ * positions reached otherwise (a deleted key was among their W). Writes the dirty rows,
+ * sorted, to out (room for n W + e) and returns their count; stats[0] = rows searched,
+ * stats[1] = attention terms computed.
  */
-void incls_window_codes(const i64 *pos, i64 m, const i64 *rows_of, const double *q, const double *k,
-                        const double *v, i64 H, i64 Hkv, i64 hd, i64 W, double scale,
-                        const double *rot_cos, const double *rot_sin, const double *codebook,
-                        const double *codes_sq, i64 K, i64 *cache_codes, uint8_t *changed, int threads) {
-    i64 group = H / Hkv, half = hd / 2;
+i64 incls_window_update(const WindowLayer *L, const i64 *dirty, i64 n, const i64 *extra, i64 e, i64 *out,
+                        i64 *stats, int threads) {
+    i64 T = L->T, W = L->W;
+    uint8_t *mark = calloc(T > 0 ? T : 1, 1);     /* 1: reached, 2: dirty */
+    for (i64 a = 0; a < n; a++) {
+        mark[dirty[a]] |= 2;
+        for (i64 t = 0; t < W && dirty[a] + t < T; t++) mark[dirty[a] + t] |= 1;
+    }
+    for (i64 a = 0; a < e; a++)
+        if (extra[a] < T) mark[extra[a]] |= 1;
+    i64 m = 0, terms = 0;
+    i64 *reach = malloc(sizeof(i64) * (n * W + e + 1));
+    for (i64 i = 0; i < T; i++)
+        if (mark[i]) {
+            reach[m++] = i;
+            terms += i + 1 < W ? i + 1 : W;
+        }
+    uint8_t *changed = malloc(m + 1);
     if (m < 64) threads = 1;
 #pragma omp parallel num_threads(threads)
     {
-        double *kr = malloc(sizeof(double) * W * Hkv * hd);    /* the row's keys, rotated */
-        double *s = malloc(sizeof(double) * W);
-        double *o = malloc(sizeof(double) * hd);
+        double *kr = malloc(sizeof(double) * W * L->Hkv * L->hd);
+        double *s = malloc(sizeof(double) * W), *o = malloc(sizeof(double) * L->hd);
 #pragma omp for schedule(static)
-        for (i64 r = 0; r < m; r++) {
-            i64 i = pos[r], row = rows_of[i];
-            i64 nk = i + 1 < W ? i + 1 : W;
-            for (i64 t = 0; t < nk; t++) {
-                const double *cs = rot_cos + t * hd, *sn = rot_sin + t * hd;
-                for (i64 g = 0; g < Hkv; g++) {
-                    const double *kj = k + (rows_of[i - t] * Hkv + g) * hd;
-                    double *out = kr + (t * Hkv + g) * hd;
-                    for (i64 c = 0; c < hd; c++) {
-                        double rot = c < half ? -kj[c + half] : kj[c - half];
-                        out[c] = kj[c] * cs[c] - rot * sn[c];
-                    }
-                }
-            }
-            int moved = 0;
-            for (i64 hh = 0; hh < H; hh++) {
-                i64 g = hh / group;
-                const double *qh = q + (row * H + hh) * hd;
-                double mx = -INFINITY;
-                for (i64 t = 0; t < nk; t++) {
-                    s[t] = dot64(qh, kr + (t * Hkv + g) * hd, hd) * scale;
-                    if (s[t] > mx) mx = s[t];
-                }
-                double Z = 0.0;
-                for (i64 c = 0; c < hd; c++) o[c] = 0.0;
-                for (i64 t = 0; t < nk; t++) {
-                    double e = exp(s[t] - mx);
-                    const double *vj = v + (rows_of[i - t] * Hkv + g) * hd;
-                    Z += e;
-                    for (i64 c = 0; c < hd; c++) o[c] += e * vj[c];
-                }
-                /* the output rounded through float32: float64 noise never reaches the choice */
-                for (i64 c = 0; c < hd; c++) o[c] = (double)(float)(o[c] / Z);
-                i64 best = 0;
-                double best_d = INFINITY;
-                for (i64 c = 0; c < K; c++) {
-                    double d2 = codes_sq[hh * K + c] - 2.0 * dot64(o, codebook + (hh * K + c) * hd, hd);
-                    if (d2 < best_d) { best_d = d2; best = c; }
-                }
-                i64 *slot = cache_codes + row * H + hh;
-                moved |= *slot != best;
-                *slot = best;
-            }
-            changed[r] = (uint8_t)moved;
-        }
+        for (i64 r = 0; r < m; r++) changed[r] = (uint8_t)window_row_codes(L, reach[r], kr, s, o);
         free(kr);
         free(s);
         free(o);
     }
+    i64 count = 0;
+    for (i64 r = 0; r < m; r++)
+        if (changed[r] || (mark[reach[r]] & 2)) out[count++] = reach[r];
+    stats[0] = m;
+    stats[1] = terms;
+    free(mark);
+    free(reach);
+    free(changed);
+    return count;
 }

@@ -30,11 +30,20 @@ SIGNATURES = {
     "incls_rms_norm": [f32p, i64, i64, f32p, ctypes.c_float, f32p],
     "incls_project": [f32p, i64, i64, i64p, f32p, ctypes.c_float, f32p, i64, i64, i64, f64p, f64p,
                       f32p, f64p, f64p, f64p, ctypes.c_int],
-    "incls_finish": [f32p, i64p, i64, i64, i64p, i64, i64, f32p, f32p, ctypes.c_float, f32p, i64, f32p, f32p,
+    "incls_finish": [f32p, i64p, i64p, i64, i64, i64, i64, f32p, f32p, ctypes.c_float, f32p, i64, f32p, f32p,
                      ctypes.c_int],
-    "incls_window_codes": [i64p, i64, i64p, f64p, f64p, f64p, i64, i64, i64, i64, ctypes.c_double, f64p, f64p,
-                           f64p, f64p, i64, i64p, ctypes.c_void_p, ctypes.c_int],
+    "incls_window_update": [ctypes.c_void_p, i64p, i64, i64p, i64, i64p, i64p, ctypes.c_int],
 }
+RESTYPES = {"incls_window_update": ctypes.c_int64}
+
+
+class WindowLayer(ctypes.Structure):
+    """A local layer's attention state for `incls_window_update` (the C struct of the same name)."""
+
+    _fields_ = [(name, ctypes.c_int64) for name in ("H", "Hkv", "hd", "W", "K", "T")] + [
+        ("scale", ctypes.c_double)] + [
+        (name, ctypes.c_void_p) for name in ("rot_cos", "rot_sin", "codebook", "codes_sq", "q", "k", "v", "codes",
+                                             "rows_of")]
 
 
 class NativeBuildError(RuntimeError):
@@ -94,5 +103,5 @@ def library() -> ctypes.CDLL:
     lib = ctypes.CDLL(str(path))
     for name, argtypes in SIGNATURES.items():
         fn = getattr(lib, name)
-        fn.argtypes, fn.restype = argtypes, None
+        fn.argtypes, fn.restype = argtypes, RESTYPES.get(name)
     return lib

@@ -95,15 +95,15 @@ def still_nearest(o: torch.Tensor, o_ref: torch.Tensor, margin: torch.Tensor) ->
     return 2.0 * moved < margin * (1.0 - 1e-9) - 1e-12
 
 
-def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, rows: torch.Tensor, codes: torch.Tensor,
-                threads: int | None = None) -> torch.Tensor:
+def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, cache_codes: torch.Tensor,
+                rows: torch.Tensor, threads: int | None = None) -> torch.Tensor:
     """Residual stream after the layer (n, d) of the storage rows `rows` (n,) of residual
-    inputs cache_x (S, d) with codes (n, H): attention block (sum of table rows) and MLP."""
-    rows, codes = rows.contiguous(), codes.contiguous()
+    inputs cache_x (S, d) and codes cache_codes (S, H): attention block (sum of table rows) and MLP."""
+    rows = rows.contiguous()
     n = rows.numel()
     out = torch.empty(n, w.d, dtype=PW)
     if n:
-        library().incls_finish(cache_x.data_ptr(), rows.data_ptr(), n, w.d, codes.data_ptr(), w.H, w.K,
+        library().incls_finish(cache_x.data_ptr(), cache_codes.data_ptr(), rows.data_ptr(), n, w.d, w.H, w.K,
                                lw.table.data_ptr(), lw.ln2.data_ptr(), w.eps, lw.w_gate_up.data_ptr(), w.dff,
                                lw.w_down.data_ptr(), out.data_ptr(), threads or torch.get_num_threads())
     return out
@@ -111,7 +111,7 @@ def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, rows:
 
 def finish(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     """Residual add of the attention block and the MLP for rows x (n, d) with codes (n, H)."""
-    return finish_rows(w, lw, x.contiguous(), torch.arange(x.shape[0]), codes)
+    return finish_rows(w, lw, x.contiguous(), codes.contiguous(), torch.arange(x.shape[0]))
 
 
 def classify(w: EngineWeights, x: torch.Tensor) -> torch.Tensor:

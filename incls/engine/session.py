@@ -23,8 +23,7 @@ import time
 import torch
 
 from . import positionwise as pw
-from .attention import (BLOCK_ELEMENTS, RowAccumulators, canonical_output, full_rows, key_scores, window_codes,
-                        window_terms)
+from .attention import BLOCK_ELEMENTS, RowAccumulators, canonical_output, full_rows, key_scores, window_update
 from .cache import LayerCache
 from .edits import EditPlan, TokenEdit, check_token_ids, plan_edits
 from .ops import OpCounter, UnitCosts, UpdateStats
@@ -116,7 +115,6 @@ class _EditGeometry:
         self.deleted_old = plan.deleted_old
         self.kept_pos = (plan.src >= 0).nonzero().squeeze(1)                # new positions that existed
         self.kept_src = plan.src[self.kept_pos]                             # their old positions (sorted)
-        self.offsets = torch.arange(W)
         # pairs whose clipped distance changed: only layers attending beyond W correct them
         self.straddle = (EMPTY,) * 4 if all_local else straddling_pairs(plan, T_old, W)
         # kept positions that had a deleted key among their W keys, in new coordinates
@@ -124,23 +122,9 @@ class _EditGeometry:
         if plan.deleted_old.numel():
             new_of_old = torch.full((T_old + W,), -1, dtype=torch.long)
             new_of_old[self.kept_src] = self.kept_pos
-            after = (plan.deleted_old[:, None] + self.offsets[None, 1:]).flatten()   # old positions
+            after = (plan.deleted_old[:, None] + torch.arange(1, W)[None, :]).flatten()   # old positions
             mapped = new_of_old[after]
             self.deleted_reach = mapped[mapped >= 0]
-
-    def local_reach(self, dirty: torch.Tensor) -> torch.Tensor:
-        """Sorted positions (m,) whose W keys in a local layer include a changed one.
-
-        New or recomputed keys reach the W positions from themselves on; deleted keys the
-        kept positions that were within W after them. The old state of a recomputed key
-        needs nothing more: a kept position that had it among its keys and no longer does
-        has an inserted (so recomputed) token closer than W before it. Nor do straddling
-        pairs: a kept pair's distance changes only through a key inserted or deleted
-        between them, which is then within W of the query.
-        """
-        near = (dirty[:, None] + self.offsets[None, :]).flatten()           # (n W,)
-        reach = torch.unique(torch.cat([near, self.deleted_reach]))         # sorted
-        return reach[:int(torch.searchsorted(reach, self.T))]
 
     def first_change(self, dirty: torch.Tensor, removed: torch.Tensor) -> int:
         """The first new position whose row may change: a dirty one, or the first kept one after a removed key."""
@@ -263,9 +247,9 @@ class Session:
         ops.add("qkv", dirty.numel() * self.units.qkv)
         return d_rows
 
-    def _finish(self, cache: LayerCache, lw, rows_of, dirty, codes, ops: OpCounter, threads: LayerThreads):
+    def _finish(self, cache: LayerCache, lw, rows_of, dirty, ops: OpCounter, threads: LayerThreads):
         """Residual stream after this layer (n, d) of the rows whose input or codes changed."""
-        x = pw.finish_rows(self.w, lw, cache.x, rows_of[dirty], codes, threads.all)
+        x = pw.finish_rows(self.w, lw, cache.x, cache.codes, rows_of[dirty], threads.all)
         ops.add("mlp", dirty.numel() * (self.units.mlp + self.units.table))
         return x
 
@@ -276,15 +260,13 @@ class Session:
         its code searched again. Returns the next layer's dirty rows and their inputs."""
         rows_of = edit.rows_of
         self._project(cache, lw, rows_of, dirty, x_dirty, ops, threads)
-        reach = edit.local_reach(dirty)                                     # (m,) sorted, includes dirty
-        moved = window_codes(self.w, lw, reach, rows_of, cache, threads.all)
-        ops.add("attention", window_terms(self.w, reach) * self.units.term)
-        ops.add("search", reach.numel() * self.units.search)
-        keep = moved | torch.isin(reach, dirty)                             # dirty now: moved or dirty before
-        stats.searched_per_layer.append(int(reach.numel()) - int(dirty.numel()))
-        dirty = reach[keep]
-        stats.changed_codes_per_layer.append(int(dirty.numel()) - stats.dirty_per_layer[-1])
-        return dirty, self._finish(cache, lw, rows_of, dirty, cache.codes[rows_of[dirty]], ops, threads)
+        n_dirty = int(dirty.numel())
+        dirty, searched, terms = window_update(self.w, lw, cache, rows_of, dirty, edit.deleted_reach, threads.all)
+        ops.add("attention", terms * self.units.term)
+        ops.add("search", searched * self.units.search)
+        stats.searched_per_layer.append(searched - n_dirty)
+        stats.changed_codes_per_layer.append(int(dirty.numel()) - n_dirty)
+        return dirty, self._finish(cache, lw, rows_of, dirty, ops, threads)
 
     def _full_layer(self, cache: LayerCache, lw, edit: "_EditGeometry", dirty, x_dirty, ops: OpCounter,
                     stats: UpdateStats, threads: LayerThreads):
@@ -320,7 +302,7 @@ class Session:
         stats.changed_codes_per_layer.append(int(moved.sum()))
         keep = moved | dirty_mask[search]
         dirty = search[keep]                                                # sorted: search is
-        return dirty, self._finish(cache, lw, rows_of, dirty, codes[keep], ops, threads)
+        return dirty, self._finish(cache, lw, rows_of, dirty, ops, threads)
 
     def _full_outputs(self, cache: LayerCache, rows_of, first: int, src, removed, k_removed, v_removed, dirty,
                       k_d, v_d, dirty_mask, straddle, ops: OpCounter, stats: UpdateStats):
