@@ -48,6 +48,8 @@ class LayerCache:
 
     def reserve(self, capacity: int) -> None:
         """Grow the storage to `capacity` rows, keeping the rows it holds."""
+        if self.x.shape[0] >= capacity:
+            return
         for name, old in self._tensors():
             if old.shape[0] < capacity:
                 grown = old.new_zeros((capacity, *old.shape[1:]))

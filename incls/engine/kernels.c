@@ -29,6 +29,29 @@ typedef int64_t i64;
 
 /* ---- float32 dot products in a fixed order ---------------------------------------- */
 
+/* Weights are float32, or float16 where every value of a matrix is exactly a float16 (the
+ * trained layers ship as float16): converted on load, the products are the same, and half
+ * the bytes stream from memory. A weight matrix is passed with its type. */
+typedef struct {
+    const void *data;   /* (b, a) row-major */
+    int f16;            /* 1: uint16 float16 values, 0: float32 */
+} Weights;
+
+static inline float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0x1f) bits = sign | 0x7f800000u | (man << 13);                /* inf, nan */
+    else if (exp) bits = sign | ((exp + 112) << 23) | (man << 13);            /* normal */
+    else if (!man) bits = sign;                                              /* zero */
+    else {                                                                   /* subnormal */
+        int shift = 0;
+        while (!(man & 0x400)) { man <<= 1; shift++; }
+        bits = sign | ((uint32_t)(113 - shift) << 23) | ((man & 0x3ff) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 #ifdef INCLS_AVX2
 static inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -37,64 +60,74 @@ static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* y[r * ldy + c] = x_r . w_c for an MR x NR tile; a = reduction length. */
-#define TILE(MR, NR)                                                                     \
-static void tile_##MR##_##NR(const float *x, i64 a, const float *w, float *y, i64 ldy, const float *pf) { \
-    __m256 acc[MR][NR];                                                                  \
-    for (int r = 0; r < MR; r++)                                                         \
-        for (int c = 0; c < NR; c++) acc[r][c] = _mm256_setzero_ps();                    \
-    i64 k = 0;                                                                           \
-    for (; k + 8 <= a; k += 8) {                                                         \
-        _mm_prefetch((const char *)(pf + NR * k), _MM_HINT_T0);                          \
-        _mm_prefetch((const char *)(pf + NR * k + 16), _MM_HINT_T0);                     \
-        __m256 wv[NR];                                                                   \
-        for (int c = 0; c < NR; c++) {                                                   \
-            wv[c] = _mm256_loadu_ps(w + c * a + k);                                      \
-            __asm__("" : "+x"(wv[c]));  /* keep in a register: one load per weight vector */ \
-        }                                                                                \
-        for (int r = 0; r < MR; r++) {                                                   \
-            __m256 xv = _mm256_loadu_ps(x + r * a + k);                                  \
-            __asm__("" : "+x"(xv));                                                      \
-            for (int c = 0; c < NR; c++) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]); \
-        }                                                                                \
-    }                                                                                    \
-    for (int r = 0; r < MR; r++)                                                         \
-        for (int c = 0; c < NR; c++) {                                                   \
-            float s = hsum8(acc[r][c]);                                                  \
-            for (i64 t = k; t < a; t++) s += x[r * a + t] * w[c * a + t];                \
-            y[r * ldy + c] = s;                                                          \
-        }                                                                                \
-}
-TILE(6, 2) TILE(5, 2) TILE(4, 2) TILE(3, 2) TILE(2, 2) TILE(1, 2)
-TILE(6, 1) TILE(5, 1) TILE(4, 1) TILE(3, 1) TILE(2, 1) TILE(1, 1)
-TILE(4, 3) TILE(3, 3) TILE(2, 3) TILE(1, 3)
+#define LOAD_f32(p) _mm256_loadu_ps(p)
+#define LOAD_f16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define SCALAR_f32(v) (v)
+#define SCALAR_f16(v) half_to_float(v)
 
-typedef void (*tile_fn)(const float *, i64, const float *, float *, i64, const float *);
-static const tile_fn TILES[7][4] = {
-    {0, 0, 0, 0},
-    {0, tile_1_1, tile_1_2, tile_1_3},
-    {0, tile_2_1, tile_2_2, tile_2_3},
-    {0, tile_3_1, tile_3_2, tile_3_3},
-    {0, tile_4_1, tile_4_2, tile_4_3},
-    {0, tile_5_1, tile_5_2, 0},
-    {0, tile_6_1, tile_6_2, 0},
+/* y[r * ldy + c] = x_r . w_c for an MR x NR tile; a = reduction length. One accumulator
+ * per output, loaded operands pinned in registers (12 accumulators + 3 weights + 1 row);
+ * pf: where to prefetch the next weight tile from. */
+#define TILE(WT, CT, MR, NR)                                                                \
+static void tile_##WT##_##MR##_##NR(const float *x, i64 a, const CT *w, float *y, i64 ldy,  \
+                                    const CT *pf) {                                         \
+    __m256 acc[MR][NR];                                                                     \
+    for (int r = 0; r < MR; r++)                                                            \
+        for (int c = 0; c < NR; c++) acc[r][c] = _mm256_setzero_ps();                       \
+    i64 k = 0;                                                                              \
+    for (; k + 8 <= a; k += 8) {                                                            \
+        _mm_prefetch((const char *)(pf + NR * k), _MM_HINT_T0);                             \
+        _mm_prefetch((const char *)(pf + NR * k + 16), _MM_HINT_T0);                        \
+        __m256 wv[NR];                                                                      \
+        for (int c = 0; c < NR; c++) {                                                      \
+            wv[c] = LOAD_##WT(w + c * a + k);                                               \
+            __asm__("" : "+x"(wv[c]));                                                      \
+        }                                                                                   \
+        for (int r = 0; r < MR; r++) {                                                      \
+            __m256 xv = _mm256_loadu_ps(x + r * a + k);                                     \
+            __asm__("" : "+x"(xv));                                                         \
+            for (int c = 0; c < NR; c++) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]); \
+        }                                                                                   \
+    }                                                                                       \
+    for (int r = 0; r < MR; r++)                                                            \
+        for (int c = 0; c < NR; c++) {                                                      \
+            float s = hsum8(acc[r][c]);                                                     \
+            for (i64 t = k; t < a; t++) s += x[r * a + t] * SCALAR_##WT(w[c * a + t]);      \
+            y[r * ldy + c] = s;                                                             \
+        }                                                                                   \
+}
+#define TILES_OF(WT, CT)                                                                    \
+TILE(WT, CT, 4, 3) TILE(WT, CT, 3, 3) TILE(WT, CT, 2, 3) TILE(WT, CT, 1, 3)                 \
+TILE(WT, CT, 4, 2) TILE(WT, CT, 3, 2) TILE(WT, CT, 2, 2) TILE(WT, CT, 1, 2)                 \
+TILE(WT, CT, 4, 1) TILE(WT, CT, 3, 1) TILE(WT, CT, 2, 1) TILE(WT, CT, 1, 1)                 \
+typedef void (*tile_##WT)(const float *, i64, const CT *, float *, i64, const CT *);       \
+static const tile_##WT TILES_##WT[5][4] = {                                                 \
+    {0, 0, 0, 0},                                                                           \
+    {0, tile_##WT##_1_1, tile_##WT##_1_2, tile_##WT##_1_3},                                 \
+    {0, tile_##WT##_2_1, tile_##WT##_2_2, tile_##WT##_2_3},                                 \
+    {0, tile_##WT##_3_1, tile_##WT##_3_2, tile_##WT##_3_3},                                 \
+    {0, tile_##WT##_4_1, tile_##WT##_4_2, tile_##WT##_4_3},                                 \
 };
-#ifndef MR_MAX
+TILES_OF(f32, float)
+TILES_OF(f16, uint16_t)
 #define MR_MAX 4
 #define NR_MAX 3
 #endif
-#else
+
 /* Portable path: the same fixed order as 8 lanes, then a fixed lane sum. */
-static void dot_tile(const float *x, i64 a, const float *w, float *y) {
+static float dot_lanes(const float *x, i64 a, Weights w, i64 row) {
     float lane[8] = {0};
+    const float *w32 = (const float *)w.data + row * a;
+    const uint16_t *w16 = (const uint16_t *)w.data + row * a;
+#define W_AT(t) (w.f16 ? half_to_float(w16[t]) : w32[t])
     i64 k = 0;
     for (; k + 8 <= a; k += 8)
-        for (int l = 0; l < 8; l++) lane[l] = lane[l] + x[k + l] * w[k + l];
+        for (int l = 0; l < 8; l++) lane[l] = lane[l] + x[k + l] * W_AT(k + l);
     float s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
-    for (; k < a; k++) s += x[k] * w[k];
-    *y = s;
+    for (; k < a; k++) s += x[k] * W_AT(k);
+#undef W_AT
+    return s;
 }
-#endif
 
 #define W_BLOCK 48   /* weight rows per parallel task */
 #define X_CHUNK 32   /* rows of x kept in L2 while a weight block passes over them */
@@ -102,7 +135,7 @@ static void dot_tile(const float *x, i64 a, const float *w, float *y) {
 /* y (n, b) = x (n, a) @ w (b, a)^T. Threads split the weight rows, never a reduction.
  * Each small tile of weight rows, once loaded (from memory, the first time), is used
  * by every row of the chunk while it sits in L1: a few rows cost one pass over the weights. */
-void incls_matmul(const float *x, i64 n, i64 a, const float *w, i64 b, float *y, int threads) {
+static void matmul(const float *x, i64 n, i64 a, Weights w, i64 b, float *y, int threads) {
     i64 blocks = (b + W_BLOCK - 1) / W_BLOCK;
     if (n * b * a < (1 << 18)) threads = 1;
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -110,22 +143,32 @@ void incls_matmul(const float *x, i64 n, i64 a, const float *w, i64 b, float *y,
         i64 c0 = blk * W_BLOCK, c1 = c0 + W_BLOCK < b ? c0 + W_BLOCK : b;
         for (i64 r0 = 0; r0 < n; r0 += X_CHUNK) {
             i64 r1 = r0 + X_CHUNK < n ? r0 + X_CHUNK : n;
+            for (i64 c = c0; c < c1; c += 3) {
+                int nr = c1 - c < 3 ? (int)(c1 - c) : 3;
+                for (i64 r = r0; r < r1; r += 4) {
+                    int mr = r1 - r < 4 ? (int)(r1 - r) : 4;
 #ifdef INCLS_AVX2
-            for (i64 c = c0; c < c1; c += NR_MAX) {
-                int nr = c1 - c < NR_MAX ? (int)(c1 - c) : NR_MAX;
-                for (i64 r = r0; r < r1; r += MR_MAX) {
-                    int mr = r1 - r < MR_MAX ? (int)(r1 - r) : MR_MAX;
                     /* the chunk's first tile fetches the next weight tile ahead of use */
-                    const float *pf = r == r0 ? w + (c + nr) * a : w + c * a;
-                    TILES[mr][nr](x + r * a, a, w + c * a, y + r * b + c, b, pf);
+                    i64 next = r == r0 ? c + nr : c;
+                    if (w.f16) {
+                        const uint16_t *w16 = w.data;
+                        TILES_f16[mr][nr](x + r * a, a, w16 + c * a, y + r * b + c, b, w16 + next * a);
+                    } else {
+                        const float *w32 = w.data;
+                        TILES_f32[mr][nr](x + r * a, a, w32 + c * a, y + r * b + c, b, w32 + next * a);
+                    }
+#else
+                    for (i64 rr = r; rr < r + mr; rr++)
+                        for (i64 cc = c; cc < c + nr; cc++) y[rr * b + cc] = dot_lanes(x + rr * a, a, w, cc);
+#endif
                 }
             }
-#else
-            for (i64 c = c0; c < c1; c++)
-                for (i64 r = r0; r < r1; r++) dot_tile(x + r * a, a, w + c * a, y + r * b + c);
-#endif
         }
     }
+}
+
+void incls_matmul(const float *x, i64 n, i64 a, const void *w, int w_f16, i64 b, float *y, int threads) {
+    matmul(x, n, a, (Weights){w, w_f16}, b, y, threads);
 }
 
 /* ---- position-wise rows ---------------------------------------------------------------- */
@@ -209,12 +252,12 @@ void incls_rms_norm(const float *x, i64 n, i64 d, const float *g, float eps, flo
  * cache_x (S, d) float32; cache_q (S, H, hd), cache_k/cache_v (S, Hkv, hd) float64.
  */
 void incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln1, float eps,
-                   const float *w_qkv, i64 H, i64 Hkv, i64 hd, const double *win_cos, const double *win_sin,
+                   const void *w_qkv, int qkv_f16, i64 H, i64 Hkv, i64 hd, const double *win_cos, const double *win_sin,
                    float *cache_x, double *cache_q, double *cache_k, double *cache_v, int threads) {
     i64 b = (H + 2 * Hkv) * hd, half = hd / 2;
     float *h = malloc(sizeof(float) * n * d), *qkv = malloc(sizeof(float) * n * b);
     rms_norm_rows(x, n, d, ln1, eps, h);
-    incls_matmul(h, n, d, w_qkv, b, qkv, threads);
+    matmul(h, n, d, (Weights){w_qkv, qkv_f16}, b, qkv, threads);
     for (i64 r = 0; r < n; r++) {
         i64 s = dst[r];
         memcpy(cache_x + s * d, x + r * d, sizeof(float) * d);
@@ -243,8 +286,8 @@ void incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln
  * table (H, K, d); w_gu (2 dff, d) gate rows then up rows; w_down (d, dff); out (n, d).
  */
 void incls_finish(const float *cache_x, const i64 *cache_codes, const i64 *src, i64 n, i64 d, i64 H, i64 K,
-                  const float *table, const float *ln2, float eps, const float *w_gu, i64 dff,
-                  const float *w_down, float *out, int threads) {
+                  const float *table, const float *ln2, float eps, const void *w_gu, const void *w_down, int mlp_f16,
+                  i64 dff, float *out, int threads) {
     float *x = malloc(sizeof(float) * n * d), *h = malloc(sizeof(float) * n * d);
     float *gu = malloc(sizeof(float) * n * 2 * dff), *act = malloc(sizeof(float) * n * dff);
     float *t = malloc(sizeof(float) * d);
@@ -259,9 +302,9 @@ void incls_finish(const float *cache_x, const i64 *cache_codes, const i64 *src, 
     }
     free(t);
     rms_norm_rows(x, n, d, ln2, eps, h);
-    incls_matmul(h, n, d, w_gu, 2 * dff, gu, threads);
+    matmul(h, n, d, (Weights){w_gu, mlp_f16}, 2 * dff, gu, threads);
     for (i64 r = 0; r < n; r++) silu_mul(gu + r * 2 * dff, gu + r * 2 * dff + dff, act + r * dff, dff);
-    incls_matmul(act, n, dff, w_down, d, out, threads);
+    matmul(act, n, dff, (Weights){w_down, mlp_f16}, d, out, threads);
     for (i64 k = 0; k < n * d; k++) out[k] = x[k] + out[k];
     free(x);
     free(h);
@@ -376,7 +419,7 @@ i64 incls_window_update(const WindowLayer *L, const i64 *dirty, i64 n, const i64
             terms += i + 1 < W ? i + 1 : W;
         }
     uint8_t *changed = malloc(m + 1);
-    if (m < 64) threads = 1;
+    if (m < 16) threads = 1;
 #pragma omp parallel num_threads(threads)
     {
         double *kr = malloc(sizeof(double) * W * L->Hkv * L->hd);

@@ -26,12 +26,12 @@ COMPILER_FIX = "install a C compiler with OpenMP (Debian/Ubuntu: apt-get install
 
 i64, f32p, f64p, i64p = ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
 SIGNATURES = {
-    "incls_matmul": [f32p, i64, i64, f32p, i64, f32p, ctypes.c_int],
+    "incls_matmul": [f32p, i64, i64, ctypes.c_void_p, ctypes.c_int, i64, f32p, ctypes.c_int],
     "incls_rms_norm": [f32p, i64, i64, f32p, ctypes.c_float, f32p],
-    "incls_project": [f32p, i64, i64, i64p, f32p, ctypes.c_float, f32p, i64, i64, i64, f64p, f64p,
-                      f32p, f64p, f64p, f64p, ctypes.c_int],
-    "incls_finish": [f32p, i64p, i64p, i64, i64, i64, i64, f32p, f32p, ctypes.c_float, f32p, i64, f32p, f32p,
-                     ctypes.c_int],
+    "incls_project": [f32p, i64, i64, i64p, f32p, ctypes.c_float, ctypes.c_void_p, ctypes.c_int, i64, i64, i64,
+                      f64p, f64p, f32p, f64p, f64p, f64p, ctypes.c_int],
+    "incls_finish": [f32p, i64p, i64p, i64, i64, i64, i64, f32p, f32p, ctypes.c_float, ctypes.c_void_p,
+                     ctypes.c_void_p, ctypes.c_int, i64, f32p, ctypes.c_int],
     "incls_window_update": [ctypes.c_void_p, i64p, i64, i64p, i64, i64p, i64p, ctypes.c_int],
 }
 RESTYPES = {"incls_window_update": ctypes.c_int64}
@@ -81,7 +81,11 @@ def build(target: Path) -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        done = subprocess.run([cc, *FLAGS, str(SOURCE), "-o", tmp, "-lm"], capture_output=True, text=True)
+        try:
+            done = subprocess.run([cc, *FLAGS, str(SOURCE), "-o", tmp, "-lm"], capture_output=True, text=True)
+        except OSError as err:
+            raise NativeBuildError(f"cannot run the C compiler {cc!r} to build {SOURCE.name}: {err}\n"
+                                   f"fix: {COMPILER_FIX}") from err
         if done.returncode != 0:
             raise NativeBuildError(f"building {SOURCE.name} with {cc} failed: {done.stderr.strip()[-2000:]}\n"
                                    f"fix: {COMPILER_FIX}")

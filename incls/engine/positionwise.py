@@ -15,14 +15,20 @@ from .native import library
 from .weights import DT, PW, EngineWeights, LayerWeights
 
 
+def is_half(weight: torch.Tensor) -> bool:
+    """Whether a weight matrix is stored as float16 (see `incls.engine.weights.compact`)."""
+    return weight.dtype == torch.float16
+
+
 def rows_matmul(x: torch.Tensor, weight: torch.Tensor, threads: int | None = None) -> torch.Tensor:
-    """x (n, a) float32 times weight (b, a) -> (n, b), each row bitwise independent of the others."""
+    """x (n, a) float32 times weight (b, a) float32 or float16 -> (n, b) float32, each row
+    bitwise independent of the others."""
     x = x.contiguous()
     n, a = x.shape
     out = torch.empty(n, weight.shape[0], dtype=PW)
     if n:
-        library().incls_matmul(x.data_ptr(), n, a, weight.data_ptr(), weight.shape[0], out.data_ptr(),
-                               threads or torch.get_num_threads())
+        library().incls_matmul(x.data_ptr(), n, a, weight.data_ptr(), is_half(weight), weight.shape[0],
+                               out.data_ptr(), threads or torch.get_num_threads())
     return out
 
 
@@ -50,7 +56,7 @@ def store_projections(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, rows:
         return
     library().incls_project(
         x.data_ptr(), x.shape[0], w.d, rows.data_ptr(), lw.ln1.data_ptr(), w.eps, lw.w_qkv.data_ptr(),
-        w.H, w.Hkv, w.hd, w.win_cos.data_ptr(), w.win_sin.data_ptr(),
+        is_half(lw.w_qkv), w.H, w.Hkv, w.hd, w.win_cos.data_ptr(), w.win_sin.data_ptr(),
         cache_x.data_ptr(), cache_qW.data_ptr(), cache_k.data_ptr(), cache_v.data_ptr(),
         threads or torch.get_num_threads())
 
@@ -104,8 +110,9 @@ def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, cache
     out = torch.empty(n, w.d, dtype=PW)
     if n:
         library().incls_finish(cache_x.data_ptr(), cache_codes.data_ptr(), rows.data_ptr(), n, w.d, w.H, w.K,
-                               lw.table.data_ptr(), lw.ln2.data_ptr(), w.eps, lw.w_gate_up.data_ptr(), w.dff,
-                               lw.w_down.data_ptr(), out.data_ptr(), threads or torch.get_num_threads())
+                               lw.table.data_ptr(), lw.ln2.data_ptr(), w.eps, lw.w_gate_up.data_ptr(),
+                               lw.w_down.data_ptr(), is_half(lw.w_down), w.dff, out.data_ptr(),
+                               threads or torch.get_num_threads())
     return out
 
 

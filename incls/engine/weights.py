@@ -33,18 +33,30 @@ DT = torch.float64        # attention and code distances
 PW = torch.float32        # position-wise math and the residual stream
 
 
+def compact(*weights: torch.Tensor) -> list[torch.Tensor]:
+    """The matrices as float16 if every value of every one of them is exactly a float16
+    (the trained layers ship as float16), else as float32: the kernels convert float16 to
+    float32 on load, so the products are the same, and half the bytes stream from memory
+    on every update."""
+    as_f32 = [t.detach().to(PW).contiguous() for t in weights]
+    halves = [t.to(torch.float16) for t in as_f32]
+    if all(torch.equal(h.to(PW), t) for h, t in zip(halves, as_f32)):
+        return halves
+    return as_f32
+
+
 @dataclass
 class LayerWeights:
     """One layer: float32 position-wise weights, float64 codebooks."""
 
     local: bool                # attends only to keys closer than W
     ln1: torch.Tensor          # (d,)
-    w_qkv: torch.Tensor        # ((H + 2 Hkv) hd, d): w_qkv @ x = [q | k | v]
+    w_qkv: torch.Tensor        # ((H + 2 Hkv) hd, d): w_qkv @ x = [q | k | v]; float32 or float16 (`compact`)
     codes: torch.Tensor        # (H, K, hd)
     codes_sq: torch.Tensor     # (H, K) squared norms of the codes
     table: torch.Tensor        # (H, K, d): output projection of every code
     ln2: torch.Tensor          # (d,)
-    w_gate_up: torch.Tensor    # (2 dff, d)
+    w_gate_up: torch.Tensor    # (2 dff, d), float32 or float16 like w_down
     w_down: torch.Tensor       # (d, dff)
 
 
@@ -99,16 +111,19 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
     for block in model.layers:
         codes = block.codebooks.codes.detach().to(DT)                          # (H, K, hd)
         w_o = block.o_proj.weight.detach().to(DT).view(cfg.d_model, cfg.n_heads, cfg.head_dim)  # (d, H, hd)
+        (w_qkv,) = compact(torch.cat([block.q_proj.weight, block.k_proj.weight, block.v_proj.weight]))
+        w_gate_up, w_down = compact(torch.cat([block.mlp.gate_proj.weight, block.mlp.up_proj.weight]),
+                                    block.mlp.down_proj.weight)
         layers.append(LayerWeights(
             local=bool(getattr(block, "local", False)),
             ln1=block.input_layernorm.weight.detach().to(PW),
-            w_qkv=torch.cat([block.q_proj.weight, block.k_proj.weight, block.v_proj.weight]).detach().to(PW).contiguous(),
+            w_qkv=w_qkv,
             codes=codes,
             codes_sq=codes.pow(2).sum(-1),
             table=torch.einsum("hkc,dhc->hkd", codes, w_o).to(PW).contiguous(),
             ln2=block.post_attention_layernorm.weight.detach().to(PW),
-            w_gate_up=torch.cat([block.mlp.gate_proj.weight, block.mlp.up_proj.weight]).detach().to(PW).contiguous(),
-            w_down=block.mlp.down_proj.weight.detach().to(PW).contiguous(),
+            w_gate_up=w_gate_up,
+            w_down=w_down,
         ))
     W, hd = cfg.window, cfg.head_dim
     rot_cos, rot_sin = cos_sin(torch.arange(W + 1) - W, hd, cfg.rope_theta, DT)   # (W + 1, hd)

@@ -13,6 +13,8 @@ import torch
 from incls.engine import positionwise as pw
 from incls.engine.weights import PW, engine_weights
 
+from engine_testing import random_model
+
 
 def _rows(w, lw, x: torch.Tensor, codes: torch.Tensor):
     """Everything position-wise the engine computes for rows x (n, d) with codes (n, H)."""
@@ -43,6 +45,28 @@ def _check(model, n_rows: int) -> None:
 
 def test_rows_match_any_batch_tiny(tiny_model):
     _check(tiny_model, 64)
+
+
+def test_rows_match_any_batch_tiny_half_weights():
+    """Weights that are exact float16 values (as trained layers ship) take the float16 path."""
+    model = random_model(3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.half().float())
+    lw = engine_weights(model).layers[-1]
+    assert lw.w_qkv.dtype == lw.w_gate_up.dtype == lw.w_down.dtype == torch.float16
+    _check(model, 64)
+
+
+@pytest.mark.parametrize("n_rows", [1, 3, 4, 7, 37])
+@pytest.mark.parametrize("reduction", [8, 13, 576])
+def test_half_weights_give_the_float32_products(n_rows, reduction):
+    """A float16-stored matrix gives bit for bit the products of the same values in float32."""
+    gen = torch.Generator().manual_seed(n_rows * 100 + reduction)
+    weight = torch.randn(50, reduction, generator=gen).half()
+    x = torch.randn(n_rows, reduction, generator=gen)
+    assert torch.equal(pw.rows_matmul(x, weight), pw.rows_matmul(x, weight.float()))
+    assert torch.allclose(pw.rows_matmul(x, weight), x @ weight.float().t(), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.slow
