@@ -14,6 +14,8 @@ import torch
 
 from ..engine import ChunkedSession, Session
 from ..engine.chunked import ParagraphBreaks
+from ..engine.native import library
+from ..engine.weights import engine_weights
 from ..text import TokenEdit
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,10 @@ class SessionFactory:
     def __init__(self, model, breaks: ParagraphBreaks) -> None:
         self.model = model
         self.breaks = breaks
+        # the engine's weight layout, and its kernels compiled if this machine has no build
+        # yet: part of loading the model, so a missing compiler is reported as a load error
+        engine_weights(model)
+        library()
 
     def create(self, ids: list[int], full_recompute: bool, chunk_tokens: int):
         if full_recompute:
