@@ -8,7 +8,8 @@ base (`key_scores`), so no per-pair rotation is ever formed.
 
 A row's accumulators are (m, Z, N): running max, sum of exp(s - m), and the sum of
 exp(s - m) v; the head output is N / Z. Grouped-query attention: query head h reads kv
-head h // group.
+head h // group. A local layer's W-key attention and code search run in the native
+kernels (`window_update`).
 """
 
 from __future__ import annotations
@@ -24,11 +25,6 @@ from .weights import DT, EngineWeights, LayerWeights
 
 NEG_INF = float("-inf")
 BLOCK_ELEMENTS = 1 << 22          # bound on (rows x heads x keys) of one score block
-
-
-def rotate_to_window(w: EngineWeights, q: torch.Tensor) -> torch.Tensor:
-    """q (..., H, hd) -> q rotated by W (the form queries are stored in)."""
-    return q * w.win_cos + rotate_half(q) * w.win_sin
 
 
 def far_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

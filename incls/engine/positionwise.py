@@ -61,15 +61,6 @@ def store_projections(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, rows:
         threads or torch.get_num_threads())
 
 
-def project(w: EngineWeights, lw: LayerWeights, x: torch.Tensor):
-    """x (n, d) float32 -> qW (n, H, hd) rotated by W, k (n, Hkv, hd), v (n, Hkv, hd), float64 for attention."""
-    n = x.shape[0]
-    qW, k, v = torch.empty(n, w.H, w.hd, dtype=DT), torch.empty(n, w.Hkv, w.hd, dtype=DT), torch.empty(
-        n, w.Hkv, w.hd, dtype=DT)
-    store_projections(w, lw, x, torch.arange(n), torch.empty(n, w.d, dtype=PW), qW, k, v)
-    return qW, k, v
-
-
 def _cross(lw: LayerWeights, o64: torch.Tensor) -> torch.Tensor:
     """o . code for outputs o64 (n, H, hd) and every code of its head: (n, H, K)."""
     return (o64.transpose(0, 1) @ lw.codes.transpose(1, 2)).transpose(0, 1)
@@ -114,11 +105,6 @@ def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, cache
                                lw.w_down.data_ptr(), is_half(lw.w_down), w.dff, out.data_ptr(),
                                threads or torch.get_num_threads())
     return out
-
-
-def finish(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-    """Residual add of the attention block and the MLP for rows x (n, d) with codes (n, H)."""
-    return finish_rows(w, lw, x.contiguous(), codes.contiguous(), torch.arange(x.shape[0]))
 
 
 def classify(w: EngineWeights, x: torch.Tensor) -> torch.Tensor:

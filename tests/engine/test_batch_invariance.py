@@ -11,15 +11,20 @@ import pytest
 import torch
 
 from incls.engine import positionwise as pw
-from incls.engine.weights import PW, engine_weights
+from incls.engine.weights import DT, PW, engine_weights
 
 from engine_testing import random_model
 
 
 def _rows(w, lw, x: torch.Tensor, codes: torch.Tensor):
-    """Everything position-wise the engine computes for rows x (n, d) with codes (n, H)."""
-    qW, k, v = pw.project(w, lw, x)
-    after = pw.finish(w, lw, x, codes)
+    """Everything position-wise the engine computes for rows x (n, d) with codes (n, H),
+    through the entry points a session uses (storage rows 0..n-1)."""
+    n = x.shape[0]
+    rows = torch.arange(n)
+    cache_x = torch.empty(n, w.d, dtype=PW)
+    qW, k, v = (torch.empty(n, heads, w.hd, dtype=DT) for heads in (w.H, w.Hkv, w.Hkv))
+    pw.store_projections(w, lw, x, rows, cache_x, qW, k, v)
+    after = pw.finish_rows(w, lw, cache_x, codes.contiguous(), rows)
     return qW, k, v, after, pw.classify(w, after)
 
 
