@@ -12,10 +12,12 @@
  * all rows of a fresh document, whatever the thread count. Built with -ffp-contract=off,
  * so the compiler fuses no multiply-add on its own.
  *
- * Layouts are row-major; "rows" arguments are int64 storage-row indices.
+ * Layouts are row-major; "rows" arguments are int64 storage-row indices. Functions that
+ * need scratch memory return -1 (having written nothing) when it cannot be had.
  */
 
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,7 +196,7 @@ static void rms_norm_rows(const float *x, i64 n, i64 d, const float *g, float ep
 }
 
 /* silu(g) * u elementwise, with exp from + and * alone (Cody-Waite reduction, degree-6
- * polynomial, within 2 ulp of expf): eight at a time in AVX2, the rest by the same
+ * polynomial, within 1 ulp of expf): eight at a time in AVX2, the rest by the same
  * operations in scalar code, so an element's bits never depend on where it sits. */
 #define EXP_CLAMP_LO -87.0f
 #define EXP_CLAMP_HI 88.0f
@@ -251,11 +253,16 @@ void incls_rms_norm(const float *x, i64 n, i64 d, const float *g, float eps, flo
  * x (n, d); dst (n,) storage rows; w_qkv ((H + 2 Hkv) hd, d); win_cos/win_sin (hd,);
  * cache_x (S, d) float32; cache_q (S, H, hd), cache_k/cache_v (S, Hkv, hd) float64.
  */
-void incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln1, float eps,
+int incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln1, float eps,
                    const void *w_qkv, int qkv_f16, i64 H, i64 Hkv, i64 hd, const double *win_cos, const double *win_sin,
                    float *cache_x, double *cache_q, double *cache_k, double *cache_v, int threads) {
     i64 b = (H + 2 * Hkv) * hd, half = hd / 2;
     float *h = malloc(sizeof(float) * n * d), *qkv = malloc(sizeof(float) * n * b);
+    if (!h || !qkv) {
+        free(h);
+        free(qkv);
+        return -1;
+    }
     rms_norm_rows(x, n, d, ln1, eps, h);
     matmul(h, n, d, (Weights){w_qkv, qkv_f16}, b, qkv, threads);
     for (i64 r = 0; r < n; r++) {
@@ -277,6 +284,7 @@ void incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln
     }
     free(h);
     free(qkv);
+    return 0;
 }
 
 /* The rest of a layer for n rows: residual add of the attention block (one table row per
@@ -285,12 +293,20 @@ void incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln
  * cache_x (S, d) residual inputs and cache_codes (S, H) codes, src (n,) the rows' storage rows;
  * table (H, K, d); w_gu (2 dff, d) gate rows then up rows; w_down (d, dff); out (n, d).
  */
-void incls_finish(const float *cache_x, const i64 *cache_codes, const i64 *src, i64 n, i64 d, i64 H, i64 K,
+int incls_finish(const float *cache_x, const i64 *cache_codes, const i64 *src, i64 n, i64 d, i64 H, i64 K,
                   const float *table, const float *ln2, float eps, const void *w_gu, const void *w_down, int mlp_f16,
                   i64 dff, float *out, int threads) {
     float *x = malloc(sizeof(float) * n * d), *h = malloc(sizeof(float) * n * d);
     float *gu = malloc(sizeof(float) * n * 2 * dff), *act = malloc(sizeof(float) * n * dff);
     float *t = malloc(sizeof(float) * d);
+    if (!x || !h || !gu || !act || !t) {
+        free(x);
+        free(h);
+        free(gu);
+        free(act);
+        free(t);
+        return -1;
+    }
     for (i64 r = 0; r < n; r++) {
         const float *xr = cache_x + src[r] * d;
         for (i64 k = 0; k < d; k++) t[k] = 0.0f;
@@ -310,6 +326,7 @@ void incls_finish(const float *cache_x, const i64 *cache_codes, const i64 *src, 
     free(h);
     free(gu);
     free(act);
+    return 0;
 }
 
 /* ---- local-window attention and code search (float64) ----------------------------------- */
@@ -403,8 +420,19 @@ static int window_row_codes(const WindowLayer *L, i64 i, double *kr, double *s, 
  */
 i64 incls_window_update(const WindowLayer *L, const i64 *dirty, i64 n, const i64 *extra, i64 e, i64 *out,
                         i64 *stats, int threads) {
-    i64 T = L->T, W = L->W;
-    uint8_t *mark = calloc(T > 0 ? T : 1, 1);     /* 1: reached, 2: dirty */
+    i64 T = L->T, W = L->W, per_thread = W * L->Hkv * L->hd + W + L->hd;
+    if (n * W + e < 16) threads = 1;
+    uint8_t *mark = calloc(T > 0 ? T : 1, 1);                  /* 1: reached, 2: dirty */
+    i64 *reach = malloc(sizeof(i64) * (n * W + e + 1));
+    uint8_t *changed = malloc(n * W + e + 1);
+    double *scratch = malloc(sizeof(double) * per_thread * threads);
+    if (!mark || !reach || !changed || !scratch) {
+        free(mark);
+        free(reach);
+        free(changed);
+        free(scratch);
+        return -1;
+    }
     for (i64 a = 0; a < n; a++) {
         mark[dirty[a]] |= 2;
         for (i64 t = 0; t < W && dirty[a] + t < T; t++) mark[dirty[a] + t] |= 1;
@@ -412,23 +440,17 @@ i64 incls_window_update(const WindowLayer *L, const i64 *dirty, i64 n, const i64
     for (i64 a = 0; a < e; a++)
         if (extra[a] < T) mark[extra[a]] |= 1;
     i64 m = 0, terms = 0;
-    i64 *reach = malloc(sizeof(i64) * (n * W + e + 1));
     for (i64 i = 0; i < T; i++)
         if (mark[i]) {
             reach[m++] = i;
             terms += i + 1 < W ? i + 1 : W;
         }
-    uint8_t *changed = malloc(m + 1);
-    if (m < 16) threads = 1;
 #pragma omp parallel num_threads(threads)
     {
-        double *kr = malloc(sizeof(double) * W * L->Hkv * L->hd);
-        double *s = malloc(sizeof(double) * W), *o = malloc(sizeof(double) * L->hd);
+        double *kr = scratch + per_thread * omp_get_thread_num();  /* the row's keys, rotated */
+        double *s = kr + W * L->Hkv * L->hd, *o = s + W;
 #pragma omp for schedule(static)
         for (i64 r = 0; r < m; r++) changed[r] = (uint8_t)window_row_codes(L, reach[r], kr, s, o);
-        free(kr);
-        free(s);
-        free(o);
     }
     i64 count = 0;
     for (i64 r = 0; r < m; r++)
@@ -438,5 +460,6 @@ i64 incls_window_update(const WindowLayer *L, const i64 *dirty, i64 n, const i64
     free(mark);
     free(reach);
     free(changed);
+    free(scratch);
     return count;
 }

@@ -34,7 +34,14 @@ SIGNATURES = {
                      ctypes.c_void_p, ctypes.c_int, i64, f32p, ctypes.c_int],
     "incls_window_update": [ctypes.c_void_p, i64p, i64, i64p, i64, i64p, i64p, ctypes.c_int],
 }
-RESTYPES = {"incls_window_update": ctypes.c_int64}
+RESTYPES = {"incls_window_update": ctypes.c_int64, "incls_project": ctypes.c_int, "incls_finish": ctypes.c_int}
+
+
+def check(status: int) -> int:
+    """A kernel's return value, or MemoryError if it could not get its scratch memory (it then wrote nothing)."""
+    if status < 0:
+        raise MemoryError("the engine's native kernels could not allocate their scratch memory")
+    return status
 
 
 class WindowLayer(ctypes.Structure):

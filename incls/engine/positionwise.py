@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .native import library
+from .native import check, library
 from .weights import DT, PW, EngineWeights, LayerWeights
 
 
@@ -54,11 +54,11 @@ def store_projections(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, rows:
     x, rows = x.contiguous(), rows.contiguous()
     if not rows.numel():
         return
-    library().incls_project(
+    check(library().incls_project(
         x.data_ptr(), x.shape[0], w.d, rows.data_ptr(), lw.ln1.data_ptr(), w.eps, lw.w_qkv.data_ptr(),
         is_half(lw.w_qkv), w.H, w.Hkv, w.hd, w.win_cos.data_ptr(), w.win_sin.data_ptr(),
         cache_x.data_ptr(), cache_qW.data_ptr(), cache_k.data_ptr(), cache_v.data_ptr(),
-        threads or torch.get_num_threads())
+        threads or torch.get_num_threads()))
 
 
 def _cross(lw: LayerWeights, o64: torch.Tensor) -> torch.Tensor:
@@ -100,10 +100,10 @@ def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, cache
     n = rows.numel()
     out = torch.empty(n, w.d, dtype=PW)
     if n:
-        library().incls_finish(cache_x.data_ptr(), cache_codes.data_ptr(), rows.data_ptr(), n, w.d, w.H, w.K,
+        check(library().incls_finish(cache_x.data_ptr(), cache_codes.data_ptr(), rows.data_ptr(), n, w.d, w.H, w.K,
                                lw.table.data_ptr(), lw.ln2.data_ptr(), w.eps, lw.w_gate_up.data_ptr(),
                                lw.w_down.data_ptr(), is_half(lw.w_down), w.dff, out.data_ptr(),
-                               threads or torch.get_num_threads())
+                               threads or torch.get_num_threads()))
     return out
 
 
