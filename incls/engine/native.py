@@ -111,6 +111,11 @@ def library() -> ctypes.CDLL:
     path = library_path()
     if not path.is_file():
         build(path)
+    return load(path)
+
+
+def load(path: Path) -> ctypes.CDLL:
+    """A built library with its functions' signatures declared."""
     lib = ctypes.CDLL(str(path))
     for name, argtypes in SIGNATURES.items():
         fn = getattr(lib, name)
