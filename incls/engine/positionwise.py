@@ -100,10 +100,10 @@ def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, cache
     n = rows.numel()
     out = torch.empty(n, w.d, dtype=PW)
     if n:
-        check(library().incls_finish(cache_x.data_ptr(), cache_codes.data_ptr(), rows.data_ptr(), n, w.d, w.H, w.K,
-                               lw.table.data_ptr(), lw.ln2.data_ptr(), w.eps, lw.w_gate_up.data_ptr(),
-                               lw.w_down.data_ptr(), is_half(lw.w_down), w.dff, out.data_ptr(),
-                               threads or torch.get_num_threads()))
+        check(library().incls_finish(
+            cache_x.data_ptr(), cache_codes.data_ptr(), rows.data_ptr(), n, w.d, w.H, w.K, lw.table.data_ptr(),
+            lw.ln2.data_ptr(), w.eps, lw.w_gate_up.data_ptr(), lw.w_down.data_ptr(), is_half(lw.w_down), w.dff,
+            out.data_ptr(), threads or torch.get_num_threads()))
     return out
 
 

@@ -47,7 +47,7 @@ def compact(*weights: torch.Tensor) -> list[torch.Tensor]:
 
 @dataclass
 class LayerWeights:
-    """One layer: float32 position-wise weights, float64 codebooks."""
+    """One layer: position-wise weights in float32 (matrices float32 or float16), float64 codebooks."""
 
     local: bool                # attends only to keys closer than W
     ln1: torch.Tensor          # (d,)
