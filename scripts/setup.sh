@@ -29,4 +29,4 @@ else
 fi
 # Convert the base model and build the engine's kernels once (cached in ~/.cache/incls).
 python -c "from incls.model.base import ensure_converted; ensure_converted()"
-python -c "from incls.engine.native import library; library()"
+python -c "from incls.engine.native import kernels; kernels()"

@@ -20,7 +20,7 @@ import torch
 
 from incls.model.rope import rotate_half
 
-from .native import WindowLayer, check, library
+from .native import WindowLayer, check, kernels
 from .weights import DT, EngineWeights, LayerWeights
 
 NEG_INF = float("-inf")
@@ -169,7 +169,7 @@ def window_update(w: EngineWeights, lw: LayerWeights, cache, rows_of: torch.Tens
         rot_cos=w.rot_cos.data_ptr(), rot_sin=w.rot_sin.data_ptr(), codebook=lw.codes.data_ptr(),
         codes_sq=lw.codes_sq.data_ptr(), q=cache.qW.data_ptr(), k=cache.k.data_ptr(), v=cache.v.data_ptr(),
         codes=cache.codes.data_ptr(), rows_of=rows_of.data_ptr())
-    count = check(library().incls_window_update(ctypes.byref(layer), dirty.data_ptr(), dirty.numel(), extra.data_ptr(),
+    count = check(kernels().incls_window_update(ctypes.byref(layer), dirty.data_ptr(), dirty.numel(), extra.data_ptr(),
                                           extra.numel(), out.data_ptr(), stats.data_ptr(), threads))
     searched, terms = stats.tolist()
     return out[:count], searched, terms

@@ -1,7 +1,7 @@
 /* Native kernels of the incremental engine: position-wise rows and local-window attention.
  *
  * Why native: after a word edit the engine recomputes a handful of rows per layer. In
- * tensor-library calls that is a few hundred small operations of 5-15 us each plus BLAS
+ * tensor calls that is a few hundred small operations of 5-15 us each plus BLAS
  * matmuls padded to 16 rows; here it is one call per step, and matmuls of exactly the
  * rows in hand.
  *
@@ -112,8 +112,6 @@ static const tile_##WT TILES_##WT[5][4] = {                                     
 };
 TILES_OF(f32, float)
 TILES_OF(f16, uint16_t)
-#define MR_MAX 4
-#define NR_MAX 3
 #endif
 
 /* Portable path: the same fixed order as 8 lanes, then a fixed lane sum. */
@@ -131,6 +129,8 @@ static float dot_lanes(const float *x, i64 a, Weights w, i64 row) {
     return s;
 }
 
+#define TILE_ROWS 4  /* rows of x per tile (TILES_* are indexed up to these) */
+#define TILE_COLS 3  /* weight rows per tile */
 #define W_BLOCK 48   /* weight rows per parallel task */
 #define X_CHUNK 32   /* rows of x kept in L2 while a weight block passes over them */
 
@@ -145,10 +145,10 @@ static void matmul(const float *x, i64 n, i64 a, Weights w, i64 b, float *y, int
         i64 c0 = blk * W_BLOCK, c1 = c0 + W_BLOCK < b ? c0 + W_BLOCK : b;
         for (i64 r0 = 0; r0 < n; r0 += X_CHUNK) {
             i64 r1 = r0 + X_CHUNK < n ? r0 + X_CHUNK : n;
-            for (i64 c = c0; c < c1; c += 3) {
-                int nr = c1 - c < 3 ? (int)(c1 - c) : 3;
-                for (i64 r = r0; r < r1; r += 4) {
-                    int mr = r1 - r < 4 ? (int)(r1 - r) : 4;
+            for (i64 c = c0; c < c1; c += TILE_COLS) {
+                int nr = c1 - c < TILE_COLS ? (int)(c1 - c) : TILE_COLS;
+                for (i64 r = r0; r < r1; r += TILE_ROWS) {
+                    int mr = r1 - r < TILE_ROWS ? (int)(r1 - r) : TILE_ROWS;
 #ifdef INCLS_AVX2
                     /* the chunk's first tile fetches the next weight tile ahead of use */
                     i64 next = r == r0 ? c + nr : c;
@@ -257,12 +257,9 @@ int incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln1
                    const void *w_qkv, int qkv_f16, i64 H, i64 Hkv, i64 hd, const double *win_cos, const double *win_sin,
                    float *cache_x, double *cache_q, double *cache_k, double *cache_v, int threads) {
     i64 b = (H + 2 * Hkv) * hd, half = hd / 2;
-    float *h = malloc(sizeof(float) * n * d), *qkv = malloc(sizeof(float) * n * b);
-    if (!h || !qkv) {
-        free(h);
-        free(qkv);
-        return -1;
-    }
+    float *h = malloc(sizeof(float) * n * (d + b));                 /* normed rows, then q|k|v */
+    if (!h) return -1;
+    float *qkv = h + n * d;
     rms_norm_rows(x, n, d, ln1, eps, h);
     matmul(h, n, d, (Weights){w_qkv, qkv_f16}, b, qkv, threads);
     for (i64 r = 0; r < n; r++) {
@@ -283,7 +280,6 @@ int incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln1
         }
     }
     free(h);
-    free(qkv);
     return 0;
 }
 
@@ -296,17 +292,9 @@ int incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln1
 int incls_finish(const float *cache_x, const i64 *cache_codes, const i64 *src, i64 n, i64 d, i64 H, i64 K,
                   const float *table, const float *ln2, float eps, const void *w_gu, const void *w_down, int mlp_f16,
                   i64 dff, float *out, int threads) {
-    float *x = malloc(sizeof(float) * n * d), *h = malloc(sizeof(float) * n * d);
-    float *gu = malloc(sizeof(float) * n * 2 * dff), *act = malloc(sizeof(float) * n * dff);
-    float *t = malloc(sizeof(float) * d);
-    if (!x || !h || !gu || !act || !t) {
-        free(x);
-        free(h);
-        free(gu);
-        free(act);
-        free(t);
-        return -1;
-    }
+    float *x = malloc(sizeof(float) * (2 * n * d + 3 * n * dff + d));  /* one block of scratch */
+    if (!x) return -1;
+    float *h = x + n * d, *gu = h + n * d, *act = gu + n * 2 * dff, *t = act + n * dff;
     for (i64 r = 0; r < n; r++) {
         const float *xr = cache_x + src[r] * d;
         for (i64 k = 0; k < d; k++) t[k] = 0.0f;
@@ -316,16 +304,12 @@ int incls_finish(const float *cache_x, const i64 *cache_codes, const i64 *src, i
         }
         for (i64 k = 0; k < d; k++) x[r * d + k] = xr[k] + t[k];
     }
-    free(t);
     rms_norm_rows(x, n, d, ln2, eps, h);
     matmul(h, n, d, (Weights){w_gu, mlp_f16}, 2 * dff, gu, threads);
     for (i64 r = 0; r < n; r++) silu_mul(gu + r * 2 * dff, gu + r * 2 * dff + dff, act + r * dff, dff);
     matmul(act, n, dff, (Weights){w_down, mlp_f16}, d, out, threads);
     for (i64 k = 0; k < n * d; k++) out[k] = x[k] + out[k];
     free(x);
-    free(h);
-    free(gu);
-    free(act);
     return 0;
 }
 
@@ -422,17 +406,13 @@ i64 incls_window_update(const WindowLayer *L, const i64 *dirty, i64 n, const i64
                         i64 *stats, int threads) {
     i64 T = L->T, W = L->W, per_thread = W * L->Hkv * L->hd + W + L->hd;
     if (n * W + e < 16) threads = 1;
-    uint8_t *mark = calloc(T > 0 ? T : 1, 1);                  /* 1: reached, 2: dirty */
-    i64 *reach = malloc(sizeof(i64) * (n * W + e + 1));
-    uint8_t *changed = malloc(n * W + e + 1);
-    double *scratch = malloc(sizeof(double) * per_thread * threads);
-    if (!mark || !reach || !changed || !scratch) {
-        free(mark);
-        free(reach);
-        free(changed);
-        free(scratch);
-        return -1;
-    }
+    i64 most = n * W + e;                                       /* at most this many positions reached */
+    /* one block: per-thread attention scratch, reached positions, then two byte arrays */
+    double *scratch = malloc(sizeof(double) * per_thread * threads + sizeof(i64) * most + most + T);
+    if (!scratch) return -1;
+    i64 *reach = (i64 *)(scratch + per_thread * threads);
+    uint8_t *changed = (uint8_t *)(reach + most), *mark = changed + most;   /* mark: 1 reached, 2 dirty */
+    memset(mark, 0, T);
     for (i64 a = 0; a < n; a++) {
         mark[dirty[a]] |= 2;
         for (i64 t = 0; t < W && dirty[a] + t < T; t++) mark[dirty[a] + t] |= 1;
@@ -457,9 +437,6 @@ i64 incls_window_update(const WindowLayer *L, const i64 *dirty, i64 n, const i64
         if (changed[r] || (mark[reach[r]] & 2)) out[count++] = reach[r];
     stats[0] = m;
     stats[1] = terms;
-    free(mark);
-    free(reach);
-    free(changed);
     free(scratch);
     return count;
 }

@@ -2,7 +2,7 @@
 
 Compiled at first use with the system C compiler for the CPU it runs on, and cached in
 the user's cache directory under a name that hashes the source, the flags and the CPU's
-features, so a changed source or another CPU gets its own build. The library links the
+features, so a changed source or another CPU gets its own build. The build links the
 OpenMP runtime PyTorch has already loaded, so the two share one thread pool.
 """
 
@@ -74,7 +74,7 @@ def _compiler() -> str:
     return cc
 
 
-def library_path() -> Path:
+def build_path() -> Path:
     """Where the build for this source, these flags and this CPU lives."""
     key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + _cpu_features().encode()).hexdigest()[:16]
     return user_dir("INCLS_CACHE", "XDG_CACHE_HOME", ".cache") / "native" / f"kernels-{key}.so"
@@ -104,20 +104,20 @@ def build(target: Path) -> Path:
 
 
 @lru_cache(maxsize=1)
-def library() -> ctypes.CDLL:
+def kernels() -> ctypes.CDLL:
     """The loaded kernels, built first if this machine has no build of this source yet."""
     import torch  # noqa: F401  (loads the OpenMP runtime the kernels then share)
 
-    path = library_path()
+    path = build_path()
     if not path.is_file():
         build(path)
     return load(path)
 
 
 def load(path: Path) -> ctypes.CDLL:
-    """A built library with its functions' signatures declared."""
-    lib = ctypes.CDLL(str(path))
+    """A built kernels file with its functions' signatures declared."""
+    built = ctypes.CDLL(str(path))
     for name, argtypes in SIGNATURES.items():
-        fn = getattr(lib, name)
+        fn = getattr(built, name)
         fn.argtypes, fn.restype = argtypes, RESTYPES.get(name)
-    return lib
+    return built

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .native import check, library
+from .native import check, kernels
 from .weights import DT, PW, EngineWeights, LayerWeights
 
 
@@ -27,7 +27,7 @@ def rows_matmul(x: torch.Tensor, weight: torch.Tensor, threads: int | None = Non
     n, a = x.shape
     out = torch.empty(n, weight.shape[0], dtype=PW)
     if n:
-        library().incls_matmul(x.data_ptr(), n, a, weight.data_ptr(), is_half(weight), weight.shape[0],
+        kernels().incls_matmul(x.data_ptr(), n, a, weight.data_ptr(), is_half(weight), weight.shape[0],
                                out.data_ptr(), threads or torch.get_num_threads())
     return out
 
@@ -37,7 +37,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     x = x.contiguous()
     out = torch.empty_like(x)
     if x.shape[0]:
-        library().incls_rms_norm(x.data_ptr(), x.shape[0], x.shape[1], weight.data_ptr(), eps, out.data_ptr())
+        kernels().incls_rms_norm(x.data_ptr(), x.shape[0], x.shape[1], weight.data_ptr(), eps, out.data_ptr())
     return out
 
 
@@ -54,7 +54,7 @@ def store_projections(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, rows:
     x, rows = x.contiguous(), rows.contiguous()
     if not rows.numel():
         return
-    check(library().incls_project(
+    check(kernels().incls_project(
         x.data_ptr(), x.shape[0], w.d, rows.data_ptr(), lw.ln1.data_ptr(), w.eps, lw.w_qkv.data_ptr(),
         is_half(lw.w_qkv), w.H, w.Hkv, w.hd, w.win_cos.data_ptr(), w.win_sin.data_ptr(),
         cache_x.data_ptr(), cache_qW.data_ptr(), cache_k.data_ptr(), cache_v.data_ptr(),
@@ -100,7 +100,7 @@ def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, cache
     n = rows.numel()
     out = torch.empty(n, w.d, dtype=PW)
     if n:
-        check(library().incls_finish(
+        check(kernels().incls_finish(
             cache_x.data_ptr(), cache_codes.data_ptr(), rows.data_ptr(), n, w.d, w.H, w.K, lw.table.data_ptr(),
             lw.ln2.data_ptr(), w.eps, lw.w_gate_up.data_ptr(), lw.w_down.data_ptr(), is_half(lw.w_down), w.dff,
             out.data_ptr(), threads or torch.get_num_threads()))

@@ -14,7 +14,7 @@ import torch
 
 from ..engine import ChunkedSession, Session
 from ..engine.chunked import ParagraphBreaks
-from ..engine.native import library
+from ..engine.native import kernels
 from ..engine.weights import engine_weights
 from ..text import TokenEdit
 
@@ -77,7 +77,7 @@ class SessionFactory:
         # the engine's weight layout, and its kernels compiled if this machine has no build
         # yet: part of loading the model, so a missing compiler is reported as a load error
         engine_weights(model)
-        library()
+        kernels()
 
     def create(self, ids: list[int], full_recompute: bool, chunk_tokens: int):
         if full_recompute:
