@@ -52,10 +52,6 @@ def _clipped_attention(block, q, k, v, start: int) -> torch.Tensor:
     return torch.cat(out) if out else q.new_zeros(0, cfg.n_heads, cfg.head_dim)
 
 
-def head_votes(model, x: torch.Tensor) -> torch.Tensor:
-    """Final states (n, d) -> each position's head output (n, C), whichever head the model has."""
-    score = getattr(model, "token_scores", None) or getattr(model, "classify")
-    return score(x)
 
 
 def running_logits(model, votes: torch.Tensor) -> torch.Tensor:
@@ -83,7 +79,8 @@ class PrefixReuse:
                 start += 1
         start = min(start, len(ids))
         model = self.model
-        x = model.embed_tokens(torch.tensor(ids[start:], dtype=torch.long))   # (n, d)
+        new_ids = torch.tensor(ids[start:], dtype=torch.long)                 # (n,)
+        x = model.embed_tokens(new_ids)                                      # (n, d)
         new_kv = []
         for layer, block in enumerate(model.layers):
             q, k, v = block.project_qkv(x)                                   # (n, H, hd), (n, Hkv, hd)
@@ -95,7 +92,7 @@ class PrefixReuse:
             codes = block.codebooks.nearest(o)                                 # (n, H)
             x = block.finish(x, block.table_sum(codes, self.tables[layer]))
         self.kv, self.ids = new_kv, list(ids)
-        self.votes = torch.cat([self.votes[:start], head_votes(model, x)])
+        self.votes = torch.cat([self.votes[:start], model.token_scores(x, new_ids)])
         return running_logits(model, self.votes)
 
 

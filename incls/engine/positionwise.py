@@ -107,6 +107,7 @@ def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, cache
     return out
 
 
-def classify(w: EngineWeights, x: torch.Tensor) -> torch.Tensor:
-    """Final hidden states (n, d) -> class logits (n, C) float64."""
-    return (rows_matmul(rms_norm(x, w.norm, w.eps), w.cls_w) + w.cls_b).to(DT)
+def classify(w: EngineWeights, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Final hidden states (n, d) and their token ids (n,) -> the positions' votes (n, C) float64."""
+    votes = (rows_matmul(rms_norm(x, w.norm, w.eps), w.cls_w) + w.cls_b).to(DT)   # (n, C)
+    return votes if w.lexicon is None else votes + w.lexicon[ids]

@@ -69,6 +69,7 @@ class EngineWeights:
     norm: torch.Tensor         # (d,)
     cls_w: torch.Tensor        # (C, d)
     cls_b: torch.Tensor        # (C,)
+    lexicon: torch.Tensor | None  # (V, C) float64 per-token votes, or None
     eps: float
     d: int
     H: int
@@ -133,6 +134,7 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         norm=model.norm.weight.detach().to(PW),
         cls_w=model.classifier.weight.detach().to(PW).contiguous(),
         cls_b=model.classifier.bias.detach().to(PW),
+        lexicon=None if model.lexicon is None else model.lexicon.weight.detach().to(torch.float64),
         eps=cfg.rms_eps, d=cfg.d_model, H=cfg.n_heads, Hkv=cfg.n_kv_heads, hd=hd,
         K=cfg.codebook_size, dff=cfg.d_ff, C=cfg.n_classes, W=W, vocab=cfg.vocab_size,
         scale=1.0 / math.sqrt(hd), theta=cfg.rope_theta, inv_freq=inverse_frequencies(hd, cfg.rope_theta), rot_cos=rot_cos, rot_sin=rot_sin, win_cos=win_cos, win_sin=win_sin,

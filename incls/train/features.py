@@ -1,0 +1,137 @@
+"""Final states of a frozen transformer, computed once per document and cached on disk.
+
+Training only the head of a frozen network needs one forward pass per document, ever: a
+frozen layer's output depends on the tokens alone. This module runs that pass in
+length-bucketed batches and keeps, per document, what every head of `incls.train.head`
+needs: the mean over positions of the final normed state (enough for a linear vote) and
+the states and token ids of a few sampled positions (for a non-linear vote). Work is
+written in shards, so an interrupted extraction resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .batches import pad
+
+HEAD_TENSORS = ("classifier.", "lexicon.")
+SHARD_DOCS = 256
+SAMPLES = 32
+BATCH_TOKENS = 4096
+
+
+@dataclass
+class Features:
+    """Cached final states of N documents."""
+
+    mean: torch.Tensor        # (N, d) float32, mean over positions of the normed final state
+    samples: torch.Tensor     # (N, S, d) float16, normed final states of S sampled positions
+    sample_ids: torch.Tensor  # (N, S) token ids at the sampled positions
+    lengths: torch.Tensor     # (N,) tokens read per document
+
+    def __len__(self) -> int:
+        return self.mean.shape[0]
+
+    @staticmethod
+    def cat(parts: list["Features"]) -> "Features":
+        return Features(*(torch.cat([getattr(p, f) for p in parts]) for f in ("mean", "samples", "sample_ids", "lengths")))
+
+    def pick(self, index) -> "Features":
+        return Features(self.mean[index], self.samples[index], self.sample_ids[index], self.lengths[index])
+
+
+def weights_key(model) -> str:
+    """Names the frozen network by the bytes of every tensor but the head's: a new head
+    on the same layers reuses the cache."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if not name.startswith(HEAD_TENSORS):
+            h.update(name.encode())
+            h.update(tensor.detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def docs_key(docs: list[list[int]]) -> str:
+    """Names a shard by the exact token ids it reads."""
+    h = hashlib.sha256()
+    for d in docs:
+        h.update(len(d).to_bytes(4, "little"))
+        h.update(torch.tensor(d, dtype=torch.int32).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@torch.no_grad()
+def final_states(model, ids: torch.Tensor) -> torch.Tensor:
+    """ids (B, T) -> the normed final states (B, T, d) that the head reads."""
+    x = model.embed_tokens(ids)                                        # (B, T, d)
+    for block in model.layers:
+        x = block(x)[0]                                                # (B, T, d)
+    return model.norm(x)                                               # (B, T, d)
+
+
+def token_batches(lengths: list[int]) -> list[list[int]]:
+    """Indices in batches of similar length holding about BATCH_TOKENS padded tokens each:
+    short texts (tweets) in wide batches, long reviews in narrow ones."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches, current = [], []
+    for i in order:
+        if current and (len(current) + 1) * lengths[i] > BATCH_TOKENS:
+            batches.append(current)
+            current = []
+        current.append(i)
+    return batches + ([current] if current else [])
+
+
+def _sample_positions(length: int, seed: int) -> list[int]:
+    """SAMPLES positions of a document, without replacement while it has enough."""
+    rng = random.Random(seed)
+    if length >= SAMPLES:
+        return sorted(rng.sample(range(length), SAMPLES))
+    return sorted(rng.choices(range(length), k=SAMPLES))
+
+
+@torch.no_grad()
+def extract(model, docs: list[list[int]], first: int = 0) -> Features:
+    """Features of `docs` (token ids); `first` is the index of docs[0] in its dataset (seeds the samples)."""
+    n, d = len(docs), model.cfg.d_model
+    out = Features(torch.zeros(n, d), torch.zeros(n, SAMPLES, d, dtype=torch.float16),
+                   torch.zeros(n, SAMPLES, dtype=torch.long), torch.tensor([len(x) for x in docs]))
+    lengths = [len(x) for x in docs]
+    for index in token_batches(lengths):
+        ids, lens = pad([docs[i] for i in index])
+        states = final_states(model, ids)                              # (B, T, d)
+        for row, i in enumerate(index):
+            real = states[row, : lens[row]]                            # (T_i, d)
+            out.mean[i] = real.mean(0)
+            at = _sample_positions(int(lens[row]), first + i)
+            out.samples[i] = real[at].half()
+            out.sample_ids[i] = torch.tensor(docs[i])[at]
+    return out
+
+
+def cached_features(model, docs: list[list[int]], root: Path, name: str, progress: bool = True) -> Features:
+    """Features of `docs`, read from `root` where an earlier run wrote them, else computed
+    shard by shard (each shard named by its token ids, so a prefix of a dataset reuses them)."""
+    from safetensors.torch import load_file, save_file
+
+    folder = Path(root) / weights_key(model) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for first in range(0, len(docs), SHARD_DOCS):
+        shard = folder / f"{first:07d}-{docs_key(docs[first: first + SHARD_DOCS])}.safetensors"
+        if not shard.is_file():
+            feats = extract(model, docs[first: first + SHARD_DOCS], first)
+            tmp = shard.with_suffix(".part")
+            save_file({f: getattr(feats, f).contiguous() for f in ("mean", "samples", "sample_ids", "lengths")}, str(tmp))
+            tmp.replace(shard)
+            if progress:
+                print(f"features {name}: {min(first + SHARD_DOCS, len(docs))}/{len(docs)} documents", file=sys.stderr, flush=True)
+        t = load_file(str(shard))
+        parts.append(Features(t["mean"], t["samples"], t["sample_ids"], t["lengths"]))
+    return Features.cat(parts)
