@@ -32,7 +32,7 @@ def edit_batches(draw, length: int):
 @settings(max_examples=80, deadline=None)
 @given(st.data(), st.lists(st.integers(0, VOCAB - 1), max_size=40), st.integers(0, 3), st.integers(0, 2))
 def test_random_edit_sequences_match_fresh(data, ids, seed, local_layers):
-    model = random_model(seed, local_layers=local_layers)
+    model = random_model(seed, local_layers=local_layers, lexical_votes=seed % 2 == 1)
     session = Session(model, ids)
     assert_matches_fresh(session)
     for _ in range(data.draw(st.integers(1, 4))):
@@ -42,8 +42,9 @@ def test_random_edit_sequences_match_fresh(data, ids, seed, local_layers):
 
 
 @pytest.mark.parametrize("local_layers", [0, 1, 2])
-def test_fresh_session_equals_model_forward(local_layers):
-    model = random_model(0, local_layers=local_layers)
+@pytest.mark.parametrize("lexical_votes", [False, True])
+def test_fresh_session_equals_model_forward(local_layers, lexical_votes):
+    model = random_model(0, local_layers=local_layers, lexical_votes=lexical_votes)
     ids = [random.Random(3).randrange(VOCAB) for _ in range(50)]
     session = Session(model, ids)
     out = model(torch.tensor([ids]))
