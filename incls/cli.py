@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "bench": ("incls.bench.command", "replay edit streams: full recompute vs prefix reuse vs incremental"),
     "check": ("incls.lsp.check", "classify files once and print the labels"),
     "demo": ("incls.demo", "show live classification of a document being edited, in the terminal"),
+    "setup": ("incls.install.command", "install the base model, convert it, build the kernels, check a sample"),
 }
 
 
@@ -47,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     command = argparse.ArgumentParser(prog=f"incls {argv[0]}", description=SUBCOMMANDS[argv[0]][1])
     module.add_arguments(command)
     args = command.parse_args(argv[1:])
+    from .engine.native import NativeBuildError
     from .model.errors import ModelError
     from .train.data import DataError
     try:
         return int(module.run(args) or 0)
-    except (ModelError, DataError) as exc:
+    except (ModelError, DataError, NativeBuildError) as exc:
         print(f"incls: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,7 +22,8 @@ from ..paths import user_dir
 
 SOURCE = Path(__file__).with_name("kernels.c")
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fopenmp", "-fPIC", "-shared"]
-COMPILER_FIX = "install a C compiler with OpenMP (Debian/Ubuntu: apt-get install gcc), or set CC"
+COMPILER_FIX = ("install a C compiler with OpenMP (Debian/Ubuntu: sudo apt-get install gcc; Fedora: sudo dnf install gcc) "
+                "or set CC to one, then run `incls setup`")
 
 i64, f32p, f64p, i64p = ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
 SIGNATURES = {

