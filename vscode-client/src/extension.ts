@@ -8,6 +8,7 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 import clientSettings from "./client-settings.json";
+import { canInstall, install, installedServer, offerInstall } from "./install-ui";
 import { INSTALL_HINT, Located, locateServer } from "./server";
 
 /** Params of the server's `incls/status` notification. */
@@ -79,7 +80,12 @@ function locate(): Located | undefined {
 
 async function startClient(context: vscode.ExtensionContext): Promise<void> {
   if (client) return;
-  const found = locate();
+  // A server the user installed wins; the one this extension installs comes last, offered once.
+  let found = locate() ?? installedServer(context);
+  if (!found && !missingShown && canInstall(context)) {
+    missingShown = true;
+    found = await offerInstall(context, output);
+  }
   if (!found) {
     output.appendLine(INSTALL_HINT);
     if (!missingShown) {
@@ -93,7 +99,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     }
     return;
   }
-  const args = vscode.workspace.getConfiguration(SECTION).get<string[]>("server.args") ?? ["--stdio"];
+  const args = [...(found.args ?? []),
+    ...(vscode.workspace.getConfiguration(SECTION).get<string[]>("server.args") ?? ["--stdio"])];
   output.appendLine(`incls: starting ${found.command} ${args.join(" ")} (found via ${found.how})`);
   const serverOptions: ServerOptions = {
     command: found.command,
@@ -220,6 +227,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       await stopClient();
       missingShown = false;
       starting = startClient(context).finally(() => (starting = undefined));
+      await starting;
+    }),
+    vscode.commands.registerCommand("incls.reinstallServer", async () => {
+      // The old install stays in place until the new one has passed every step.
+      await (starting ?? Promise.resolve());
+      await stopClient();
+      starting = install(context, output)
+        .then(() => {
+          missingShown = true; // a failed install has said so already
+          return startClient(context);
+        })
+        .finally(() => (starting = undefined));
       await starting;
     }),
     vscode.commands.registerCommand("incls.showOutput", () => output.show(true)),

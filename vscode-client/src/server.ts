@@ -5,6 +5,8 @@ import * as path from "path";
 
 export interface Located {
   command: string;
+  /** Arguments before the configured ones (the installed server runs as `python -m incls.cli`). */
+  args?: string[];
   /** Where it was found, for the output channel. */
   how: string;
 }
@@ -101,6 +103,5 @@ export function locateServer(input: SearchInput): Located | undefined {
 }
 
 export const INSTALL_HINT =
-  "incls: the language server was not found. Install it into your Python environment " +
-  "(`pip install incls`, or `pip install -e .` in a checkout), or set `incls.server.path` " +
-  "to the `incls` executable.";
+  "incls: the language server was not found. Install it: `pip install <the incls wheel>`, then " +
+  "`incls setup` (see the README), or set `incls.server.path` to the `incls` executable.";
