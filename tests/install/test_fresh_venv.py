@@ -62,7 +62,7 @@ def test_wheel_then_setup_then_check(tmp_path):
     assert checked.startswith("review.txt: positive ("), checked
 
     (tmp_path / "env").rename(tmp_path / "moved")
-    moved = run([tmp_path / "moved" / "bin" / "python", "-m", "incls.cli", "check", "review.txt"], env, tmp_path,
+    moved = run([tmp_path / "moved" / "bin" / "python", "-I", "-m", "incls.cli", "check", "review.txt"], env, tmp_path,
                 timings, "incls check, environment moved")
     assert moved.startswith("review.txt: positive ("), moved
     print("timings (s):", timings)

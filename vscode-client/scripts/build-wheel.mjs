@@ -16,6 +16,8 @@ const out = join(here, "server");
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out);
+// setuptools reuses build/lib between builds, so a module deleted since would ship again
+rmSync(join(root, "build"), { recursive: true, force: true });
 const hasBuild = spawnSync(python, ["-c", "import build"], { stdio: "ignore" }).status === 0;
 const args = hasBuild
   ? ["-m", "build", "--wheel", "--outdir", out, root]

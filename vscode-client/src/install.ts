@@ -6,6 +6,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
+import * as os from "os";
 import * as path from "path";
 
 const WIN = process.platform === "win32";
@@ -49,7 +50,8 @@ export interface InstallOptions {
   signal?: AbortSignal;
 }
 
-/** An installed server: run `python -m incls.cli ...`. */
+/** An installed server: run `python -I -m incls.cli ...` (isolated: neither the working directory nor
+ * PYTHONPATH can put another incls first). */
 export interface Managed {
   python: string;
   dir: string;
@@ -82,7 +84,7 @@ export function managedServer(storageDir: string): Managed | undefined {
 
 /** The command line that serves LSP from an installed server. */
 export function serverCommand(managed: Managed): { command: string; args: string[] } {
-  return { command: managed.python, args: ["-m", "incls.cli"] };
+  return { command: managed.python, args: ["-I", "-m", "incls.cli"] };
 }
 
 interface Ran {
@@ -102,6 +104,7 @@ function childEnv(): NodeJS.ProcessEnv {
 /** Run a command, relaying its output line by line; resolves with its exit code (-1: it could not start). */
 function run(command: string, args: string[], report: Reporter, signal?: AbortSignal,
   onLine?: (line: string) => void, quiet = false): Promise<Ran> {
+  const cwd = os.tmpdir(); // never a directory whose own `incls` could shadow the installed one
   return new Promise((resolve) => {
     const tail: string[] = [];
     let settled = false;
@@ -112,7 +115,7 @@ function run(command: string, args: string[], report: Reporter, signal?: AbortSi
       }
     };
     if (!quiet) report.log(`$ ${[command, ...args].join(" ")}`);
-    const child = spawn(command, args, { env: childEnv(), stdio: ["ignore", "pipe", "pipe"], signal });
+    const child = spawn(command, args, { env: childEnv(), stdio: ["ignore", "pipe", "pipe"], signal, cwd });
     let pending = "";
     const take = (chunk: Buffer) => {
       pending += chunk.toString("utf8");
@@ -247,7 +250,7 @@ export async function installServer(opts: InstallOptions): Promise<Managed> {
       }
     }
     report.progress("installing incls and its dependencies (PyTorch and transformers: a few hundred MB)");
-    const pip = await run(venvPython, pipArgs, report, signal);
+    const pip = await run(venvPython, ["-I", ...pipArgs], report, signal);
     cancelled(signal);
     if (pip.code !== 0) {
       const offline = pip.tail.some((l) => OFFLINE.test(l));
@@ -259,7 +262,7 @@ export async function installServer(opts: InstallOptions): Promise<Managed> {
     }
 
     report.progress("incls setup: base model and kernels");
-    const setup = await run(venvPython, ["-m", "incls.cli", "setup"], report, signal, (line) => {
+    const setup = await run(venvPython, ["-I", "-m", "incls.cli", "setup"], report, signal, (line) => {
       const m = /^incls setup \[(\d+)\/(\d+)\] (.*)$/.exec(line);
       if (m) report.progress(`incls setup ${m[1]}/${m[2]}: ${m[3]}`);
     });
