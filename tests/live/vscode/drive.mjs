@@ -2,7 +2,9 @@
 // installed; write what it saw as JSON. Run: node drive.mjs   (config: $INCLS_LIVE_CONFIG)
 //
 // Config: url (the workbench, folder opened), chromium, file (its name in the Explorer),
-// append (the sentence to type), timeout_ms, out (result JSON), screenshot (PNG path).
+// append (the sentence to type), timeout_ms, out (result JSON), screenshot (PNG path);
+// install (a button label) and install_timeout_ms: accept the offer to install the server,
+// then stop at the first diagnostic.
 import { readFileSync, writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
@@ -58,6 +60,34 @@ async function waitFor(pred, since, what, limit = T) {
   throw err;
 }
 
+/** No server installed: accept the extension's offer (the button named conf.install), follow the
+ *  progress notification, wait for the first diagnostic from the server it installed. */
+async function installFromPrompt(tOpen) {
+  const button = page.locator(".notifications-toasts .monaco-button").filter({ hasText: conf.install }).first();
+  await button.waitFor({ timeout: T });
+  result.prompt_ms = now() - tOpen;
+  await button.click();
+  const tInstall = now();
+  const limit = conf.install_timeout_ms;
+  result.progress = [];
+  while (now() - tInstall < limit) {
+    const seen = await observe();
+    if (seen.message) {
+      result.first = { message: seen.message, code: seen.code, ms: now() - tOpen };
+      result.install_ms = now() - tInstall;
+      result.statusbar.first = seen.statusbar;
+      return;
+    }
+    const toasts = await page.locator(".notifications-toasts .notification-list-item").allTextContents();
+    for (const text of toasts) {
+      if (/incls/.test(text) && !result.progress.includes(text)) result.progress.push(text);
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no incls diagnostic ${limit} ms after accepting the install; notifications seen: ` +
+    JSON.stringify(result.progress.slice(-5)));
+}
+
 async function main() {
   browser = await chromium.launch({
     executablePath: conf.chromium,
@@ -83,6 +113,11 @@ async function main() {
   await page.keyboard.press("Control+Shift+M");
   await page.locator(".markers-panel").waitFor({ timeout: T });
 
+  if (conf.install) {
+    await installFromPrompt(tOpen);
+    if (conf.screenshot) await page.screenshot({ path: conf.screenshot });
+    return;
+  }
   const first = await waitFor((o) => !!o.message, tOpen, "the first incls diagnostic");
   result.first = { message: first.message, code: first.code, ms: first.ms };
   result.statusbar.first = (await waitFor((o) => !!o.statusbar && /\d%/.test(o.statusbar), tOpen,
