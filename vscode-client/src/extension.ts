@@ -8,7 +8,7 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 import clientSettings from "./client-settings.json";
-import { canInstall, install, installedServer, offerInstall } from "./install-ui";
+import { canInstall, install, installedServer, offerInstall, offerUpdate } from "./install-ui";
 import { INSTALL_HINT, Located, locateServer } from "./server";
 
 /** Params of the server's `incls/status` notification. */
@@ -81,7 +81,11 @@ function locate(): Located | undefined {
 async function startClient(context: vscode.ExtensionContext): Promise<void> {
   if (client) return;
   // A server the user installed wins; the one this extension installs comes last, offered once.
-  let found = locate() ?? installedServer(context);
+  let found = locate();
+  if (!found) {
+    found = installedServer(context);
+    if (found) void offerUpdate(context);
+  }
   if (!found && !missingShown && canInstall(context)) {
     missingShown = true;
     found = await offerInstall(context, output);

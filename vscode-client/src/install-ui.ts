@@ -1,7 +1,7 @@
 // The extension's side of installing its own server: the offer, the progress notification,
 // the error that says what failed and how to retry. The work itself is in install.ts.
 import * as vscode from "vscode";
-import { bundledWheel, installServer, InstallError, managedServer, RETRY, serverCommand } from "./install";
+import { bundledWheel, fileHash, installServer, InstallError, managedServer, RETRY, serverCommand } from "./install";
 import { Located } from "./server";
 
 export const INSTALL = "Install the incls server";
@@ -13,6 +13,16 @@ export function installedServer(context: vscode.ExtensionContext): Located | und
   if (!managed) return undefined;
   const { command, args } = serverCommand(managed);
   return { command, args, how: `the server installed by the extension (${managed.dir})` };
+}
+
+/** If the installed server came from another wheel than the one this extension ships, offer to update it. */
+export async function offerUpdate(context: vscode.ExtensionContext): Promise<void> {
+  const managed = managedServer(context.globalStorageUri.fsPath);
+  const wheel = bundledWheel(context.extensionPath);
+  if (!managed || !wheel || (await fileHash(wheel)) === managed.sha256) return;
+  const choice = await vscode.window.showInformationMessage(
+    "incls: this version of the extension ships another incls server than the one installed. Update it?", "Update");
+  if (choice === "Update") await vscode.commands.executeCommand("incls.reinstallServer");
 }
 
 /** Whether this build of the extension ships a wheel to install. */

@@ -4,6 +4,7 @@
 // when every step has passed, so a failed or cancelled attempt leaves nothing behind that the
 // next start could mistake for a server. No VS Code API here: extension.ts wires it to the UI.
 import { spawn } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as https from "https";
 import * as os from "os";
@@ -56,6 +57,15 @@ export interface Managed {
   python: string;
   dir: string;
   wheel: string;
+  /** sha256 of the wheel it was installed from. */
+  sha256: string;
+}
+
+/** sha256 of a file, hex (to tell whether the shipped wheel is the one installed). */
+export async function fileHash(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
 }
 
 /** The wheel inside the extension (server/incls-*.whl), if this build ships one. */
@@ -76,7 +86,7 @@ export function managedServer(storageDir: string): Managed | undefined {
   try {
     const stamp = JSON.parse(fs.readFileSync(path.join(dir, STAMP), "utf8"));
     fs.accessSync(python, fs.constants.X_OK);
-    return { python, dir, wheel: String(stamp.wheel ?? "") };
+    return { python, dir, wheel: String(stamp.wheel ?? ""), sha256: String(stamp.sha256 ?? "") };
   } catch {
     return undefined;
   }
@@ -278,7 +288,8 @@ export async function installServer(opts: InstallOptions): Promise<Managed> {
     }
 
     await fs.promises.writeFile(path.join(tmp, STAMP), JSON.stringify({
-      wheel: path.basename(opts.wheel), python, installed: new Date().toISOString(),
+      wheel: path.basename(opts.wheel), sha256: await fileHash(opts.wheel), python,
+      installed: new Date().toISOString(),
     }, null, 2));
     const final = path.join(opts.storageDir, SERVER_DIR);
     const old = path.join(opts.storageDir, `server.old-${Date.now()}`);
