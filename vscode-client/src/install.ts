@@ -249,7 +249,7 @@ export async function installServer(opts: InstallOptions): Promise<Managed> {
     }
     const venvPython = path.join(tmp, BIN, PYTHON_EXE);
 
-    const pipArgs = ["-m", "pip", "install", opts.wheel];
+    const pipArgs = ["-m", "pip", "install", "--progress-bar", "off", opts.wheel];
     if (process.platform === "linux" && opts.torchIndex) {
       report.progress("checking PyTorch's CPU wheel index");
       if (await reachable(opts.torchIndex)) {
