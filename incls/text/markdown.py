@@ -1,0 +1,423 @@
+"""Markdown -> prose: markdown-it-py's block tokens and an instrumented inline parse.
+
+Why markdown-it-py: it is a CommonMark-compliant port of markdown-it (GitHub tables and
+strikethrough built in), pure Python, and its block tokens carry the line ranges (`map`)
+that incremental projection cuts on. Its inline tokens carry no positions, so the inline
+rules are wrapped to record the source span each one consumed: the projection copies the
+source between them, which gives an exact map back to the source instead of a search for
+token text. Front matter (YAML `---` or TOML `+++` on the first line, closed by the same
+line or `...`, else running to the end like an open fence) is recognised here, before the
+parser, so that a region parsed alone never mistakes its first line for front matter.
+
+Each leaf block (paragraph, heading) ends with a blank line in the projection, and each
+table cell with a line break, so the projection of a run of blocks is the concatenation
+of theirs. Link reference definitions are resolved against a table that knows every
+label: a `[label]` reads the same wherever its definition is, which keeps edits local.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+
+from .projection import LINE, MODES, PLACEHOLDER, Region, Segment, SegmentBuilder, previous_line_blank
+
+NODES = {
+    "code_block": "ignore",    # fenced and indented code
+    "front_matter": "ignore",  # YAML / TOML at the top ("keep" reads it as Markdown)
+    "html": "ignore",          # HTML blocks and inline tags (the text between inline tags stays)
+    "code_inline": "placeholder",
+    "link": "keep",            # the link text; the target is always dropped
+    "image": "ignore",         # "keep" reads the alt text
+    "autolink": "ignore",      # <https://...>
+    "url": "ignore",           # bare URLs in text
+    "heading": "keep",
+    "table": "keep",           # cell text; the table syntax is always dropped
+    "blockquote": "keep",
+    "list": "keep",
+}
+NODE_MODES = {kind: MODES if kind not in ("front_matter",) else ("ignore", "keep") for kind in NODES}
+
+URL = re.compile(r"(?:https?|ftp)://[^\s<>]*[^\s<>.,;:!?)\]'\"]|www\.[^\s<>]*[^\s<>.,;:!?)\]'\"]")
+FRONT_MATTER = {"---": ("---", "..."), "+++": ("+++",)}
+RECORDER = "incls_spans"
+
+
+class AnyReference(dict):
+    """Reference definitions for the inline parser: every label resolves."""
+
+    def get(self, key, default=None):  # noqa: D401 - dict interface
+        return super().get(key) or {"href": "", "title": ""}
+
+
+@dataclass
+class Event:
+    rule: str
+    start: int
+    end: int
+    tokens: list[Token]
+    lengths: list[int] = field(default_factory=list)
+
+
+class Recorder:
+    """Source spans consumed by the inline rules while one inline string is parsed."""
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.events: list[Event] = []
+
+
+def _recording(name: str, fn):
+    def rule(state, silent: bool) -> bool:
+        rec = state.env.get(RECORDER)
+        if silent or rec is None or state.src is not rec.src:
+            return fn(state, silent)
+        start, count = state.pos, len(state.tokens)
+        ok = fn(state, silent)
+        if ok:
+            pushed = state.tokens[count:]
+            rec.events.append(Event(name, start, state.pos, pushed, [len(t.content) for t in pushed]))
+        return ok
+    return rule
+
+
+def make_parser() -> MarkdownIt:
+    """CommonMark + tables + strikethrough; inline parsing is done per block, recorded."""
+    md = MarkdownIt("commonmark", {"maxNesting": 20}).enable(["table", "strikethrough"])
+    md.disable(["inline", "text_join"])  # core rules: inline content is parsed by `_inline`
+    md.inline.ruler2.disable("fragments_join")  # keep the delimiter tokens the recorder knows
+    for rule in list(md.inline.ruler.__rules__):
+        md.inline.ruler.at(rule.name, _recording(rule.name, rule.fn))
+    return md
+
+
+_PARSER: MarkdownIt | None = None
+
+
+def parser() -> MarkdownIt:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = make_parser()
+    return _PARSER
+
+
+def normalize(text: str) -> str:
+    """markdown-it's line-break and NUL normalisation, keeping every offset in place."""
+    return text.replace("\r\n", " \n").replace("\r", "\n").replace("\x00", "\ufffd")
+
+
+class Markdown:
+    """The Markdown language of the incremental projection."""
+
+    def __init__(self, nodes: dict[str, str] | None = None) -> None:
+        self.nodes = {**NODES, **(nodes or {})}
+        self.md = parser()
+
+    def may_cut(self, source: str, offset: int) -> bool:
+        """A segment may begin on a line that starts with a non-space after a blank line."""
+        if offset == 0:
+            return True
+        if offset >= len(source) or source[offset] in " \t\r\n":
+            return False
+        return previous_line_blank(source, offset)
+
+    def project(self, source: str, at_start: bool, probe: str) -> Region:
+        text = normalize(source)
+        starts = [m.start() for m in LINE.finditer(text)][:-1] if text else []
+        body = 0
+        if at_start and self.nodes["front_matter"] == "ignore":
+            body, closed = _front_matter(text, starts)
+            if not closed:
+                return Region([Segment(len(source))], False)
+        reading = _Reading(self, text, starts)
+        closed = reading.run(body, probe)
+        return Region(reading.segments(len(source), body), closed)
+
+
+def _front_matter(text: str, starts: list[int]) -> tuple[int, bool]:
+    """(offset where the Markdown body starts, whether front matter, if any, is closed here)."""
+    if not starts:
+        return 0, True
+    first = text[:starts[1] if len(starts) > 1 else len(text)].rstrip()
+    closers = FRONT_MATTER.get(first)
+    if closers is None:
+        return 0, True
+    for i in range(1, len(starts)):
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        if text[starts[i]:end].rstrip() in closers:
+            return end, True
+    return len(text), False
+
+
+class _Reading:
+    """One parse of a region: block tokens -> projected text, cut into segments."""
+
+    def __init__(self, lang: Markdown, text: str, starts: list[int]) -> None:
+        self.lang = lang
+        self.nodes = lang.nodes
+        self.text = text
+        self.starts = starts  # line starts of the region
+        self.out = SegmentBuilder()
+        self.cuts: list[tuple[int, int, object]] = []  # (source offset, builder state)
+        self.pieces: list = []
+
+    # -- lines ------------------------------------------------------------------------
+
+    def line_start(self, line: int) -> int:
+        return self.starts[line] if line < len(self.starts) else len(self.text)
+
+    def line_text(self, line: int) -> str:
+        """The line's content, without its line break."""
+        a = self.line_start(line)
+        b = self.line_start(line + 1)
+        return self.text[a:b].rstrip("\n")
+
+    # -- blocks -----------------------------------------------------------------------
+
+    def run(self, body: int, probe: str) -> bool:
+        first_line = bisect_right(self.starts, body) - 1 if body < len(self.text) else len(self.starts)
+        first_line = max(first_line, 0)
+        region = self.text[body:]
+        probe_line = None
+        if probe:
+            probe_line = len(self.starts) - first_line
+            region += normalize(probe)
+        tokens = self.lang.md.parse(region, {"references": AnyReference()})
+        closed = probe_line is None
+        ignored = 0  # depth of containers whose mode is "ignore"
+        stack: list[str] = []
+        for i, token in enumerate(tokens):
+            if token.level == 0 and token.map is not None:
+                line = token.map[0]
+                if probe_line is not None and line >= probe_line:
+                    closed = line == probe_line
+                    break
+                line += first_line
+                if self.lang.may_cut(self.text, self.line_start(line)) and line > first_line:
+                    self.cut(self.line_start(line))
+            if token.nesting == 1:
+                kind = _container_kind(token)
+                stack.append(kind)
+                if ignored or (kind and self.nodes[kind] == "ignore"):
+                    ignored += 1
+                elif kind and self.nodes[kind] == "placeholder" and kind in ("table", "blockquote", "list"):
+                    ignored += 1
+                    self.out.synth(PLACEHOLDER + "\n\n", self.line_start(token.map[0] + first_line))
+                continue
+            if token.nesting == -1:
+                if ignored:
+                    ignored -= 1
+                kind = stack.pop() if stack else None
+                if kind == "table" and not ignored and self.nodes["table"] == "keep":
+                    self.out.synth("\n", self._after(tokens, i, first_line))
+                continue
+            if ignored:
+                continue
+            if token.type == "inline":
+                self.inline(token, stack, first_line)
+            elif token.type in ("fence", "code_block"):
+                self.opaque(token, "code_block", first_line)
+            elif token.type == "html_block":
+                self.opaque(token, "html", first_line)
+        return closed
+
+    def _after(self, tokens: list[Token], i: int, first_line: int) -> int:
+        """Source offset just after the block closed by tokens[i] (its last line's end)."""
+        for j in range(i, -1, -1):
+            if tokens[j].map is not None:
+                return self.line_start(tokens[j].map[1] + first_line) - 1
+        return len(self.text)
+
+    def cut(self, offset: int) -> None:
+        self.cuts.append((offset, self.out))
+        self.out = SegmentBuilder()
+
+    def segments(self, length: int, body: int) -> list[Segment]:
+        bounds = [0] + [c[0] for c in self.cuts] + [length]
+        builders = [c[1] for c in self.cuts] + [self.out]
+        out = []
+        for (a, b), builder in zip(zip(bounds, bounds[1:]), builders):
+            seg = builder.build(b - a)
+            seg.src = [s - a for s in seg.src]
+            out.append(seg)
+        return out
+
+    def opaque(self, token: Token, kind: str, first_line: int) -> None:
+        """A code or HTML block: dropped, a placeholder, or read as it is."""
+        mode = self.nodes[kind]
+        a = self.line_start(token.map[0] + first_line)
+        if mode == "placeholder":
+            self.out.synth(PLACEHOLDER + "\n\n", a)
+        elif mode == "keep" and token.content.strip():
+            lines = range(token.map[0] + first_line + (1 if token.type == "fence" else 0),
+                          token.map[1] + first_line)
+            for line in lines:
+                s = self.line_start(line)
+                self.out.copy(self.text[s:self.line_start(line + 1)], s)
+            if not self.out.ends_with("\n"):
+                self.out.synth("\n", self.line_start(token.map[1] + first_line))
+            self.out.synth("\n", self.line_start(token.map[1] + first_line))
+
+    # -- inline content ---------------------------------------------------------------
+
+    def inline(self, token: Token, stack: list[str], first_line: int) -> None:
+        kind = "table" if "table" in stack else "heading" if stack and stack[-1] == "heading" else None
+        if kind == "heading" and self.nodes["heading"] != "keep":
+            if self.nodes["heading"] == "placeholder":
+                self.out.synth(PLACEHOLDER + "\n\n", self.line_start(token.map[0] + first_line))
+            return
+        content = token.content
+        if not content.strip():
+            return
+        origin = _Origin(self, content, token.map[0] + first_line, cell=kind == "table")
+        _inline(self.lang, content, origin, self.out)
+        end = origin.end()
+        self.out.synth("\n" if kind == "table" else "\n\n", end)
+
+
+def _container_kind(token: Token) -> str | None:
+    return {"table_open": "table", "blockquote_open": "blockquote", "bullet_list_open": "list",
+            "ordered_list_open": "list", "heading_open": "heading"}.get(token.type)
+
+
+class _Origin:
+    """Where each character of a block's inline content sits in the region's source."""
+
+    def __init__(self, reading: _Reading, content: str, line: int, cell: bool) -> None:
+        self.content_starts: list[int] = []  # start of each content line in `content`
+        self.shift: list[int] = []  # source offset minus content offset, per content line
+        self.line_ends: list[int] = []  # source offset of each line's break
+        pos = 0
+        for k, piece in enumerate(content.split("\n")):
+            src_line = reading.line_text(line + k) if line + k < len(reading.starts) else ""
+            base = reading.line_start(line + k)
+            core = piece.strip()
+            lead = len(piece) - len(piece.lstrip())
+            at = -1
+            if core:
+                trimmed = src_line.rstrip()
+                if not cell and trimmed.endswith(core):
+                    at = len(trimmed) - len(core)
+                else:
+                    at = src_line.find(core)
+            if at < 0:
+                at = len(src_line) - len(src_line.lstrip())
+            self.content_starts.append(pos)
+            self.shift.append(base + at - (pos + lead))
+            self.line_ends.append(base + len(src_line))
+            pos += len(piece) + 1
+
+    def source(self, offset: int) -> int:
+        k = bisect_right(self.content_starts, offset) - 1
+        return offset + self.shift[k]
+
+    def line_end(self, offset: int) -> int:
+        return self.line_ends[bisect_right(self.content_starts, offset) - 1]
+
+    def end(self) -> int:
+        return self.line_ends[-1]
+
+
+def _inline(lang: Markdown, content: str, origin: _Origin, out: SegmentBuilder) -> None:
+    """Project one inline string: copy the source between the spans markup rules consumed."""
+    nodes = lang.nodes
+    recorder = Recorder(content)
+    tokens: list[Token] = []
+    env = {"references": AnyReference(), RECORDER: recorder}
+    lang.md.inline.parse(content, lang.md, env, tokens)
+    spans: list[tuple[int, int, str | None]] = []  # (start, end, replacement or None to drop)
+
+    def drop(a: int, b: int) -> None:
+        if a < b:
+            spans.append((a, b, None))
+
+    def by_mode(kind: str, a: int, b: int, keep: tuple[int, int] | None) -> bool:
+        mode = nodes[kind]
+        if mode == "ignore":
+            drop(a, b)
+        elif mode == "placeholder":
+            spans.append((a, b, PLACEHOLDER))
+        elif keep is not None:
+            drop(a, keep[0])
+            drop(keep[1], b)
+        return mode == "keep"
+
+    helpers = lang.md.helpers
+    for e in recorder.events:
+        a, b = e.start, e.end
+        types = [t.type for t in e.tokens]
+        if e.rule == "newline":
+            drop(a + 1, b)
+        elif e.rule == "escape":
+            if "hardbreak" in types:
+                drop(a, a + 1)
+                drop(a + 2, b)
+            elif e.tokens and e.tokens[-1].content == content[a + 1:b]:
+                drop(a, a + 1)
+        elif e.rule == "backticks" and "code_inline" in types:
+            marker = len(e.tokens[-1].markup)
+            by_mode("code_inline", a, b, (a + marker, b - marker))
+        elif e.rule in ("emphasis", "strikethrough"):
+            spans.extend(_delimiters(e))
+        elif e.rule == "link" and "link_open" in types:
+            end = helpers.parseLinkLabel(StateInline(content, lang.md, env, []), a, True)
+            by_mode("link", a, b, (a + 1, end if end > a else a + 1))
+        elif e.rule == "image" and "image" in types:
+            end = helpers.parseLinkLabel(StateInline(content, lang.md, env, []), a + 1, False)
+            by_mode("image", a, b, (a + 2, end if end > a else a + 2))
+        elif e.rule == "autolink" and "link_open" in types:
+            by_mode("autolink", a, b, (a + 1, b - 1))
+        elif e.rule == "html_inline" and "html_inline" in types:
+            by_mode("html", a, b, (a, b))
+        elif e.rule == "entity" and e.tokens and e.tokens[-1].content != content[a:b]:
+            spans.append((a, b, e.tokens[-1].content))
+    spans.sort(key=lambda s: (s[0], -s[1]))
+    cursor = 0
+    for a, b, replacement in spans:
+        if a < cursor:
+            continue  # inside a span already dropped or replaced
+        _copy(content, cursor, a, origin, out, nodes["url"])
+        if replacement:
+            out.synth(replacement, origin.source(a))
+        cursor = b
+    _copy(content, cursor, len(content), origin, out, nodes["url"])
+
+
+def _delimiters(e: Event) -> list[tuple[int, int, None]]:
+    """Emphasis and strikethrough markers that became markup (unmatched ones stay text)."""
+    spans, pos, total = [], e.end, 0
+    for token, length in zip(reversed(e.tokens), reversed(e.lengths)):
+        if total >= e.end - e.start:
+            break
+        pos -= length
+        total += length
+        if token.type != "text" or not token.content:
+            spans.append((pos, pos + length, None))
+    return spans
+
+
+def _copy(content: str, a: int, b: int, origin: _Origin, out: SegmentBuilder, url_mode: str) -> None:
+    """Copy content[a:b] into the projection, line by line, dropping bare URLs."""
+    while a < b:
+        nl = content.find("\n", a, b)
+        stop = b if nl < 0 else nl
+        _copy_line(content, a, stop, origin, out, url_mode)
+        if nl < 0:
+            return
+        out.copy("\n", origin.line_end(nl))
+        a = nl + 1
+
+
+def _copy_line(content: str, a: int, b: int, origin: _Origin, out: SegmentBuilder, url_mode: str) -> None:
+    if url_mode != "keep":
+        for m in URL.finditer(content, a, b):
+            out.copy(content[a:m.start()], origin.source(a))
+            if url_mode == "placeholder":
+                out.synth(PLACEHOLDER, origin.source(m.start()))
+            a = m.end()
+    out.copy(content[a:b], origin.source(a))
