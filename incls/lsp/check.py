@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..text import prose
 from .core import Core
 from .settings import Settings
 
@@ -14,6 +15,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="text files to classify")
     parser.add_argument("--json", action="store_true", help="print a JSON list of {file, label, probabilities}")
     parser.add_argument("--model", metavar="PATH", help="model checkpoint (default: the shipped model)")
+    parser.add_argument("--language", choices=("auto", "plaintext", "markdown", "latex"), default="auto",
+                        help="how to read the files (default: by extension: .md/.markdown Markdown, .tex LaTeX)")
     parser.add_argument("--max-document-bytes", type=int, default=Settings.maxDocumentBytes,
                         help="skip larger files (default %(default)s)")
 
@@ -33,7 +36,7 @@ def run(args) -> int:
             entry["error"] = f"cannot read as UTF-8 text ({exc.__class__.__name__}: {exc})"
             failed = True
         else:
-            core.open(name, text, 1)
+            core.open(name, text, 1, prose.kind_of_path(name) if args.language == "auto" else args.language)
             report = core.compute(name)
             core.close(name)
             if report.skip_reason:

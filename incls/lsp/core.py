@@ -11,6 +11,7 @@ worker touches sessions, so the model needs no lock.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,12 +19,15 @@ from dataclasses import dataclass, field
 import torch
 
 from ..text import InvalidPosition, LineIndex, TextEdit, TokenEdit, TokenizedText, diff_texts
+from ..text import prose
 from ..text.tokens import TokenBytes
 from .paragraphs import ParagraphReading, read_paragraphs, split_paragraphs
 from .sessions import SessionFactory, paragraph_breaks
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+NOTHING_TO_READ = "not classified: nothing is left to read once code and markup are set aside"
 
 
 class ChangeRejected(ValueError):
@@ -65,6 +69,12 @@ class Document:
     session: object | None = None
     session_mode: tuple | None = None
     last_used: int = 0
+    kind: str = "plaintext"  # the projection: "plaintext", "markdown" or "latex"
+    projection: object | None = None  # IncrementalProjection: the text the model reads (None: the text itself)
+
+    @property
+    def prose(self) -> str:
+        return self.text if self.projection is None else self.projection.text
 
 
 @dataclass
@@ -84,6 +94,7 @@ class Report:
     ops_full: int | None = None
     skip_reason: str | None = None
     incremental: bool = False
+    anchor: int = 0  # where the text the model reads begins in the source (the document diagnostic's line)
 
     @property
     def label(self) -> str | None:
@@ -132,9 +143,10 @@ class Core:
 
     # -- text (event loop) ------------------------------------------------------------
 
-    def open(self, uri: str, text: str, version: int | None) -> None:
+    def open(self, uri: str, text: str, version: int | None, language: str | None = None) -> None:
         with self.lock:
-            doc = Document(uri, text, version, changed_at=time.perf_counter())
+            doc = Document(uri, text, version, changed_at=time.perf_counter(), kind=prose.kind_of(language))
+            self._project(doc)
             self.documents[uri] = doc
             self._check_limits(doc)
 
@@ -174,13 +186,25 @@ class Core:
             raise ChangeRejected(f"invalid range {change.range}: the end is before the start")
         return TextEdit(start, end, change.text)
 
+    def _project(self, doc: Document) -> None:
+        """(Re)build the document's projection; the tokens and session follow it."""
+        s = self.settings
+        doc.projection = prose.projection(doc.kind, doc.text, s.markdownNodes, s.latexCommands, s.latexEnvironments)
+        doc.tokens, doc.session, doc.pending = None, None, None
+
     def _apply(self, doc: Document, edit: TextEdit) -> None:
-        if doc.tokens is not None:
+        if doc.projection is not None:  # the model reads the projection: pass on the edit of it
+            edit = doc.projection.apply(edit)
+            doc.text = doc.projection.source
+            if edit.start == edit.end and not edit.text:
+                edit = None  # inside code or markup: nothing the model reads changed
+        if edit is not None and doc.tokens is not None:
             token_edit = doc.tokens.apply(edit)
-            doc.text = doc.tokens.text
+            if doc.projection is None:
+                doc.text = doc.tokens.text
             if not token_edit.is_noop:
                 doc.pending = (doc.pending or PendingEdit(token_edit.start, token_edit.start, token_edit.start)).then(token_edit)
-        else:
+        elif doc.projection is None:
             doc.text = edit.apply(doc.text)
         if doc.changed_at is None:
             doc.changed_at = time.perf_counter()
@@ -215,8 +239,11 @@ class Core:
             changed_at, doc.changed_at = doc.changed_at, None
             if doc.skip_reason:
                 return report
+            if doc.projection is not None and (not doc.prose or doc.prose.isspace()):
+                report.skip_reason = NOTHING_TO_READ
+                return report
             if doc.tokens is None:
-                doc.tokens = TokenizedText(self.tokenizer, doc.text)
+                doc.tokens = TokenizedText(self.tokenizer, doc.prose)
                 doc.session, doc.pending = None, None
             mode = (self.settings.fullRecompute, self.settings.chunkTokens)
             rebuild = doc.session is None or doc.session_mode != mode or self.factory.outgrown(doc.session, mode[1])
@@ -224,7 +251,7 @@ class Core:
             pending = None if rebuild else doc.pending
             pending_ids = ids[pending.start:pending.new_end] if pending else None
             doc.pending = None
-            byte_ends, text = list(doc.tokens.ends), doc.text
+            byte_ends, text = list(doc.tokens.ends), doc.tokens.text
             self._clock += 1
             doc.last_used = self._clock
             session = doc.session
@@ -243,6 +270,8 @@ class Core:
         with self.lock:
             if self.documents.get(uri) is doc:  # not closed (or closed and reopened) meanwhile
                 doc.session, doc.session_mode = session, mode
+                if doc.projection is not None and doc.version == report.version:
+                    _to_source(report, doc.projection)
             self._evict()
         report.compute_ms = (time.perf_counter() - started) * 1000
         report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
@@ -273,8 +302,11 @@ class Core:
 
     def update_settings(self, settings: Settings) -> None:
         with self.lock:
+            reproject = _projection_settings(settings) != _projection_settings(self.settings)
             self.settings = settings
             for doc in self.documents.values():
+                if reproject and doc.kind != "plaintext":
+                    self._project(doc)
                 self._check_limits(doc)
 
     # -- queries (event loop) -------------------------------------------------------------
@@ -292,3 +324,20 @@ class Core:
     def session_ids(self, uri: str) -> list[int] | None:
         doc = self.documents.get(uri)
         return None if doc is None or doc.session is None else list(doc.session.ids)
+
+
+def _projection_settings(s: Settings) -> tuple:
+    return s.markdownNodes, s.latexCommands, s.latexEnvironments
+
+
+def _to_source(report: Report, projection) -> None:
+    """Paragraph ranges and the anchor, from the projection's offsets to the source's."""
+    from dataclasses import replace
+
+    readings = []
+    for r in report.paragraphs:
+        start, end = projection.source_range(r.paragraph.start, r.paragraph.end)
+        readings.append(replace(r, paragraph=replace(r.paragraph, start=start, end=end)))
+    report.paragraphs = readings
+    first = re.search(r"\S", projection.text)
+    report.anchor = projection.source_offset(first.start()) if first else 0

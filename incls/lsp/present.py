@@ -23,10 +23,13 @@ def _range(index: LineIndex, start: int, end: int) -> types.Range:
     return types.Range(types.Position(l0, c0), types.Position(l1, c1))
 
 
-def first_line_range(index: LineIndex) -> types.Range:
-    end = index.starts[1] if index.line_count > 1 else len(index.text)
-    end = len(index.text[:end].rstrip("\r\n"))
-    return _range(index, 0, end)
+def first_line_range(index: LineIndex, offset: int = 0) -> types.Range:
+    """The line holding `offset`: the first line of what the model reads (not front matter)."""
+    line = index.position(offset)[0]
+    start = index.starts[line]
+    end = index.starts[line + 1] if line + 1 < index.line_count else len(index.text)
+    end = start + len(index.text[start:end].rstrip("\r\n"))
+    return _range(index, start, end)
 
 
 def strongest_pull(reading: ParagraphReading, labels: tuple[str, ...]) -> tuple[str, float]:
@@ -42,7 +45,7 @@ def diagnostics(report: Report, settings: Settings, ignored: set[str], encoding:
     index = LineIndex(report.text, encoding)
     p = max(report.probabilities)
     out = [types.Diagnostic(
-        range=first_line_range(index), message=f"Reads {report.label} ({p:.2f})",
+        range=first_line_range(index, report.anchor), message=f"Reads {report.label} ({p:.2f})",
         severity=SEVERITY[settings.severity], source=SOURCE, code=report.label,
         data={"kind": "document", "probabilities": dict(zip(report.labels, report.probabilities))})]
     if not settings.paragraphSuggestions or len(report.paragraphs) < 2:

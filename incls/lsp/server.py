@@ -214,7 +214,7 @@ def build_server(settings: Settings | None = None) -> InclsServer:
     @guarded
     def did_open(ls: InclsServer, params: types.DidOpenTextDocumentParams):
         doc = params.text_document
-        ls.core.open(doc.uri, doc.text, doc.version)
+        ls.core.open(doc.uri, doc.text, doc.version, doc.language_id)
         ls.reports.pop(doc.uri, None)
         ls.schedule(doc.uri)
 
@@ -311,7 +311,7 @@ def build_server(settings: Settings | None = None) -> InclsServer:
         if doc is None:
             return None
         return {"text": doc.text, "version": doc.version, "skipped": doc.skip_reason,
-                "ids": None if doc.tokens is None else list(doc.tokens.ids)}
+                "ids": None if doc.tokens is None else list(doc.tokens.ids), "prose": doc.prose}
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: InclsServer, params: types.DidChangeConfigurationParams):

@@ -16,6 +16,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from ..text.markdown import NODES as MARKDOWN_NODES
+from ..text.projection import MODES as NODE_MODES
+
 SECTION = "incls"
 SEVERITIES = ("error", "warning", "information", "hint")
 
@@ -49,12 +52,42 @@ class Settings:
         "description": "Send the incls/status notification (label, probabilities, latency, operations saved) after each update."})
     modelPath: str = field(default="", metadata={
         "description": "Path of a model checkpoint (.safetensors) to use instead of the shipped one; read at start-up."})
+    markdownNodes: dict = field(default_factory=lambda: dict(MARKDOWN_NODES), metadata={
+        "description": "What each kind of Markdown node becomes in the text the model reads: \"ignore\" (dropped), "
+                       "\"placeholder\" (a short neutral word) or \"keep\" (read as prose). Kinds left out keep their default.",
+        "keys": tuple(MARKDOWN_NODES), "values": NODE_MODES})
+    latexCommands: dict = field(default_factory=dict, metadata={
+        "description": "LaTeX commands (e.g. \"\\\\cite\" or \"mymacro\") and what they become: \"ignore\" (dropped with "
+                       "their arguments), \"placeholder\" or \"keep\" (their text arguments read); added to the built-in list.",
+        "values": NODE_MODES})
+    latexEnvironments: dict = field(default_factory=dict, metadata={
+        "description": "LaTeX environments (e.g. \"lstlisting\") and what they become: \"ignore\", \"placeholder\" or "
+                       "\"keep\" (their content read); added to the built-in list (math and verbatim environments are ignored).",
+        "values": NODE_MODES})
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
 
 
-_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
+_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", dict: "object"}
+
+
+def _default(f: dataclasses.Field):
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+def _merge_map(f: dataclasses.Field, value: dict, problems: list[str]) -> dict:
+    """A {kind: mode} setting over its default: unknown kinds and modes are reported and skipped."""
+    merged = _default(f)
+    keys, values = f.metadata.get("keys"), f.metadata["values"]
+    for key, mode in value.items():
+        if keys is not None and key not in keys:
+            problems.append(f"{SECTION}.{f.name}: unknown kind {key!r} (one of {list(keys)})")
+        elif mode not in values:
+            problems.append(f"{SECTION}.{f.name}.{key}: expected one of {list(values)}, got {mode!r}")
+        else:
+            merged[key] = mode
+    return merged
 
 
 def _flatten(raw: object) -> dict:
@@ -80,11 +113,14 @@ def merge(base: Settings, raw: object) -> tuple[Settings, list[str]]:
         f = fields.get(key)
         if f is None:
             continue  # other tools' settings travel in the same object: not ours to judge
-        kind = type(f.default)
+        kind = type(_default(f))
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             problems.append(f"{SECTION}.{key}: expected a {_TYPES[kind]}, got {value!r}")
+            continue
+        if kind is dict:
+            changes[key] = _merge_map(f, value, problems)
             continue
         if "enum" in f.metadata and value not in f.metadata["enum"]:
             problems.append(f"{SECTION}.{key}: expected one of {list(f.metadata['enum'])}, got {value!r}")
@@ -108,8 +144,15 @@ def json_schema() -> dict:
     """The settings as VS Code's `contributes.configuration` expects them."""
     properties = {}
     for f in dataclasses.fields(Settings):
-        entry = {"type": _TYPES[type(f.default)], "default": f.default,
-                 "description": f.metadata["description"]}
+        default = _default(f)
+        entry = {"type": _TYPES[type(default)], "default": default, "description": f.metadata["description"]}
+        if isinstance(default, dict):
+            mode = {"type": "string", "enum": list(f.metadata["values"])}
+            if "keys" in f.metadata:
+                entry["properties"] = {k: mode for k in f.metadata["keys"]}
+                entry["additionalProperties"] = False
+            else:
+                entry["additionalProperties"] = mode
         for key in ("enum", "minimum", "maximum"):
             if key in f.metadata:
                 entry[key] = list(f.metadata[key]) if key == "enum" else f.metadata[key]

@@ -63,6 +63,10 @@ class Latex:
     def may_cut(self, source: str, offset: int) -> bool:
         return offset == 0 or previous_line_blank(source, offset)
 
+    def may_join(self, source: str, offset: int) -> bool:
+        """After a blank line nothing but an open environment goes on (and that keeps the segment whole)."""
+        return not self.may_cut(source, offset)
+
     def project(self, source: str, at_start: bool, probe: str) -> Region:
         return _Masker(self, source).run()
 

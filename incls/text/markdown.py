@@ -25,7 +25,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
-from .projection import LINE, MODES, PLACEHOLDER, Region, Segment, SegmentBuilder, previous_line_blank
+from .projection import LINE, PLACEHOLDER, Region, Segment, SegmentBuilder, previous_line_blank
 
 NODES = {
     "code_block": "ignore",    # fenced and indented code
@@ -41,9 +41,9 @@ NODES = {
     "blockquote": "keep",
     "list": "keep",
 }
-NODE_MODES = {kind: MODES if kind not in ("front_matter",) else ("ignore", "keep") for kind in NODES}
 
 URL = re.compile(r"(?:https?|ftp)://[^\s<>]*[^\s<>.,;:!?)\]'\"]|www\.[^\s<>]*[^\s<>.,;:!?)\]'\"]")
+LIST_ITEM = re.compile(r"(?:[-+*]|\d{1,9}[.)])(?:[ \t\r\n]|$)")
 FRONT_MATTER = {"---": ("---", "..."), "+++": ("+++",)}
 RECORDER = "incls_spans"
 
@@ -88,7 +88,7 @@ def _recording(name: str, fn):
 
 def make_parser() -> MarkdownIt:
     """CommonMark + tables + strikethrough; inline parsing is done per block, recorded."""
-    md = MarkdownIt("commonmark", {"maxNesting": 20}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"maxNesting": 50}).enable(["table", "strikethrough"])
     md.disable(["inline", "text_join"])  # core rules: inline content is parsed by `_inline`
     md.inline.ruler2.disable("fragments_join")  # keep the delimiter tokens the recorder knows
     for rule in list(md.inline.ruler.__rules__):
@@ -126,11 +126,15 @@ class Markdown:
             return False
         return previous_line_blank(source, offset)
 
+    def may_join(self, source: str, offset: int) -> bool:
+        """After a blank line only a list goes on, with an item at the margin."""
+        return not self.may_cut(source, offset) or LIST_ITEM.match(source, offset) is not None
+
     def project(self, source: str, at_start: bool, probe: str) -> Region:
         text = normalize(source)
         starts = [m.start() for m in LINE.finditer(text)][:-1] if text else []
         body = 0
-        if at_start and self.nodes["front_matter"] == "ignore":
+        if at_start and self.nodes["front_matter"] != "keep":
             body, closed = _front_matter(text, starts)
             if not closed:
                 return Region([Segment(len(source))], False)

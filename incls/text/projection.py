@@ -115,6 +115,10 @@ class Language(Protocol):
         """Whether a segment may begin at `offset` (a line start) as far as the lines
         around it tell: the parse state decides the rest."""
 
+    def may_join(self, source: str, offset: int) -> bool:
+        """Whether the line at `offset`, which follows a segment that ended in the start
+        state, may continue that segment's last block."""
+
 
 def previous_line_blank(source: str, offset: int) -> bool:
     """Whether the line before the line starting at `offset` holds only spaces and tabs."""
@@ -160,9 +164,8 @@ class IncrementalProjection:
         first = max(0, bisect_right(self.src_starts, edit.start) - 1)
         if first > 0:
             start = self.src_starts[first]
-            newline = _line_end(old, start)
-            if edit.start <= newline:  # the edit touches the segment's first line: it may join the one before
-                first -= 1
+            if edit.start <= _line_end(old, start) and self.language.may_join(new, start):
+                first -= 1  # the segment's first line changed into one that may continue the segment before
         last = max(first, bisect_right(self.src_starts, edit.end) - 1)
         start = self.src_starts[first] if n else 0
         grow = 1
@@ -176,6 +179,7 @@ class IncrementalProjection:
                 last = min(n - 1, last + grow)
                 grow *= 2
                 continue
+            last = n - 1  # to the end of the text: empty segments left there go too
             region = self.language.project(new[start:end], start == 0, "")
             break
         proj_start = self.proj_starts[first] if n else 0
