@@ -258,8 +258,8 @@ class _Reading:
         if mode == "placeholder":
             self.out.synth(PLACEHOLDER + "\n\n", a)
         elif mode == "keep" and token.content.strip():
-            lines = range(token.map[0] + first_line + (1 if token.type == "fence" else 0),
-                          token.map[1] + first_line)
+            first = token.map[0] + first_line + (1 if token.type == "fence" else 0)
+            lines = range(first, first + token.content.count("\n"))  # the body, not the fences
             for line in lines:
                 s = self.line_start(line)
                 self.out.copy(self.text[s:self.line_start(line + 1)], s)

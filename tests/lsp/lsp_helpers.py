@@ -79,9 +79,9 @@ async def status_for(client, uri: str, version: int, timeout: float = 30.0) -> d
     raise TimeoutError(f"no incls/status for {uri} version {version}")
 
 
-def open_doc(client, uri: str, text: str, version: int = 1) -> None:
+def open_doc(client, uri: str, text: str, version: int = 1, language: str = "plaintext") -> None:
     client.text_document_did_open(types.DidOpenTextDocumentParams(
-        types.TextDocumentItem(uri=uri, language_id="plaintext", version=version, text=text)))
+        types.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)))
 
 
 def change(client, uri: str, version: int, *changes) -> None:
