@@ -36,7 +36,7 @@ let missingShown = false;
 
 function languages(): string[] {
   const langs = vscode.workspace.getConfiguration(SECTION).get<string[]>("languages");
-  return langs && langs.length ? langs : ["plaintext", "markdown"];
+  return langs && langs.length ? langs : ["plaintext", "markdown", "latex", "tex"];
 }
 
 function wanted(doc: vscode.TextDocument): boolean {
