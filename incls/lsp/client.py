@@ -94,9 +94,9 @@ class StdioClient:
             if predicate(message):
                 return stamp, message
 
-    def open(self, uri: str, text: str, version: int = 1) -> None:
+    def open(self, uri: str, text: str, version: int = 1, language: str = "plaintext") -> None:
         self.notify("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "plaintext", "version": version, "text": text}})
+            "uri": uri, "languageId": language, "version": version, "text": text}})
 
     def change(self, uri: str, version: int, changes: list[dict]) -> float:
         """Send a didChange; return when it was sent."""

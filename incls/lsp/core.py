@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -71,6 +71,7 @@ class Document:
     last_used: int = 0
     kind: str = "plaintext"  # the projection: "plaintext", "markdown" or "latex"
     projection: object | None = None  # IncrementalProjection: the text the model reads (None: the text itself)
+    read: tuple | None = None  # (session, Report) of the last reading, in the projection's offsets
 
     @property
     def prose(self) -> str:
@@ -247,6 +248,12 @@ class Core:
                 doc.session, doc.pending = None, None
             mode = (self.settings.fullRecompute, self.settings.chunkTokens)
             rebuild = doc.session is None or doc.session_mode != mode or self.factory.outgrown(doc.session, mode[1])
+            if not rebuild and doc.pending is None and doc.read is not None and doc.read[0] is doc.session:
+                report = _unchanged(doc.read[1], report)  # e.g. a keystroke in a code block: no model work
+                if doc.projection is not None:
+                    _to_source(report, doc.projection)
+                report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
+                return report
             ids = list(doc.tokens.ids)
             pending = None if rebuild else doc.pending
             pending_ids = ids[pending.start:pending.new_end] if pending else None
@@ -270,6 +277,7 @@ class Core:
         with self.lock:
             if self.documents.get(uri) is doc:  # not closed (or closed and reopened) meanwhile
                 doc.session, doc.session_mode = session, mode
+                doc.read = (session, replace(report))
                 if doc.projection is not None and doc.version == report.version:
                     _to_source(report, doc.projection)
             self._evict()
@@ -330,10 +338,14 @@ def _projection_settings(s: Settings) -> tuple:
     return s.markdownNodes, s.latexCommands, s.latexEnvironments
 
 
+def _unchanged(read: Report, report: Report) -> Report:
+    """The last reading of a session, for a new version of the document whose prose it still is."""
+    return replace(read, uri=report.uri, version=report.version, text=report.text, ops=None, ops_full=None,
+                   latency_ms=None, compute_ms=0.0, skip_reason=None)
+
+
 def _to_source(report: Report, projection) -> None:
     """Paragraph ranges and the anchor, from the projection's offsets to the source's."""
-    from dataclasses import replace
-
     readings = []
     for r in report.paragraphs:
         start, end = projection.source_range(r.paragraph.start, r.paragraph.end)
