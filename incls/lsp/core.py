@@ -349,7 +349,16 @@ def _to_source(report: Report, projection) -> None:
     readings = []
     for r in report.paragraphs:
         start, end = projection.source_range(r.paragraph.start, r.paragraph.end)
-        readings.append(replace(r, paragraph=replace(r.paragraph, start=start, end=end)))
+        readings.append(_moved(r, paragraph=_moved(r.paragraph, start=start, end=end)))
     report.paragraphs = readings
     first = re.search(r"\S", projection.text)
     report.anchor = projection.source_offset(first.start()) if first else 0
+
+
+def _moved(record, **changes):
+    """A copy of a frozen dataclass with some fields changed (what `replace` does, without
+    its per-call introspection: this runs for every paragraph of every reading)."""
+    new = object.__new__(type(record))
+    new.__dict__.update(record.__dict__)
+    new.__dict__.update(changes)
+    return new
