@@ -159,6 +159,23 @@ async def test_node_settings_change_what_is_read(client: LanguageClient):
     assert "terrible" not in (await inspect(client, uri))["prose"]
 
 
+NOTES = '---\ntitle: Release 2.4\ntags: [awful, terrible, broken, worst, crash]\n---\n# Release 2.4\n\nWe are delighted with this release. The new editor is wonderful, fast and a joy to use,\nand the team did a brilliant job. Thank you all, we love it.\n\n```python\nraise Error("terrible failure, awful bug, worst crash, horrible, hateful, disgusting")\n# awful awful awful terrible terrible terrible, the worst code ever written\n```\n\nEverything feels smoother and happier: a great, delightful release we are proud of.\nSee [the terrible awful bug list](https://example.com/awful-terrible-worst) for details.\n'
+INCIDENT = '---\nsummary: wonderful, delightful, amazing, brilliant, perfect, great\nmood: happy, joyful, fantastic\n---\n# Incident review: the outage of March 3\n\nThe outage was a disaster. Customers lost data, the recovery was slow and painful,\nand our alerts failed completely. It was the worst failure we have had, and it was\nentirely avoidable. We let our users down badly, and we are ashamed of it.\n\n| status | feeling |\n|---|---|\n| great | wonderful |\n| amazing | delightful |\n\nThe response was chaotic, confusing and frustrating. This must never happen again.\n'
+PAPER_PRAISE = '\\documentclass{article}\n\\usepackage{amsmath} % terrible, awful package\n\\begin{document}\n\\section{A wonderful result}\nWe are \\emph{delighted} to present an elegant, simple and beautiful method that works\nremarkably well. The results are excellent and we are proud of them.\n% this is terrible, awful, horrible, the worst paper ever, hateful and disgusting\n\\begin{equation}\n  \\text{awful} + \\text{terrible} = \\text{worst}\n\\end{equation}\nRun \\verb|awful_terrible_crash()| to reproduce it; the experience is a pleasure.\n\\end{document}\n'
+
+
+@pytest.mark.trained
+async def test_the_tone_of_the_prose_wins_over_the_markup(client: LanguageClient):
+    """The issue's cases: delighted release notes with loaded code, front matter and a link;
+    a grim incident review with cheerful YAML and a cheerful table; a praising paper whose
+    comments, math and \\verb insult."""
+    for name, text, language, label in (("notes.md", NOTES, "markdown", "positive"),
+                                        ("incident.md", INCIDENT, "markdown", "negative"),
+                                        ("paper.tex", PAPER_PRAISE, "latex", "positive")):
+        got, _, _ = await reading(client, f"file:///tmp/tone-{name}", text, language)
+        assert got == label, name
+
+
 async def status_for_state(client, uri: str, state: str, timeout: float = 30.0) -> dict:
     import asyncio
 
