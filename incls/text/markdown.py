@@ -46,6 +46,7 @@ URL = re.compile(r"(?:https?|ftp)://[^\s<>]*[^\s<>.,;:!?)\]'\"]|www\.[^\s<>]*[^\
 LIST_ITEM = re.compile(r"(?:[-+*]|\d{1,9}[.)])(?:[ \t\r\n]|$)")
 FRONT_MATTER = {"---": ("---", "..."), "+++": ("+++",)}
 RECORDER = "incls_spans"
+INLINE_MARKUP = re.compile(r"[\n\\`~*_\[!<&]")  # the characters an inline rule can start at
 
 
 class AnyReference(dict):
@@ -330,6 +331,9 @@ class _Origin:
 def _inline(lang: Markdown, content: str, origin: _Origin, out: SegmentBuilder) -> None:
     """Project one inline string: copy the source between the spans markup rules consumed."""
     nodes = lang.nodes
+    if not INLINE_MARKUP.search(content):  # plain text (most table cells, many lines): no inline parse
+        _copy(content, 0, len(content), origin, out, nodes["url"])
+        return
     recorder = Recorder(content)
     tokens: list[Token] = []
     env = {"references": AnyReference(), RECORDER: recorder}

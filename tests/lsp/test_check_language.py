@@ -8,7 +8,6 @@ from test_prose_server import CODE, PROSE
 
 
 def test_incls_check_projects_by_extension_or_language(tmp_path):
-
     notes = tmp_path / "notes.md"
     notes.write_text(PROSE + "\n" + CODE)
     same = tmp_path / "same.txt"
