@@ -3,6 +3,7 @@ to the source, incremental edits equal to a full projection, and bad input."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 import pytest
@@ -269,3 +270,30 @@ def test_a_large_table_projects_in_bounded_time_and_edits_stay_cheap():
     p.apply(TextEdit(at, at, "x"))
     assert time.perf_counter() - started < 0.5
     assert "row 19999" in p.text
+
+
+@functools.lru_cache(maxsize=1)
+def real_tokenizer():
+    from incls.model.base import load_tokenizer
+
+    return load_tokenizer()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits(MD_ATOMS))
+def test_token_ids_of_the_projection_follow_its_edits(case):
+    """What reaches the engine: the projection's edits, through the real tokenizer's windowed
+    re-tokenization, keep the ids equal to the ids of the full text's projection."""
+    from incls.text import TokenizedText
+
+    tokenizer = real_tokenizer()
+    text, steps = case
+    lang = Markdown()
+    p = IncrementalProjection(lang, text)
+    tokens = TokenizedText(tokenizer, p.text)
+    for where, length, insert in steps:
+        start = int(where * len(text))
+        edit = TextEdit(start, min(len(text), start + length), insert)
+        text = edit.apply(text)
+        tokens.apply(p.apply(edit))
+        assert tokens.ids == tokenizer.encode(project_text(lang, text), add_special_tokens=False).ids
