@@ -141,7 +141,7 @@ class Markdown:
                 return Region([Segment(len(source))], False)
         reading = _Reading(self, text, starts)
         closed = reading.run(body, probe)
-        return Region(reading.segments(len(source), body), closed)
+        return Region(reading.segments(len(source)), closed)
 
 
 def _front_matter(text: str, starts: list[int]) -> tuple[int, bool]:
@@ -168,8 +168,7 @@ class _Reading:
         self.text = text
         self.starts = starts  # line starts of the region
         self.out = SegmentBuilder()
-        self.cuts: list[tuple[int, int, object]] = []  # (source offset, builder state)
-        self.pieces: list = []
+        self.cuts: list[tuple[int, SegmentBuilder]] = []  # (where a segment ends, what it holds)
 
     # -- lines ------------------------------------------------------------------------
 
@@ -242,7 +241,7 @@ class _Reading:
         self.cuts.append((offset, self.out))
         self.out = SegmentBuilder()
 
-    def segments(self, length: int, body: int) -> list[Segment]:
+    def segments(self, length: int) -> list[Segment]:
         bounds = [0] + [c[0] for c in self.cuts] + [length]
         builders = [c[1] for c in self.cuts] + [self.out]
         out = []
