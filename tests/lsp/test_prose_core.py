@@ -1,0 +1,55 @@
+"""Random changes to Markdown documents on the server's core, with the real tokenizer and model:
+the text, the prose the model reads, its token ids and the diagnostics (ranges mapped back to
+the source) equal those of a fresh open of the same text."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+
+from incls.text.markdown import Markdown
+from incls.text.projection import project_text
+from test_core_fuzz import expected_after, fresh_core, model_and_tokenizer, shown, utf16_position
+from incls.lsp.core import Change
+
+PIECES = ["good", " bad", " film", ".", " ", "\n", "\n\n", "\r\n", "```\n", "```", "# ", "- ", "> ", "`", "*",
+          "[", "](http://x)", "---\n", "| a | b |\n|---|---|\n", "<div>", "é", "👍🏽"]
+texts = st.lists(st.sampled_from(PIECES), max_size=14).map("".join)
+
+
+@st.composite
+def change_for(draw, text: str):
+    start = draw(st.integers(0, len(text)))
+    end = draw(st.integers(start, min(len(text), start + 8)))
+    if 0 < start < len(text) and text[start - 1] == "\r" and text[start] == "\n":
+        start += 1
+    end = max(end, start)
+    if 0 < end < len(text) and text[end - 1] == "\r" and text[end] == "\n":
+        end += 1
+    return Change(draw(texts), (utf16_position(text, start), utf16_position(text, end)))
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_random_markdown_changes_match_a_fresh_open(data):
+    tokenizer, _ = model_and_tokenizer()
+    core = fresh_core()
+    core.close("file:///a.md")
+    text = data.draw(texts)
+    core.open("file:///a.md", text, 1, "markdown")
+    for version in range(2, 2 + data.draw(st.integers(1, 6))):
+        change = data.draw(change_for(text))
+        text = expected_after(text, change)
+        core.change("file:///a.md", version, [change])
+        if data.draw(st.booleans()):
+            core.compute("file:///a.md")
+        doc = core.document("file:///a.md")
+        assert doc.text == text and doc.prose == project_text(Markdown(), text)
+    report, diags = shown(core, "file:///a.md")
+    doc = core.document("file:///a.md")
+    if report.skip_reason is None:
+        assert doc.tokens.ids == tokenizer.encode(doc.prose, add_special_tokens=False).ids
+    core.open("file:///b.md", text, 1, "markdown")
+    fresh_report, fresh_diags = shown(core, "file:///b.md")
+    core.close("file:///b.md")
+    assert diags == fresh_diags and report.skip_reason == fresh_report.skip_reason
+    assert all(abs(a - b) < 1e-3 for a, b in zip(report.probabilities, fresh_report.probabilities))
