@@ -297,3 +297,26 @@ def test_token_ids_of_the_projection_follow_its_edits(case):
         text = edit.apply(text)
         tokens.apply(p.apply(edit))
         assert tokens.ids == tokenizer.encode(project_text(lang, text), add_special_tokens=False).ids
+
+
+def copied_pieces_equal_the_source(lang, text: str, source: str) -> None:
+    p = IncrementalProjection(lang, text)
+    for base, seg in zip(p.src_starts, p.segments):
+        ends = seg.proj[1:] + [len(seg.text)]
+        for start, end, src, linear in zip(seg.proj, ends, seg.src, seg.linear):
+            if linear:
+                assert seg.text[start:end] == source[base + src:base + src + end - start]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(MD_ATOMS), max_size=60).map("".join))
+def test_the_map_names_the_source_of_every_copied_piece_markdown(text):
+    from incls.text.markdown import normalize
+
+    copied_pieces_equal_the_source(Markdown(), text, normalize(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(TEX_ATOMS), max_size=60).map("".join))
+def test_the_map_names_the_source_of_every_copied_piece_latex(text):
+    copied_pieces_equal_the_source(Latex(), text, text)
