@@ -12,7 +12,8 @@ from .latex import Latex
 from .markdown import Markdown
 from .projection import IncrementalProjection
 
-LANGUAGE_IDS = {"markdown": "markdown", "latex": "latex", "tex": "latex", "plaintext": "plaintext"}
+LANGUAGE_IDS = {"markdown": "markdown", "gfm": "markdown", "latex": "latex", "tex": "latex", "plaintex": "latex",
+                "plaintext": "plaintext"}  # editors' ids: VS Code, Neovim filetypes, eglot modes
 EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".tex": "latex",
               ".latex": "latex", ".ltx": "latex"}
 
