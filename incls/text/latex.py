@@ -67,7 +67,8 @@ class Latex:
         """After a blank line nothing but an open environment goes on (and that keeps the segment whole)."""
         return not self.may_cut(source, offset)
 
-    def project(self, source: str, at_start: bool, probe: str) -> Region:
+    def project(self, source: str, at_start: bool, probe: str, context: str | None = None,
+                probe_context: str | None = None) -> Region:
         return _Masker(self, source).run()
 
 

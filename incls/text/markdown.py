@@ -115,8 +115,9 @@ def normalize(text: str) -> str:
 class Markdown:
     """The Markdown language of the incremental projection."""
 
-    def __init__(self, nodes: dict[str, str] | None = None) -> None:
+    def __init__(self, nodes: dict[str, str] | None = None, table_rows: int = 64) -> None:
         self.nodes = {**NODES, **(nodes or {})}
+        self.table_rows = table_rows  # a long table is cut into segments of this many rows
         self.md = parser()
 
     def may_cut(self, source: str, offset: int) -> bool:
@@ -131,16 +132,18 @@ class Markdown:
         """After a blank line only a list goes on, with an item at the margin."""
         return not self.may_cut(source, offset) or LIST_ITEM.match(source, offset) is not None
 
-    def project(self, source: str, at_start: bool, probe: str) -> Region:
-        text = normalize(source)
+    def project(self, source: str, at_start: bool, probe: str, context: str | None = None,
+                probe_context: str | None = None) -> Region:
+        text = normalize((context or "") + source)
+        shift = len(context or "")
         starts = [m.start() for m in LINE.finditer(text)][:-1] if text else []
         body = 0
         if at_start and self.nodes["front_matter"] != "keep":
             body, closed = _front_matter(text, starts)
             if not closed:
                 return Region([Segment(len(source))], False)
-        reading = _Reading(self, text, starts)
-        closed = reading.run(body, probe)
+        reading = _Reading(self, text, starts, shift, context)
+        closed = reading.run(body, probe, probe_context)
         return Region(reading.segments(len(source)), closed)
 
 
@@ -160,14 +163,21 @@ def _front_matter(text: str, starts: list[int]) -> tuple[int, bool]:
 
 
 class _Reading:
-    """One parse of a region: block tokens -> projected text, cut into segments."""
+    """One parse of a region: block tokens -> projected text, cut into segments.
 
-    def __init__(self, lang: Markdown, text: str, starts: list[int]) -> None:
+    A region that continues a table is parsed after the table's header and delimiter
+    lines (`context`), which are parsed but not projected. Long tables are cut every
+    `table_rows` body rows: each such segment carries the header it continues.
+    """
+
+    def __init__(self, lang: Markdown, text: str, starts: list[int], shift: int, context: str | None) -> None:
         self.lang = lang
         self.nodes = lang.nodes
         self.text = text
-        self.starts = starts  # line starts of the region
+        self.starts = starts  # line starts of the context and the region
+        self.shift = shift  # where the region starts in `text`
         self.out = SegmentBuilder()
+        self.contexts: list[str | None] = [context]  # what each segment continues
         self.cuts: list[tuple[int, SegmentBuilder]] = []  # (where a segment ends, what it holds)
 
     # -- lines ------------------------------------------------------------------------
@@ -181,29 +191,50 @@ class _Reading:
         b = self.line_start(line + 1)
         return self.text[a:b].rstrip("\n")
 
+    def line_of(self, offset: int) -> int:
+        return bisect_right(self.starts, offset) - 1 if offset < len(self.text) else len(self.starts)
+
     # -- blocks -----------------------------------------------------------------------
 
-    def run(self, body: int, probe: str) -> bool:
-        first_line = bisect_right(self.starts, body) - 1 if body < len(self.text) else len(self.starts)
-        first_line = max(first_line, 0)
+    def run(self, body: int, probe: str, probe_context: str | None) -> bool:
+        """Project the region's blocks; whether the probe line starts afresh (or continues
+        the table `probe_context` names)."""
+        parsed_from = self.line_of(body) if body else 0  # lines of `tokens` count from here
+        first_line = self.line_of(max(body, self.shift))  # the region's first line
         region = self.text[body:]
         probe_line = None
         if probe:
-            probe_line = len(self.starts) - first_line
+            probe_line = len(self.starts)
             region += normalize(probe)
         tokens = self.lang.md.parse(region, {"references": AnyReference()})
         closed = probe_line is None
         ignored = 0  # depth of containers whose mode is "ignore"
-        stack: list[str] = []
-        for i, token in enumerate(tokens):
-            if token.level == 0 and token.map is not None:
-                line = token.map[0]
+        stack: list[str | None] = []
+        table, in_body, rows, row_line, line = None, False, 0, 0, 0  # table: the open top-level table's header lines
+        for token in tokens:
+            if token.map is not None:
+                line = token.map[0] + parsed_from
                 if probe_line is not None and line >= probe_line:
-                    closed = line == probe_line
+                    if probe_context is None:
+                        closed = token.level == 0 and line == probe_line
+                    elif token.type == "tbody_open":
+                        continue
+                    else:
+                        closed = token.type == "tr_open" and in_body and line == probe_line and table == probe_context
                     break
-                line += first_line
-                if self.lang.may_cut(self.text, self.line_start(line)) and line > first_line:
-                    self.cut(self.line_start(line))
+                if token.level == 0 and line > first_line and self.lang.may_cut(self.text, self.line_start(line)):
+                    self.cut(self.line_start(line), None)
+            if token.type == "table_open" and token.level == 0:
+                table = self.text[self.line_start(line):self.line_start(line + 2)]
+                rows = 0
+            elif token.type in ("tbody_open", "tbody_close") and token.level == 1 and table is not None:
+                in_body = token.type == "tbody_open"
+            elif token.type == "tr_open":
+                row_line = line
+                if in_body and token.level == 2:
+                    if rows and rows % self.lang.table_rows == 0 and line > first_line:
+                        self.cut(self.line_start(line), table)
+                    rows += 1
             if token.nesting == 1:
                 kind = _container_kind(token)
                 stack.append(kind)
@@ -211,42 +242,40 @@ class _Reading:
                     ignored += 1
                 elif kind and self.nodes[kind] == "placeholder" and kind in ("table", "blockquote", "list"):
                     ignored += 1
-                    self.out.synth(PLACEHOLDER + "\n\n", self.line_start(token.map[0] + first_line))
+                    if line >= first_line:
+                        self.out.synth(PLACEHOLDER + "\n\n", self.line_start(line))
                 continue
             if token.nesting == -1:
                 if ignored:
                     ignored -= 1
-                kind = stack.pop() if stack else None
-                if kind == "table" and not ignored and self.nodes["table"] == "keep":
-                    self.out.synth("\n", self._after(tokens, i, first_line))
+                elif token.type == "tr_close" and row_line >= first_line:
+                    self.out.synth("\n", self.line_start(row_line + 1) - 1)  # a row reads as a paragraph
+                if stack:
+                    stack.pop()
+                if token.type == "table_close" and token.level == 0:
+                    table, in_body = None, False
                 continue
-            if ignored:
+            if ignored or line < first_line:
                 continue
             if token.type == "inline":
-                self.inline(token, stack, first_line)
+                self.inline(token, stack, parsed_from)
             elif token.type in ("fence", "code_block"):
-                self.opaque(token, "code_block", first_line)
+                self.opaque(token, "code_block", parsed_from)
             elif token.type == "html_block":
-                self.opaque(token, "html", first_line)
+                self.opaque(token, "html", parsed_from)
         return closed
 
-    def _after(self, tokens: list[Token], i: int, first_line: int) -> int:
-        """Source offset just after the block closed by tokens[i] (its last line's end)."""
-        for j in range(i, -1, -1):
-            if tokens[j].map is not None:
-                return self.line_start(tokens[j].map[1] + first_line) - 1
-        return len(self.text)
-
-    def cut(self, offset: int) -> None:
+    def cut(self, offset: int, context: str | None) -> None:
         self.cuts.append((offset, self.out))
+        self.contexts.append(context)
         self.out = SegmentBuilder()
 
     def segments(self, length: int) -> list[Segment]:
-        bounds = [0] + [c[0] for c in self.cuts] + [length]
+        bounds = [self.shift] + [c[0] for c in self.cuts] + [self.shift + length]
         builders = [c[1] for c in self.cuts] + [self.out]
         out = []
-        for (a, b), builder in zip(zip(bounds, bounds[1:]), builders):
-            seg = builder.build(b - a)
+        for a, b, builder, context in zip(bounds, bounds[1:], builders, self.contexts):
+            seg = builder.build(b - a, context)
             seg.src = [s - a for s in seg.src]
             out.append(seg)
         return out
@@ -281,7 +310,7 @@ class _Reading:
         origin = _Origin(self, content, token.map[0] + first_line, cell=kind == "table")
         _inline(self.lang, content, origin, self.out)
         end = origin.end()
-        self.out.synth("\n" if kind == "table" else "\n\n", end)
+        self.out.synth("\n" if kind == "table" else "\n\n", end)  # a table's rows end at tr_close
 
 
 def _container_kind(token: Token) -> str | None:

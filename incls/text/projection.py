@@ -45,6 +45,7 @@ class Segment:
     proj: list[int] = field(default_factory=list)
     src: list[int] = field(default_factory=list)
     linear: list[bool] = field(default_factory=list)
+    context: str | None = None  # lines the segment continues (a table's header): parsed before it, not projected
 
     def source_offset(self, offset: int) -> int:
         """Source offset (relative) of projected offset `offset` (relative, < len(text))."""
@@ -88,8 +89,8 @@ class SegmentBuilder:
         tail = "".join(self.parts[-len(suffix):])
         return tail.endswith(suffix)
 
-    def build(self, length: int) -> Segment:
-        return Segment(length, "".join(self.parts), self.proj, self.src, self.linear)
+    def build(self, length: int, context: str | None = None) -> Segment:
+        return Segment(length, "".join(self.parts), self.proj, self.src, self.linear, context)
 
 
 @dataclass
@@ -103,12 +104,15 @@ class Region:
 class Language(Protocol):
     """What a markup language provides to the incremental projection."""
 
-    def project(self, source: str, at_start: bool, probe: str) -> Region:
+    def project(self, source: str, at_start: bool, probe: str, context: str | None = None,
+                probe_context: str | None = None) -> Region:
         """Project `source` (whole lines; at the document's start if `at_start`).
 
         `probe` is the line that follows the region in the document ("" at its end): the
-        region is `closed` when that line would start a fresh block, so the region can be
-        projected without what follows it. The probe itself is not projected.
+        region is `closed` when that line would start a fresh block (or, when the segment
+        that begins there continues a block, `probe_context`, when it would continue that
+        block), so the region can be projected without what follows it. The probe itself
+        is not projected. `context` is what the region's first segment continues.
         """
 
     def may_cut(self, source: str, offset: int) -> bool:
@@ -164,23 +168,30 @@ class IncrementalProjection:
         first = max(0, bisect_right(self.src_starts, edit.start) - 1)
         if first > 0:
             start = self.src_starts[first]
-            if edit.start <= _line_end(old, start) and self.language.may_join(new, start):
+            if (self.segments[first].context is None and edit.start <= _line_end(old, start)
+                    and self.language.may_join(new, start)):
                 first -= 1  # the segment's first line changed into one that may continue the segment before
         last = max(first, bisect_right(self.src_starts, edit.end) - 1)
         start = self.src_starts[first] if n else 0
+        context = self.segments[first].context if n else None
         grow = 1
         while True:
             end = (self.src_starts[last + 1] + delta) if last + 1 < n else len(new)
             if end < len(new):
                 probe = new[end:_line_end(new, end) + 1]
-                region = self.language.project(new[start:end], start == 0, probe)
-                if region.closed and self.language.may_cut(new, end):
+                after = self.segments[last + 1].context
+                region = self.language.project(new[start:end], start == 0, probe, context, after)
+                if region.closed and (after is not None or self.language.may_cut(new, end)):
                     break
+                if after is not None:  # the block those segments continue changed: they all go
+                    while last + 1 < n and self.segments[last + 1].context == after:
+                        last += 1
+                    continue
                 last = min(n - 1, last + grow)
                 grow *= 2
                 continue
             last = n - 1  # to the end of the text: empty segments left there go too
-            region = self.language.project(new[start:end], start == 0, "")
+            region = self.language.project(new[start:end], start == 0, "", context)
             break
         proj_start = self.proj_starts[first] if n else 0
         proj_end = (self.proj_starts[last + 1] if last + 1 < n else len(self.text)) if n else 0
