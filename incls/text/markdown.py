@@ -9,9 +9,10 @@ token text. Front matter (YAML `---` or TOML `+++` on the first line, closed by 
 line or `...`, else running to the end like an open fence) is recognised here, before the
 parser, so that a region parsed alone never mistakes its first line for front matter.
 
-Each leaf block (paragraph, heading) ends with a blank line in the projection, and each
-table cell with a line break, so the projection of a run of blocks is the concatenation
-of theirs. Link reference definitions are resolved against a table that knows every
+Each leaf block (paragraph, heading, table row) ends with a blank line in the projection,
+and each table cell with a line break, so the projection of a run of blocks is the
+concatenation of theirs. A long table is cut every 64 rows: a row depends only on itself
+and the table's header, so those segments are parsed after the header lines they continue. Link reference definitions are resolved against a table that knows every
 label: a `[label]` reads the same wherever its definition is, which keeps edits local.
 """
 

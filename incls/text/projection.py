@@ -9,7 +9,9 @@ the whole document. That is what makes the projection incremental: an edit re-pr
 segments it touches, widened by one segment before it (the line an edit starts on may
 change how the line before it ends) and, until the parse of the region ends at one of the
 old cuts in the start state, by ever more segments after it (an edit that opens a fence
-re-projects everything the fence now swallows, and no more). The result reaches the
+re-projects everything the fence now swallows, and no more). A segment may also begin inside
+a block whose later lines depend only on a few lines before them (a table's rows on its
+header): it then carries those lines as its `context`, parsed before it and not projected. The result reaches the
 engine as the smallest text edit of the projection (`diff_texts`), which the text layer
 turns into a token edit; an edit inside a code block changes no projected text at all.
 
