@@ -2,16 +2,15 @@
 
 Training only the head of a frozen network needs one forward pass per document, ever: a
 frozen layer's output depends on the tokens alone. This module runs that pass in
-length-bucketed batches and keeps, per document, what every head of `incls.train.head`
-needs: the mean over positions of the final normed state (enough for a linear vote) and
-the states and token ids of a few sampled positions (for a non-linear vote). Work is
-written in shards, so an interrupted extraction resumes where it stopped.
+batches of similar length and keeps, per document, what the head of `incls.train.recipe`
+needs: the mean over positions of the final normed state (a linear vote's mean is the
+vote of the mean). Work is written in shards, so an interrupted extraction resumes
+where it stopped.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ from .batches import pad
 
 HEAD_TENSORS = ("classifier.", "lexicon.")
 SHARD_DOCS = 256
-SAMPLES = 32
 BATCH_TOKENS = 4096
 
 
@@ -31,8 +29,6 @@ class Features:
     """Cached final states of N documents."""
 
     mean: torch.Tensor        # (N, d) float32, mean over positions of the normed final state
-    samples: torch.Tensor     # (N, S, d) float16, normed final states of S sampled positions
-    sample_ids: torch.Tensor  # (N, S) token ids at the sampled positions
     lengths: torch.Tensor     # (N,) tokens read per document
 
     def __len__(self) -> int:
@@ -40,10 +36,7 @@ class Features:
 
     @staticmethod
     def cat(parts: list["Features"]) -> "Features":
-        return Features(*(torch.cat([getattr(p, f) for p in parts]) for f in ("mean", "samples", "sample_ids", "lengths")))
-
-    def pick(self, index) -> "Features":
-        return Features(self.mean[index], self.samples[index], self.sample_ids[index], self.lengths[index])
+        return Features(torch.cat([p.mean for p in parts]), torch.cat([p.lengths for p in parts]))
 
 
 def weights_key(model) -> str:
@@ -88,30 +81,16 @@ def token_batches(lengths: list[int]) -> list[list[int]]:
     return batches + ([current] if current else [])
 
 
-def _sample_positions(length: int, seed: int) -> list[int]:
-    """SAMPLES positions of a document, without replacement while it has enough."""
-    rng = random.Random(seed)
-    if length >= SAMPLES:
-        return sorted(rng.sample(range(length), SAMPLES))
-    return sorted(rng.choices(range(length), k=SAMPLES))
-
-
 @torch.no_grad()
-def extract(model, docs: list[list[int]], first: int = 0) -> Features:
-    """Features of `docs` (token ids); `first` is the index of docs[0] in its dataset (seeds the samples)."""
-    n, d = len(docs), model.cfg.d_model
-    out = Features(torch.zeros(n, d), torch.zeros(n, SAMPLES, d, dtype=torch.float16),
-                   torch.zeros(n, SAMPLES, dtype=torch.long), torch.tensor([len(x) for x in docs]))
+def extract(model, docs: list[list[int]]) -> Features:
+    """Features of `docs` (token ids)."""
+    out = Features(torch.zeros(len(docs), model.cfg.d_model), torch.tensor([len(x) for x in docs]))
     lengths = [len(x) for x in docs]
     for index in token_batches(lengths):
         ids, lens = pad([docs[i] for i in index])
         states = final_states(model, ids)                              # (B, T, d)
         for row, i in enumerate(index):
-            real = states[row, : lens[row]]                            # (T_i, d)
-            out.mean[i] = real.mean(0)
-            at = _sample_positions(int(lens[row]), first + i)
-            out.samples[i] = real[at].half()
-            out.sample_ids[i] = torch.tensor(docs[i])[at]
+            out.mean[i] = states[row, : lens[row]].mean(0)
     return out
 
 
@@ -126,12 +105,12 @@ def cached_features(model, docs: list[list[int]], root: Path, name: str, progres
     for first in range(0, len(docs), SHARD_DOCS):
         shard = folder / f"{first:07d}-{docs_key(docs[first: first + SHARD_DOCS])}.safetensors"
         if not shard.is_file():
-            feats = extract(model, docs[first: first + SHARD_DOCS], first)
+            feats = extract(model, docs[first: first + SHARD_DOCS])
             tmp = shard.with_suffix(".part")
-            save_file({f: getattr(feats, f).contiguous() for f in ("mean", "samples", "sample_ids", "lengths")}, str(tmp))
+            save_file({"mean": feats.mean.contiguous(), "lengths": feats.lengths.contiguous()}, str(tmp))
             tmp.replace(shard)
             if progress:
                 print(f"features {name}: {min(first + SHARD_DOCS, len(docs))}/{len(docs)} documents", file=sys.stderr, flush=True)
         t = load_file(str(shard))
-        parts.append(Features(t["mean"], t["samples"], t["sample_ids"], t["lengths"]))
+        parts.append(Features(t["mean"], t["lengths"]))
     return Features.cat(parts)
