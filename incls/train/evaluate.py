@@ -48,15 +48,16 @@ def predict(model, docs: list[list[int]], batch_size: int = 16, progress: bool =
 
 
 def scores(preds: list[int], labels: list[int], n_classes: int) -> dict:
-    """Accuracy and macro-averaged F1."""
+    """Accuracy, and F1 averaged over the classes that occur among labels or predictions
+    (as scikit-learn's macro-F1: a class absent from both says nothing)."""
     correct = sum(p == y for p, y in zip(preds, labels))
     f1s = []
-    for c in range(n_classes):
+    for c in sorted(set(labels) | set(preds)):
         tp = sum(p == c and y == c for p, y in zip(preds, labels))
         fp = sum(p == c and y != c for p, y in zip(preds, labels))
         fn = sum(p != c and y == c for p, y in zip(preds, labels))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return {"accuracy": correct / max(1, len(labels)), "macro_f1": sum(f1s) / n_classes}
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return {"accuracy": correct / max(1, len(labels)), "macro_f1": sum(f1s) / max(1, len(f1s))}
 
 
 def score_sets(model, sets: dict[str, Dataset], tokenizer, name: str = "model") -> dict[str, dict]:

@@ -87,8 +87,8 @@ def test_stopped_run_prints_how_to_resume(stopped_run):
 
 
 @pytest.mark.slow
-def test_resume_with_other_options_is_refused_then_resume_finishes(stopped_run):
-    folder, summary = stopped_run
+def test_resume_with_other_options_is_refused(stopped_run):
+    folder, _ = stopped_run
     refused = incls("train", "--data", "two.csv", "--out", "m.safetensors", *TINY, "--window", "32",
                     "--resume", "ck", cwd=folder)
     assert refused.returncode == 2 and refused.stdout == ""
@@ -96,8 +96,18 @@ def test_resume_with_other_options_is_refused_then_resume_finishes(stopped_run):
     assert "Fix: resume with the options and data of the run that wrote it (it was written by: incls train" in refused.stderr
     assert "Traceback" not in refused.stderr
 
+
+@pytest.fixture(scope="module")
+def finished_run(stopped_run):
+    folder, _ = stopped_run
     done = incls("train", "--data", "two.csv", "--out", "m.safetensors", *TINY, "--resume", "ck", cwd=folder)
     assert done.returncode == 0, done.stderr
+    return folder, done
+
+
+@pytest.mark.slow
+def test_resumed_run_scores_its_held_out_ten_percent(finished_run):
+    folder, done = finished_run
     assert "resumed from step 2 of 3" in done.stderr and "held-out data (6 documents)" in done.stderr
     result = json.loads(done.stdout)                       # stdout is the summary alone
     assert result["steps"] == 3 and result["out"] == "m.safetensors" and result["examples"] == 54
@@ -105,6 +115,22 @@ def test_resume_with_other_options_is_refused_then_resume_finishes(stopped_run):
     from safetensors import safe_open
     with safe_open(str(folder / "m.safetensors"), framework="pt") as f:
         assert json.loads(f.metadata()["held_out"]) == result["held_out"]
+
+
+@pytest.mark.slow
+def test_eval_of_a_users_model_sets_it_beside_the_baseline(finished_run):
+    folder, _ = finished_run
+    done = incls("eval", "--model", "m.safetensors", "--data", "two.csv", "--json", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    data = result["sets"]["data"]
+    assert result["twin"] is None and data["n"] == 6 and data["labels"] == ["bad", "good"]
+    assert set(data) == {"n", "labels", "model", "tfidf"}
+    assert result["baseline"]["trained_on"] == ["data train (90%)"] and result["baseline"]["examples"] == 54
+    assert "baseline: TF-IDF (word 1-2 grams) on 54 training documents" in done.stderr
+    table = incls("eval", "--model", "m.safetensors", "--data", "two.csv", cwd=folder).stdout.splitlines()
+    assert table[0].split() == ["held-out", "set", "n", "model", "TF-IDF", "+", "LR"]
+    assert table[1].split()[:2] == ["data", "6"]
 
 
 @pytest.mark.slow
