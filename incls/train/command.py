@@ -101,12 +101,7 @@ def run(args) -> int:
         print(json.dumps({"out": None, **summary, "resume": f"{checkpoints.command} --resume {checkpoints.folder}"}))
         return 0
     import dataclasses
-    from .evaluate import score_sets
-    held_out = score_sets(model, sets, tokenizer) if sets else {}
-    for name, got in held_out.items():
-        print(f"held-out {name} ({len(sets[name])} documents): accuracy {got['accuracy']:.4f}, "
-              f"macro-F1 {got['macro_f1']:.4f}", file=sys.stderr)
-    held_out = {name: {"n": len(sets[name]), **got} for name, got in held_out.items()}
+    held_out = held_out_scores(model, sets, tokenizer)
     save_checkpoint(model, args.out, dtype=torch.float32 if args.float32 else torch.float16,
                     extra={"recipe": dataclasses.asdict(recipe), "summary": summary, "examples": len(data),
                            "held_out": held_out})
@@ -144,6 +139,18 @@ def held_out_sets(held, labels: tuple[str, ...], limit: int) -> dict:
         return {"data": held.take(limit)}
     from .sets import SETS, fits
     return {name: s.held_out().take(limit) for name, s in SETS.items() if fits(name, labels)}
+
+
+def held_out_scores(model, sets: dict, tokenizer) -> dict:
+    """{set: {n, accuracy, macro_f1}} of the trained model, each also printed on stderr."""
+    from .evaluate import score_sets
+
+    out = {}
+    for name, got in (score_sets(model, sets, tokenizer) if sets else {}).items():
+        print(f"held-out {name} ({len(sets[name])} documents): accuracy {got['accuracy']:.4f}, "
+              f"macro-F1 {got['macro_f1']:.4f}", file=sys.stderr)
+        out[name] = {"n": len(sets[name]), **got}
+    return out
 
 
 def is_head(name: str) -> bool:

@@ -47,7 +47,7 @@ def predict(model, docs: list[list[int]], batch_size: int = 16, progress: bool =
     return document_logits(model, docs, batch_size, "eval" if progress else None).argmax(-1).tolist()
 
 
-def scores(preds: list[int], labels: list[int], n_classes: int) -> dict:
+def scores(preds: list[int], labels: list[int]) -> dict:
     """Accuracy, and F1 averaged over the classes that occur among labels or predictions
     (as scikit-learn's macro-F1: a class absent from both says nothing)."""
     correct = sum(p == y for p, y in zip(preds, labels))
@@ -66,7 +66,7 @@ def score_sets(model, sets: dict[str, Dataset], tokenizer, name: str = "model") 
     for set_name, data in sets.items():
         cols = columns(data.label_names, model.cfg.labels, f"held-out set `{set_name}`", f"the {name}")
         logits = document_logits(model, encode_all(tokenizer, data.texts, EVAL_MAX_TOKENS), desc=f"{name} on {set_name}")
-        out[set_name] = scores(restricted_argmax(logits, cols), data.labels, len(cols))
+        out[set_name] = scores(restricted_argmax(logits, cols), data.labels)
     return out
 
 
@@ -76,7 +76,7 @@ def baseline_scores(train: Dataset, trained_on: list[str], sets: dict[str, Datas
     out = {}
     for set_name, data in sets.items():
         cols = columns(data.label_names, train.label_names, f"held-out set `{set_name}`", "the baseline")
-        out[set_name] = scores(restricted_argmax(model.scores(data.texts), cols), data.labels, len(cols))
+        out[set_name] = scores(restricted_argmax(model.scores(data.texts), cols), data.labels)
     return {"name": model.name, "trained_on": trained_on, "examples": model.examples, "seconds": model.seconds}, out
 
 
@@ -92,8 +92,6 @@ def model_facts(model, docs: list[list[int]]) -> dict:
     if probe:
         facts.update({"full_forward_tokens": len(probe), "full_forward_ms": forward_ms(model, probe)})
     return facts
-
-
 
 
 @torch.no_grad()

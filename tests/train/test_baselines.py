@@ -52,3 +52,18 @@ def test_sets_are_parsed_by_name():
     assert parse_sets("imdb, rt") == ["imdb", "rt"]
     with pytest.raises(DataError, match="unknown held-out set nope"):
         parse_sets("nope")
+
+
+def test_tone_baseline_trains_on_imdb_and_tweets_with_labels_mapped_by_name():
+    from incls.train.data import imdb_split, tweets_split
+    from incls.train.sets import training_sources
+
+    names, merged = training_sources(TONE_LABELS)
+    imdb, tweets = imdb_split("train"), tweets_split("train")
+    assert names == ["imdb train", "tweets train"] and len(merged) == len(imdb) + len(tweets)
+    assert merged.label_names == TONE_LABELS
+    assert merged.labels[: len(imdb)] == [2 * y for y in imdb.labels]      # positive: 1 there, 2 here
+    assert merged.labels[len(imdb):] == tweets.labels
+    assert not set(merged.texts) & set(tweets_split("test").texts)
+    names, merged = training_sources(IMDB_LABELS)
+    assert names == ["imdb train"] and merged.labels == imdb.labels
