@@ -183,10 +183,10 @@ def table(result: dict) -> str:
     """The side-by-side text report: one row per set, accuracy / macro-F1 per model."""
     kinds = [k for k in ("model", "twin", "tfidf") if any(k in s for s in result["sets"].values())]
     titles = {"model": "model", "twin": "non-VQ twin", "tfidf": "TF-IDF + LR"}
-    lines = [f"{'held-out set':<14}{'n':>6}  " + "".join(f"{titles[k]:<19}" for k in kinds)]
+    lines = [(f"{'held-out set':<14}{'n':>6}  " + "".join(f"{titles[k]:<19}" for k in kinds)).rstrip()]
     for name, s in result["sets"].items():
         cells = [f"{s[k]['accuracy']:.4f} / {s[k]['macro_f1']:.4f}" if k in s else "-" for k in kinds]
-        lines.append(f"{name:<14}{s['n']:>6}  " + "".join(f"{c:<19}" for c in cells))
+        lines.append((f"{name:<14}{s['n']:>6}  " + "".join(f"{c:<19}" for c in cells)).rstrip())
     lines.append(f"(accuracy / macro-F1) model: {result['model']}" + (f"; twin: {result['twin']}" if result["twin"] else ""))
     baseline = result.get("baseline")
     if baseline and "skipped" in baseline:
