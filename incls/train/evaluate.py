@@ -140,6 +140,9 @@ def held_out_sets(args, labels: tuple[str, ...]) -> tuple[dict[str, Dataset], Da
     """(held-out sets by name, the user file's training part or None)."""
     if args.data:
         train, held = split_user_data(load_user_file(Path(args.data), labels))
+        if len(set(train.labels)) < 2:
+            raise DataError(f"{args.data} has a single class ({train.label_names[train.labels[0]]!r}) in its training "
+                            "90%; the baseline, like the model, needs two. Fix: add examples of another class")
         return {"data": held.take(args.limit)}, train
     return {name: SETS[name].held_out().take(args.limit) for name in parse_sets(args.sets)}, None
 

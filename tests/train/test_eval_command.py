@@ -49,3 +49,13 @@ def test_eval_json_reports_both_models_on_held_out_reviews():
     assert result["baseline"] is None and "tfidf" not in imdb
     assert result["config"]["window"] >= 1 and result["parameters_without_embedding"] > 0
     assert 0 < result["full_forward_tokens"] <= 300 and result["full_forward_ms"] > 0
+
+
+def test_csv_with_one_class_names_the_file_and_the_fix(tmp_path, capsys):
+    model = tmp_path / "sentiment.safetensors"
+    save_checkpoint(VQTransformer(tiny_config(labels=("negative", "positive"))), model)
+    data = tmp_path / "one.csv"
+    data.write_text("text,label\n" + "".join(f"nice thing {i},positive\n" for i in range(20)), encoding="utf-8")
+    assert main(["eval", "--model", str(model), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert f"{data} has a single class ('positive')" in err and "Fix: add examples of another class" in err

@@ -83,3 +83,14 @@ def test_resume_from_an_empty_folder_says_what_to_pass(tokenizer, tmp_path):
     with pytest.raises(CheckpointError, match=r"no training checkpoint.*\n.*Fix: pass the --checkpoint-dir"):
         train(fresh_model(tokenizer), tokenizer, texts, labels, TrainConfig(steps=1), log=quiet,
               checkpoints=Checkpoints(tmp_path / "none", resume=True))
+
+
+def test_unreadable_checkpoint_says_which_to_delete(tokenizer, tmp_path):
+    texts, labels = make_examples(32, seed=5)
+    recipe = TrainConfig(steps=2, batch_size=16, max_tokens=32, warmup=1, kmeans_docs=8)
+    train(fresh_model(tokenizer), tokenizer, texts, labels, recipe, log=quiet, checkpoints=Checkpoints(tmp_path, every=1))
+    (tmp_path / "step-00000002.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"(?s)unreadable.*step-00000002.json.*Fix: delete step-00000002.json "
+                                              r"and step-00000002.safetensors to resume from the checkpoint before it"):
+        train(fresh_model(tokenizer), tokenizer, texts, labels, recipe, log=quiet,
+              checkpoints=Checkpoints(tmp_path, resume=True))
