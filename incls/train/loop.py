@@ -139,34 +139,37 @@ def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], 
     elapsed = lambda: progress.seconds + time.time() - start   # over every sitting of the run
     from tqdm import tqdm
     bar = tqdm(total=cfg.steps, initial=step, desc="train", disable=rank != 0, file=sys.stderr, mininterval=5)
-    while step < end:
-        if not batches:
-            batches = bucketed(list(range(rank, len(docs), world)), lengths, cfg.batch_size, rng)
-        index = batches.pop()
-        ids, lens = pad([docs[i] for i in index])
-        y = torch.tensor([labels[i] for i in index], device=device)
-        out = net(ids.to(device))
-        loss = prefix_loss(out.logits, lens.to(device), y, cfg, gen) + out.vq_loss
-        if cfg.stability and model.cfg.vq:
-            perturbed, at = replace_one_token(ids.to(device), lens, gen)
-            shift = output_shift(out.head_outputs, net(perturbed).head_outputs, at, lens)
-            loss = loss + cfg.stability * shift
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        step += 1
-        losses.append(loss.item())
-        if model.cfg.vq and step % cfg.reseed_every == 0:
-            for layer, block in enumerate(model.layers):
-                recent = out.head_outputs[layer].detach().flatten(0, 1).float().cpu()  # (B*T, H, hd)
-                block.codebooks.reseed_dead(recent, seed=cfg.seed + step + layer)
-        if checkpoints and (step % checkpoints.every == 0 or step == end):
-            resume.save(checkpoints.folder, model, opt, sched, rng, gen,
-                        Progress(step, batches, losses, round(elapsed(), 1)), run, checkpoints.command)
-        bar.update(1)
-        bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+    with resume.StopOnInterrupt(log, active=checkpoints is not None) as stop:
+        while step < end:
+            if not batches:
+                batches = bucketed(list(range(rank, len(docs), world)), lengths, cfg.batch_size, rng)
+            index = batches.pop()
+            ids, lens = pad([docs[i] for i in index])
+            y = torch.tensor([labels[i] for i in index], device=device)
+            out = net(ids.to(device))
+            loss = prefix_loss(out.logits, lens.to(device), y, cfg, gen) + out.vq_loss
+            if cfg.stability and model.cfg.vq:
+                perturbed, at = replace_one_token(ids.to(device), lens, gen)
+                shift = output_shift(out.head_outputs, net(perturbed).head_outputs, at, lens)
+                loss = loss + cfg.stability * shift
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(loss.item())
+            if model.cfg.vq and step % cfg.reseed_every == 0:
+                for layer, block in enumerate(model.layers):
+                    recent = out.head_outputs[layer].detach().flatten(0, 1).float().cpu()  # (B*T, H, hd)
+                    block.codebooks.reseed_dead(recent, seed=cfg.seed + step + layer)
+            if checkpoints and (step % checkpoints.every == 0 or step == end or stop.requested):
+                resume.save(checkpoints.folder, model, opt, sched, rng, gen,
+                            Progress(step, batches, losses, round(elapsed(), 1)), run, checkpoints.command)
+            bar.update(1)
+            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+            if stop.requested:
+                break
     bar.close()
     model.eval().cpu()
     summary = {"steps": step, "seconds": round(elapsed(), 1),

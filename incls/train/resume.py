@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +59,34 @@ class Progress:
     batches: list[list[int]]
     losses: list[float]
     seconds: float
+
+
+class StopOnInterrupt:
+    """Ctrl-C in a checkpointed run ends it after the current step, with a checkpoint, so
+    nothing since the last periodic one is lost; a second Ctrl-C stops at once. A signal
+    between two steps is the only safe moment: mid-step, the optimizer may be half applied.
+    Inactive (Ctrl-C interrupts as usual) for a run without checkpoints: nothing to stop into."""
+
+    def __init__(self, log, active: bool = True) -> None:
+        self.log = log
+        self.active = active
+        self.requested = False
+        self.previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.log("\ninterrupted: stopping after this step, with a checkpoint (Ctrl-C again to stop at once)")
+
+    def __enter__(self) -> "StopOnInterrupt":
+        if self.active and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def data_key(docs: list[list[int]], labels: list[int]) -> str:

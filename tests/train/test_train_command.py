@@ -5,8 +5,11 @@ import argparse
 import csv
 import json
 import random
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import torch
@@ -131,6 +134,30 @@ def test_eval_of_a_users_model_sets_it_beside_the_baseline(finished_run):
     table = incls("eval", "--model", "m.safetensors", "--data", "two.csv", cwd=folder).stdout.splitlines()
     assert table[0].split() == ["held-out", "set", "n", "model", "TF-IDF", "+", "LR"]
     assert table[1].split()[:2] == ["data", "6"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_run_after_a_step_with_a_checkpoint(tmp_path):
+    write_csv(tmp_path / "two.csv")
+    run = subprocess.Popen([sys.executable, "-m", "incls.cli", "train", "--data", "two.csv", "--out", "m.safetensors",
+                            *TINY, "--steps", "500", "--checkpoint-dir", "ck", "--checkpoint-every", "1000"],
+                           cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err = []
+    reader = threading.Thread(target=lambda: err.extend(iter(lambda: run.stderr.read(1), "")), daemon=True)
+    reader.start()
+    deadline = time.time() + 300
+    while "train:" not in "".join(err) and time.time() < deadline:   # the loop has started
+        time.sleep(0.2)
+    time.sleep(1.0)
+    run.send_signal(signal.SIGINT)
+    run.wait(timeout=300)                                  # stdout is one short line: no pipe to drain
+    out = run.stdout.read()
+    reader.join(timeout=10)
+    assert run.returncode == 0, "".join(err)
+    summary = json.loads(out)
+    assert summary["stopped"] and 1 <= summary["steps"] < 500
+    assert "interrupted: stopping after this step" in "".join(err)
+    assert [p.name for p in (tmp_path / "ck").glob("*.json")] == [f"step-{summary['steps']:08d}.json"]
 
 
 @pytest.mark.slow
