@@ -137,6 +137,19 @@ def test_eval_of_a_users_model_sets_it_beside_the_baseline(finished_run):
 
 
 @pytest.mark.slow
+def test_eval_without_scikit_learn_reports_the_models_and_how_to_add_the_baseline(finished_run):
+    folder, _ = finished_run
+    hide = "import sys; sys.modules['sklearn'] = None; from incls.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", hide, "eval", "--model", "m.safetensors", "--data", "two.csv", "--json"],
+                          capture_output=True, text=True, cwd=folder, timeout=600)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert "Fix: pip install scikit-learn (or pip install 'incls[baseline]')" in result["baseline"]["skipped"]
+    assert set(result["sets"]["data"]) == {"n", "labels", "model"}
+    assert "baseline skipped: scikit-learn is not installed" in done.stderr
+
+
+@pytest.mark.slow
 def test_ctrl_c_ends_the_run_after_a_step_with_a_checkpoint(tmp_path):
     write_csv(tmp_path / "two.csv")
     run = subprocess.Popen([sys.executable, "-m", "incls.cli", "train", "--data", "two.csv", "--out", "m.safetensors",
