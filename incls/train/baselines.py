@@ -3,7 +3,7 @@
 Word 1-2 grams, sublinear term frequency, terms seen in at least 2 documents, and a
 multinomial logistic regression, trained on the same training split as the model. It
 fits in seconds to a minute on a CPU, so it is the bar a model must clear to be worth
-serving. scikit-learn is an optional extra (`pip install 'incls[baseline]'`); without
+serving. scikit-learn is an optional extra (`pip install 'incls[train]'`); without
 it `incls eval` reports the models alone.
 """
 
@@ -15,7 +15,7 @@ import time
 
 import torch
 
-SKLEARN_FIX = "pip install scikit-learn (or pip install 'incls[baseline]')"
+SKLEARN_FIX = "pip install 'incls[train]' (or pip install scikit-learn)"
 
 
 def available() -> bool:

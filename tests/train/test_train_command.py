@@ -144,7 +144,7 @@ def test_eval_without_scikit_learn_reports_the_models_and_how_to_add_the_baselin
                           capture_output=True, text=True, cwd=folder, timeout=600)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert "Fix: pip install scikit-learn (or pip install 'incls[baseline]')" in result["baseline"]["skipped"]
+    assert "Fix: pip install 'incls[train]' (or pip install scikit-learn)" in result["baseline"]["skipped"]
     assert set(result["sets"]["data"]) == {"n", "labels", "model"}
     assert "baseline skipped: scikit-learn is not installed" in done.stderr
 
