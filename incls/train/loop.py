@@ -113,7 +113,7 @@ def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], 
             raise resume.CheckpointError("checkpoints are written by single-process runs; this one has "
                                          f"{world} processes", checkpoints.folder,
                                          fix="run without torchrun, or drop --checkpoint-dir/--resume")
-        run = resume.identity(model, dataclasses.asdict(cfg), docs, labels, world)
+        run = resume.identity(model, dataclasses.asdict(cfg), docs, labels)
     if model.cfg.vq:
         for block in model.layers:
             block.codebooks.beta = cfg.commitment

@@ -1,8 +1,8 @@
 """Periodic training checkpoints, so that a run can outlast one sitting.
 
-A run on a 2-core CPU takes hours; a checkpoint lets it stop (Ctrl-C, a closed laptop,
-`--stop-after`) and continue with `--resume` to exactly the weights an uninterrupted run
-reaches. Everything the next step depends on is saved, and nothing is pickled:
+A run on a 2-core CPU takes hours; a checkpoint lets it stop (Ctrl-C or `--stop-after`
+at the step under way, a crash at the last periodic checkpoint) and continue with
+`--resume` to exactly the weights an uninterrupted run reaches. Everything the next step depends on is saved, and nothing is pickled:
 
     step-00000150.safetensors   trained weights, codebook usage counts, the optimizer's
                                 moments, the torch RNG states (as byte tensors)
@@ -109,11 +109,10 @@ def frozen_key(model) -> str:
     return h.hexdigest()[:16]
 
 
-def identity(model, recipe: dict, docs: list[list[int]], labels: list[int], world: int) -> dict:
+def identity(model, recipe: dict, docs: list[list[int]], labels: list[int]) -> dict:
     """What must be equal for a checkpoint to continue this run."""
     return {"model_config": json.loads(model.cfg.to_json()), "recipe": recipe,
-            "data": {"examples": len(docs), "key": data_key(docs, labels)},
-            "frozen_weights": frozen_key(model), "world_size": world}
+            "data": {"examples": len(docs), "key": data_key(docs, labels)}, "frozen_weights": frozen_key(model)}
 
 
 def _stem(folder: Path, step: int) -> Path:
