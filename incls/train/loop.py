@@ -90,8 +90,8 @@ def prefix_loss(logits: torch.Tensor, lengths: torch.Tensor, labels: torch.Tenso
     return loss
 
 
-def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], cfg: TrainConfig, log=lambda msg: print(msg, file=sys.stderr),
-          checkpoints: Checkpoints | None = None) -> dict:
+def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], cfg: TrainConfig,
+          log=lambda msg: print(msg, file=sys.stderr), checkpoints: Checkpoints | None = None) -> dict:
     """Train `model` in place; returns a summary (steps, seconds, final loss).
 
     With `checkpoints`, the state is saved every `checkpoints.every` steps (and when the
