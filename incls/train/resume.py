@@ -2,7 +2,8 @@
 
 A run on a 2-core CPU takes hours; a checkpoint lets it stop (Ctrl-C or `--stop-after`
 at the step under way, a crash at the last periodic checkpoint) and continue with
-`--resume` to exactly the weights an uninterrupted run reaches. Everything the next step depends on is saved, and nothing is pickled:
+`--resume` to exactly the weights an uninterrupted run reaches. Everything the next step
+depends on is saved, and nothing is pickled:
 
     step-00000150.safetensors   trained weights, codebook usage counts, the optimizer's
                                 moments, the torch RNG states (as byte tensors)
