@@ -8,6 +8,7 @@ codes unused for `reseed_every` steps are moved onto recent activations.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -19,7 +20,9 @@ import torch
 from torch.nn import functional as F
 
 from ..model.transformer import VQTransformer
+from . import resume
 from .batches import bucketed, encode_all, pad
+from .resume import Checkpoints, Progress
 from .stability import output_shift, replace_one_token
 
 
@@ -87,8 +90,15 @@ def prefix_loss(logits: torch.Tensor, lengths: torch.Tensor, labels: torch.Tenso
     return loss
 
 
-def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], cfg: TrainConfig, log=print) -> dict:
-    """Train `model` in place; returns a summary (steps, seconds, final loss)."""
+def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], cfg: TrainConfig,
+          log=lambda msg: print(msg, file=sys.stderr), checkpoints: Checkpoints | None = None) -> dict:
+    """Train `model` in place; returns a summary (steps, seconds, final loss).
+
+    With `checkpoints`, the state is saved every `checkpoints.every` steps (and when the
+    sitting ends), and `checkpoints.resume` continues from the newest one: the weights are
+    then bitwise those of an uninterrupted run. `checkpoints.stop_after` ends this sitting
+    at that step; the summary's `stopped` says so.
+    """
     rank, world = _distributed()
     device = device_for(rank)
     torch.manual_seed(cfg.seed)
@@ -97,10 +107,16 @@ def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], 
     docs = encode_all(tokenizer, texts, cfg.max_tokens)
     lengths = [len(d) for d in docs]
     model.to(device).train()
+    run = None
+    if checkpoints:
+        if world > 1:
+            raise resume.CheckpointError("checkpoints are written by single-process runs; this one has "
+                                         f"{world} processes", checkpoints.folder,
+                                         fix="run without torchrun, or drop --checkpoint-dir/--resume")
+        run = resume.identity(model, dataclasses.asdict(cfg), docs, labels)
     if model.cfg.vq:
         for block in model.layers:
             block.codebooks.beta = cfg.commitment
-        init_codebooks(model, [docs[i] for i in rng.sample(range(len(docs)), min(cfg.kmeans_docs, len(docs)))], cfg.seed, device)
     params = [p for p in model.trainable_parameters()]
     for name, p in model.named_parameters():
         p.requires_grad_(model.is_trained(name))
@@ -110,36 +126,52 @@ def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], 
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = lambda step: min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-    batches: list[list[int]] = []
-    start, losses, step = time.time(), [], 0
+    if checkpoints and checkpoints.resume:
+        progress = resume.restore(checkpoints.folder, model, opt, sched, rng, gen, run)
+        log(f"resumed from step {progress.step} of {cfg.steps} in {checkpoints.folder}")
+    else:
+        if model.cfg.vq:
+            init_codebooks(model, [docs[i] for i in rng.sample(range(len(docs)), min(cfg.kmeans_docs, len(docs)))], cfg.seed, device)
+        progress = Progress(step=0, batches=[], losses=[], seconds=0.0)
+    step, batches, losses = progress.step, progress.batches, progress.losses
+    end = cfg.steps if not checkpoints or checkpoints.stop_after is None else min(cfg.steps, checkpoints.stop_after)
+    start = time.time()
+    elapsed = lambda: progress.seconds + time.time() - start   # over every sitting of the run
     from tqdm import tqdm
-    bar = tqdm(total=cfg.steps, desc="train", disable=rank != 0, file=sys.stderr, mininterval=5)
-    while step < cfg.steps:
-        if not batches:
-            batches = bucketed(list(range(rank, len(docs), world)), lengths, cfg.batch_size, rng)
-        index = batches.pop()
-        ids, lens = pad([docs[i] for i in index])
-        y = torch.tensor([labels[i] for i in index], device=device)
-        out = net(ids.to(device))
-        loss = prefix_loss(out.logits, lens.to(device), y, cfg, gen) + out.vq_loss
-        if cfg.stability and model.cfg.vq:
-            perturbed, at = replace_one_token(ids.to(device), lens, gen)
-            shift = output_shift(out.head_outputs, net(perturbed).head_outputs, at, lens)
-            loss = loss + cfg.stability * shift
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        step += 1
-        losses.append(loss.item())
-        if model.cfg.vq and step % cfg.reseed_every == 0:
-            for layer, block in enumerate(model.layers):
-                recent = out.head_outputs[layer].detach().flatten(0, 1).float().cpu()  # (B*T, H, hd)
-                block.codebooks.reseed_dead(recent, seed=cfg.seed + step + layer)
-        bar.update(1)
-        bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", disable=rank != 0, file=sys.stderr, mininterval=5)
+    with resume.StopOnInterrupt(log, active=checkpoints is not None) as stop:
+        while step < end:
+            if not batches:
+                batches = bucketed(list(range(rank, len(docs), world)), lengths, cfg.batch_size, rng)
+            index = batches.pop()
+            ids, lens = pad([docs[i] for i in index])
+            y = torch.tensor([labels[i] for i in index], device=device)
+            out = net(ids.to(device))
+            loss = prefix_loss(out.logits, lens.to(device), y, cfg, gen) + out.vq_loss
+            if cfg.stability and model.cfg.vq:
+                perturbed, at = replace_one_token(ids.to(device), lens, gen)
+                shift = output_shift(out.head_outputs, net(perturbed).head_outputs, at, lens)
+                loss = loss + cfg.stability * shift
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(loss.item())
+            if model.cfg.vq and step % cfg.reseed_every == 0:
+                for layer, block in enumerate(model.layers):
+                    recent = out.head_outputs[layer].detach().flatten(0, 1).float().cpu()  # (B*T, H, hd)
+                    block.codebooks.reseed_dead(recent, seed=cfg.seed + step + layer)
+            if checkpoints and (step % checkpoints.every == 0 or step == end or stop.requested):
+                resume.save(checkpoints.folder, model, opt, sched, rng, gen,
+                            Progress(step, batches, losses, round(elapsed(), 1)), run, checkpoints.command)
+            bar.update(1)
+            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+            if stop.requested:
+                break
     bar.close()
     model.eval().cpu()
-    return {"steps": step, "seconds": round(time.time() - start, 1), "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:])),
-            "world_size": world, "device": str(device)}
+    summary = {"steps": step, "seconds": round(elapsed(), 1),
+               "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:])), "world_size": world, "device": str(device)}
+    return {**summary, "stopped": True} if step < cfg.steps else summary
