@@ -1,0 +1,69 @@
+"""The head recipe: a new head on kept layers, fitted from cached final states."""
+
+import random
+
+import torch
+
+from incls.model.config import tiny_config
+from incls.model.transformer import VQTransformer
+from incls.train.batches import encode_all
+from incls.train.data import Dataset
+from incls.train.features import cached_features
+from incls.train.recipe import HeadRecipe, Source, fit_tone_head, with_new_head
+
+LABELS = ("negative", "neutral", "positive")
+WORDS = {0: ["awful", "terrible", "dreadful", "horrible"], 1: ["table", "meeting", "agenda", "schedule"],
+         2: ["wonderful", "great", "superb", "lovely"]}
+FILLER = "the note says that we had a day and some people came to it and it went on".split()
+
+
+def examples(n: int, seed: int) -> Dataset:
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        label = rng.randrange(3)
+        words = rng.sample(FILLER, 8) + rng.sample(WORDS[label], 2)
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return Dataset(texts, labels, LABELS)
+
+
+def tiny_layers(tokenizer) -> VQTransformer:
+    torch.manual_seed(0)
+    return VQTransformer(tiny_config(vocab_size=tokenizer.get_vocab_size(), labels=("a", "b"))).eval()
+
+
+def test_new_head_keeps_the_layers_and_reads_the_new_labels(tokenizer):
+    layers = tiny_layers(tokenizer)
+    model = with_new_head(layers, LABELS)
+    assert model.cfg.labels == LABELS and model.lexicon is not None
+    assert torch.equal(model.layers[1].mlp.up_proj.weight, layers.layers[1].mlp.up_proj.weight)
+    assert model.classifier.weight.shape == (3, layers.cfg.d_model)
+
+
+def test_head_recipe_learns_three_classes_and_caches_states(tokenizer, tmp_path):
+    model = with_new_head(tiny_layers(tokenizer), LABELS)
+    recipe = HeadRecipe(state_docs=150, max_tokens=32, lexicon_epochs=20, state_epochs=20, lexicon_lr=0.1)
+    summary = fit_tone_head(model, tokenizer, [Source("synthetic", examples(400, 1))], recipe, tmp_path)
+    assert summary["state_documents"] == 150 and summary["lexicon_documents"] == 250
+    assert len(list(tmp_path.rglob("*.safetensors"))) == 1      # 150 documents: one shard
+    test = examples(200, 2)
+    ids = encode_all(tokenizer, test.texts, 32)
+    preds = [int(model.document_logits(x).argmax()) for x in ids]
+    assert sum(p == y for p, y in zip(preds, test.labels)) / len(preds) > 0.9
+
+
+def test_cached_states_are_the_forward_pass_states(tokenizer, tmp_path):
+    """The head fitted on cached means scores documents exactly as the model's forward does."""
+    model = with_new_head(tiny_layers(tokenizer), LABELS)
+    with torch.no_grad():
+        model.classifier.weight.normal_()
+        model.lexicon.weight.normal_()
+    ids = encode_all(tokenizer, examples(20, 3).texts, 32)
+    feats = cached_features(model, ids, tmp_path, "check", progress=False)
+    again = cached_features(model, ids, tmp_path, "check", progress=False)   # read back from disk
+    assert torch.equal(feats.mean, again.mean)
+    for doc, mean in zip(ids, feats.mean):
+        from_cache = model.classifier(mean) + model.lexicon.weight[doc].mean(0)
+        assert torch.allclose(from_cache, model.document_logits(doc), atol=1e-4)
