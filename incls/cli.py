@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("--version", "-V"):
         print(f"incls {__version__}")
         return 0
+    if argv and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS:
+        return _unknown_command(argv[0])
     if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
         return _serve(argv) if argv else _usage()
     parser = argparse.ArgumentParser(prog="incls", description="Live document classification for editors.")
@@ -48,16 +50,37 @@ def main(argv: list[str] | None = None) -> int:
     command = argparse.ArgumentParser(prog=f"incls {argv[0]}", description=SUBCOMMANDS[argv[0]][1])
     module.add_arguments(command)
     args = command.parse_args(argv[1:])
-    from .engine.native import NativeBuildError
     from .model.errors import ModelError
     from .train.data import DataError
     try:
         return int(module.run(args) or 0)
-    except (ModelError, DataError, NativeBuildError) as exc:
+    except (ModelError, DataError) as exc:
         print(f"incls: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        from .engine.native import NativeBuildError  # (imports torch: only once something failed)
+        if not isinstance(exc, NativeBuildError):
+            raise
+        print(f"incls: {one_line(exc)}", file=sys.stderr)  # no compiler: one line naming the fix
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's first line, with its "fix:" line appended when that is further down."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    fix = next((line for line in lines[1:] if line.lower().startswith("fix:")), None)
+    return lines[0] + (f" ({fix})" if fix and fix not in lines[0] else "") if lines else exc.__class__.__name__
+
+
+def _unknown_command(name: str) -> int:
+    import difflib
+    near = difflib.get_close_matches(name, list(SUBCOMMANDS), n=1)
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    print(f"incls: unknown command '{name}'{hint} Commands: {', '.join(SUBCOMMANDS)}; "
+          "serve LSP with incls --stdio (incls --help)", file=sys.stderr)
+    return 2
 
 
 def _usage() -> int:

@@ -55,6 +55,40 @@ def split_chunks(ids: list[int], breaks: ParagraphBreaks, max_chunk_tokens: int)
     return chunks
 
 
+def resplit(spans: list[tuple[int, int]], ids: list[int], breaks: ParagraphBreaks, max_chunk_tokens: int,
+            first: int, last_old: int) -> list[tuple[int, int]]:
+    """`split_chunks(ids)` after an edit, from the old `spans`: tokens before `first` (new
+    coordinates) and after `last_old` (old coordinates) are unchanged.
+
+    A cut depends only on the tokens since the previous cut, so the chunks ending at or
+    before `first` stay, the split restarts at the last of them, and it stops at the first
+    cut that is an old cut beyond the edit: from there on the old chunks come back, moved
+    by the edit's length. What a keystroke costs here is the chunks it touches, not the document.
+    """
+    delta = len(ids) - (spans[-1][1] if spans else 0)
+    k = 0
+    while k < len(spans) - 1 and spans[k][1] <= first:  # (the last chunk ends with the text, not a cut)
+        k += 1
+    start = spans[k - 1][1] if k else 0
+    old_cuts = {b: j for j, (_, b) in enumerate(spans) if b > last_old}
+    out = spans[:k]
+    soft = max(1, max_chunk_tokens // 2)
+    previous = ids[start - 1] if start else None
+    for i in range(start, len(ids)):
+        token = ids[i]
+        size = i + 1 - start
+        if size >= max_chunk_tokens or (size >= soft and breaks.at(previous, token)):
+            out.append((start, i + 1))
+            start = i + 1
+            j = old_cuts.get(i + 1 - delta)
+            if j is not None and i + 1 - delta > last_old:
+                return out + [(a + delta, b + delta) for a, b in spans[j + 1:]]
+        previous = token
+    if start < len(ids) or not out:
+        out.append((start, len(ids)))
+    return out
+
+
 def token_diff(old: list[int], new: list[int]) -> TokenEdit | None:
     """The single edit (common prefix and suffix kept) that turns `old` into `new`."""
     if old == new:
@@ -100,14 +134,30 @@ class ChunkedSession:
         self.max_chunk_tokens = max_chunk_tokens
         self.vocab = model.cfg.vocab_size
         ids = check_token_ids(list(token_ids), self.vocab)
-        self.sessions = [Session(model, ids[a:b]) for a, b in split_chunks(ids, self.breaks, max_chunk_tokens)]
-        self.units = self.sessions[0].units
-        self.ids = ids
+        self._adopt([Session(model, ids[a:b]) for a, b in split_chunks(ids, self.breaks, max_chunk_tokens)])
+
+    @classmethod
+    def from_sessions(cls, model, sessions: list[Session], breaks: ParagraphBreaks = ParagraphBreaks(),
+                      max_chunk_tokens: int = 512) -> "ChunkedSession":
+        """A chunked session from sessions of the chunks `split_chunks` gives, built one by one
+        (so that a caller can spread a long document's first forward over time)."""
+        self = cls(model, (), breaks, max_chunk_tokens)
+        self._adopt(list(sessions))
+        return self
+
+    def _adopt(self, sessions: list[Session]) -> None:
+        self.sessions = sessions
+        self.units = sessions[0].units
+        self.ids = [t for s in sessions for t in s.ids]
+        self.spans = self.chunk_spans()
 
     def apply(self, edits) -> UpdateStats:
         plan = plan_edits(edits, self.ids, self.vocab)       # validates; raises ValueError
         new_ids = plan.ids
-        spans = split_chunks(new_ids, self.breaks, self.max_chunk_tokens)
+        edits = [edits] if isinstance(edits, TokenEdit) else list(edits)
+        first = min((e.start for e in edits), default=len(new_ids))
+        last_old = max((e.end for e in edits), default=0)
+        spans = resplit(self.spans, new_ids, self.breaks, self.max_chunk_tokens, first, last_old)
         new_chunks = [new_ids[a:b] for a, b in spans]
         old = self.sessions
         # keep identical chunks at both ends, update or replace the middle
@@ -132,6 +182,7 @@ class ChunkedSession:
             updated.append(session)
         self.sessions = old[:p] + updated + old[len(old) - s:]
         self.ids = new_ids
+        self.spans = spans
         first = plan.first_change
         stats.ops_prefix = sum(self.units.suffix_forward(b - a, max(0, first - a)) for a, b in spans if b > first)
         return stats

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..text import prose
-from .core import Core
+from .binary import looks_binary
 from .settings import Settings
 
 
@@ -21,30 +21,54 @@ def add_arguments(parser) -> None:
                         help="skip larger files (default %(default)s)")
 
 
-def run(args) -> int:
-    from ..model.base import load_tokenizer
-    from ..model.checkpoint import load_model
+def read_input(name: str) -> tuple[str | None, str | None]:
+    """(text, None) for a file worth classifying, or (None, the problem): before any model loads."""
+    path = Path(name)
+    if not path.exists():
+        return None, "no such file"
+    if path.is_dir():
+        return None, "is a directory"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"cannot read it ({exc.strerror or exc})"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "a binary file (not UTF-8 text): nothing to classify"
+    if looks_binary(text):
+        return None, "a binary file: nothing to classify"
+    if not text.strip():
+        return None, "the file is empty: nothing to classify"
+    return text, None
 
-    core = Core(Settings(maxDocumentBytes=args.max_document_bytes))
-    core.load(load_tokenizer(), load_model(Path(args.model) if args.model else None))
+
+def run(args) -> int:
+    inputs = [(name, *read_input(name)) for name in args.files]
+    core = None
+    if any(text is not None for _, text, _ in inputs):
+        from ..engine.native import kernels
+        from ..model.base import load_tokenizer
+        from ..model.checkpoint import load_model
+        from .core import Core
+
+        kernels()  # a missing compiler is reported before seconds of model loading
+        core = Core(Settings(maxDocumentBytes=args.max_document_bytes))
+        core.load(load_tokenizer(), load_model(Path(args.model) if args.model else None))
     results, failed = [], False
-    for name in args.files:
+    for name, text, problem in inputs:
         entry = {"file": name, "label": None, "probabilities": None}
-        try:
-            text = Path(name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            entry["error"] = f"cannot read as UTF-8 text ({exc.__class__.__name__}: {exc})"
-            failed = True
-        else:
+        if problem is None:
             core.open(name, text, 1, prose.kind_of_path(name) if args.language == "auto" else args.language)
-            report = core.compute(name)
+            report = _classify(core, name)
             core.close(name)
-            if report.skip_reason:
-                entry["error"] = report.skip_reason
-                failed = True
-            else:
+            problem = report.skip_reason
+            if problem is None:
                 entry["label"] = report.label
                 entry["probabilities"] = {k: round(p, 4) for k, p in zip(report.labels, report.probabilities)}
+        if problem is not None:
+            entry["error"] = problem
+            failed = True
         results.append(entry)
         if not args.json:
             if "error" in entry:
@@ -54,3 +78,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     return 1 if failed else 0
+
+
+def _classify(core, uri: str):
+    """Step the core until the document's reading is ready (a long one is built chunk by chunk)."""
+    while (report := core.compute(uri)).more:
+        pass
+    return report

@@ -6,6 +6,18 @@ diagnostics. Threading: text changes arrive on the event loop (`open`, `change`,
 edit per document; the model runs on one worker thread (`compute`), which takes the
 pending edit under the lock, so a burst of keystrokes costs one model update. Only the
 worker touches sessions, so the model needs no lock.
+
+Exact text: `Document.text` is what the client sent, lone UTF-16 halves included
+(`incls.text.surrogates`); the tokenizer reads the same text with U+FFFD for a lone
+half, so code-point offsets agree. A change that cannot be applied exactly (a range
+outside the text) marks the document out of sync: it is not classified, and range
+changes are refused, until the client sends the whole text again.
+
+Bounded work: a document is tokenized off the lock, one over `maxDocumentTokens` is not
+classified, and a long one is built chunk by chunk (`SessionBuild`), one chunk per
+`compute` call, so the worker can serve other documents between chunks. Per keystroke
+nothing here walks the whole document: the line index, the UTF-8 size and the token
+spans are updated around the edit.
 """
 
 from __future__ import annotations
@@ -20,9 +32,12 @@ import torch
 
 from ..text import InvalidPosition, LineIndex, TextEdit, TokenEdit, TokenizedText, diff_texts
 from ..text import prose
+from ..text.positions import units
+from ..text.surrogates import for_model, joined, split_pair
 from ..text.tokens import TokenBytes
+from .binary import looks_binary
 from .paragraphs import ParagraphReading, read_paragraphs, split_paragraphs
-from .sessions import SessionFactory, paragraph_breaks
+from .sessions import SessionBuild, SessionFactory, paragraph_breaks
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,22 +75,30 @@ class PendingEdit:
 @dataclass
 class Document:
     uri: str
-    text: str
+    text: str                      # exactly the client's text
     version: int | None
+    lines: LineIndex = field(default=None)  # of `text`, kept up to date by each edit
+    size: int = 0                  # UTF-8 bytes of `text`
+    nuls: int = 0                  # NUL characters in `text`
     tokens: TokenizedText | None = None
     skip_reason: str | None = None
+    skip_kind: str | None = None   # what kind of problem skip_reason is (stable, to show it once)
+    out_of_sync: bool = False      # a change could not be applied: waiting for the whole text
     pending: PendingEdit | None = None
     changed_at: float | None = None  # arrival of the oldest change the model has not seen
     session: object | None = None
     session_mode: tuple | None = None
+    build: SessionBuild | None = None  # a session being built, chunk by chunk
+    over_cap: int | None = None    # a prefix of this many code points is over maxDocumentTokens
     last_used: int = 0
     kind: str = "plaintext"  # the projection: "plaintext", "markdown" or "latex"
-    projection: object | None = None  # IncrementalProjection: the text the model reads (None: the text itself)
+    projection: object | None = None  # IncrementalProjection of the text with lone halves replaced (None: plain text)
     read: tuple | None = None  # (session, Report) of the last reading, in the projection's offsets
 
     @property
     def prose(self) -> str:
-        return self.text if self.projection is None else self.projection.text
+        """The text the model reads (lone UTF-16 halves as U+FFFD)."""
+        return for_model(self.text) if self.projection is None else self.projection.text
 
 
 @dataclass
@@ -91,10 +114,13 @@ class Report:
     tokens: int = 0
     latency_ms: float | None = None
     compute_ms: float = 0.0
+    engine_ms: float = 0.0  # of compute_ms, the time in the engine's update
     ops: int | None = None
     ops_full: int | None = None
     skip_reason: str | None = None
+    skip_kind: str | None = None
     incremental: bool = False
+    more: bool = False  # the model is still working on this document (no reading yet)
     anchor: int = 0  # where the text the model reads begins in the source (the document diagnostic's line)
 
     @property
@@ -104,13 +130,11 @@ class Report:
         return self.labels[max(range(len(self.probabilities)), key=self.probabilities.__getitem__)]
 
 
-def looks_binary(text: str) -> bool:
-    """NUL characters or a high share of control characters: not prose to classify."""
-    if "\x00" in text:
-        return True
-    sample = text[:4096]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f")
-    return bool(sample) and controls / len(sample) > 0.1
+# a long document's prefix of this many characters per allowed token is tokenized first: when
+# that alone is over the limit, so is the document, and the rest is never tokenized
+PROBE_CHARS_PER_TOKEN = 6
+def utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 class Core:
@@ -137,19 +161,34 @@ class Core:
         import os
         torch.set_num_threads(int(os.environ.get("INCLS_TORCH_THREADS", "1")))
         token_bytes = TokenBytes.of(tokenizer)
-        self.factory = SessionFactory(model, paragraph_breaks(token_bytes))
+        factory = SessionFactory(model, paragraph_breaks(token_bytes))
         with self.lock:
-            self.tokenizer = tokenizer
-            self.model = model
+            self.tokenizer, self.model, self.factory = tokenizer, model, factory
+            for doc in self.documents.values():  # a new model: every session is rebuilt
+                doc.session, doc.pending, doc.build = None, None, None
+                doc.changed_at = doc.changed_at or time.perf_counter()
 
     # -- text (event loop) ------------------------------------------------------------
 
     def open(self, uri: str, text: str, version: int | None, language: str | None = None) -> None:
         with self.lock:
             doc = Document(uri, text, version, changed_at=time.perf_counter(), kind=prose.kind_of(language))
-            self._project(doc)
+            self._reset_text(doc, text)
             self.documents[uri] = doc
             self._check_limits(doc)
+
+    def _reset_text(self, doc: Document, text: str) -> None:
+        doc.text, doc.lines, doc.over_cap = text, LineIndex(text, self.encoding), None
+        doc.size, doc.nuls = utf8_size(text), text.count("\x00")
+        doc.tokens, doc.session, doc.pending, doc.build = None, None, None, None
+        self._project(doc)
+
+    def _project(self, doc: Document) -> None:
+        """(Re)build the document's projection; the tokens and session follow it."""
+        s = self.settings
+        doc.projection = prose.projection(doc.kind, for_model(doc.text), s.markdownNodes, s.latexCommands,
+                                          s.latexEnvironments)
+        doc.tokens, doc.session, doc.pending, doc.build = None, None, None, None
 
     def close(self, uri: str) -> bool:
         with self.lock:
@@ -170,113 +209,224 @@ class Core:
                 raise ChangeRejected(f"{uri}: version {version} is older than {doc.version}; change ignored")
             try:
                 for change in changes:
-                    self._apply(doc, self._text_edit(doc.text, change))
+                    if change.range is None:
+                        self._resync(doc, change.text)
+                        continue
+                    if doc.out_of_sync:
+                        raise ChangeRejected(f"{uri}: out of sync with the editor; waiting for its whole text "
+                                             "(close and reopen the file)")
+                    try:
+                        edit = self._text_edit(doc, change)
+                    except ChangeRejected as exc:
+                        self._lose_sync(doc)
+                        raise ChangeRejected(f"{uri}: {exc}; the document is out of sync and not classified "
+                                             "until the editor sends its whole text (close and reopen the file)") from None
+                    self._apply(doc, edit)
             finally:
                 doc.version = version if version is not None else doc.version
                 self._check_limits(doc)
 
-    def _text_edit(self, text: str, change: Change) -> TextEdit:
-        if change.range is None:
-            return diff_texts(text, change.text)
-        index = LineIndex(text, self.encoding)
+    def _text_edit(self, doc: Document, change: Change) -> TextEdit:
         try:
-            start, end = index.offset(*change.range[0]), index.offset(*change.range[1])
+            start = self._offset(doc, *change.range[0])
+            end = self._offset(doc, *change.range[1])
         except InvalidPosition as exc:
             raise ChangeRejected(f"invalid range {change.range}: {exc}") from None
         if end < start:
             raise ChangeRejected(f"invalid range {change.range}: the end is before the start")
         return TextEdit(start, end, change.text)
 
-    def _project(self, doc: Document) -> None:
-        """(Re)build the document's projection; the tokens and session follow it."""
-        s = self.settings
-        doc.projection = prose.projection(doc.kind, doc.text, s.markdownNodes, s.latexCommands, s.latexEnvironments)
-        doc.tokens, doc.session, doc.pending = None, None, None
+    def _offset(self, doc: Document, line: int, character: int) -> int:
+        """The offset of a position; a UTF-16 position between the halves of a character
+        splits it into its two halves first (the client is editing one of them)."""
+        offset = doc.lines.offset(line, character)
+        if (self.encoding == "utf-16" and offset < len(doc.text) and ord(doc.text[offset]) > 0xFFFF
+                and units(doc.text[doc.lines.starts[line]:offset], "utf-16") < character):
+            self._apply(doc, TextEdit(offset, offset + 1, split_pair(doc.text[offset])), join=False)
+            return offset + 1
+        return offset
 
-    def _apply(self, doc: Document, edit: TextEdit) -> None:
+    def _apply(self, doc: Document, edit: TextEdit, join: bool = True) -> None:
+        """Apply one edit to the text, its line index, size and tokens; halves that meet are joined."""
+        edit = joined(doc.text, edit) if join else edit
+        removed = doc.text[edit.start:edit.end]
+        text = edit.apply(doc.text)
+        doc.lines.edit(edit.start, edit.end, text)
+        doc.size += utf8_size(edit.text) - utf8_size(removed)
+        doc.nuls += edit.text.count("\x00") - removed.count("\x00")
+        doc.text = text
+        if doc.over_cap is not None and edit.start <= doc.over_cap:
+            doc.over_cap = None  # the probed prefix changed: count again
+        model_edit: TextEdit | None = TextEdit(edit.start, edit.end, for_model(edit.text))
         if doc.projection is not None:  # the model reads the projection: pass on the edit of it
-            edit = doc.projection.apply(edit)
-            doc.text = doc.projection.source
-            if edit.start == edit.end and not edit.text:
-                edit = None  # inside code or markup: nothing the model reads changed
-        if edit is not None and doc.tokens is not None:
-            token_edit = doc.tokens.apply(edit)
-            if doc.projection is None:
-                doc.text = doc.tokens.text
-            if not token_edit.is_noop:
-                doc.pending = (doc.pending or PendingEdit(token_edit.start, token_edit.start, token_edit.start)).then(token_edit)
-        elif doc.projection is None:
-            doc.text = edit.apply(doc.text)
+            model_edit = doc.projection.apply(model_edit)
+            if model_edit.start == model_edit.end and not model_edit.text:
+                model_edit = None  # inside code or markup: nothing the model reads changed
+        if model_edit is not None and doc.tokens is not None:
+            try:
+                token_edit = doc.tokens.apply(model_edit)
+            except ValueError:  # the tokens no longer follow the text: tokenize it afresh
+                log.exception("incls: re-tokenizing %s after a failed token update", doc.uri)
+                doc.tokens, doc.session, doc.pending, doc.build = None, None, None, None
+            else:
+                if not token_edit.is_noop:
+                    start = PendingEdit(token_edit.start, token_edit.start, token_edit.start)
+                    doc.pending = (doc.pending or start).then(token_edit)
         if doc.changed_at is None:
             doc.changed_at = time.perf_counter()
 
+    def _resync(self, doc: Document, text: str) -> None:
+        """A whole-text change: the smallest edit to it, or a fresh start when out of sync."""
+        if doc.out_of_sync:
+            doc.out_of_sync = False
+            self._reset_text(doc, text)
+            doc.changed_at = doc.changed_at or time.perf_counter()
+            return
+        self._apply(doc, diff_texts(doc.text, text))
+
+    def _lose_sync(self, doc: Document) -> None:
+        doc.out_of_sync = True
+        doc.tokens, doc.session, doc.pending, doc.build = None, None, None, None
+
     def _check_limits(self, doc: Document) -> None:
-        """Mark a document too large or binary (dropping its tokens and session), or clear the mark."""
-        size = len(doc.text.encode("utf-8", errors="replace"))
-        reason = None
-        if size > self.settings.maxDocumentBytes:
-            reason = (f"not classified: the document is {size:,} bytes, over incls.maxDocumentBytes "
-                      f"({self.settings.maxDocumentBytes:,})")
-        elif looks_binary(doc.text):
-            reason = "not classified: the document looks binary"
-        if reason:
-            doc.tokens, doc.session, doc.pending = None, None, None
+        """Mark a document too large, binary or out of sync (dropping its model state), or clear the mark."""
+        kind, reason = None, None
+        if doc.out_of_sync:
+            kind, reason = "out-of-sync", ("not classified: out of sync with the editor after a change that "
+                                           "could not be applied; close and reopen the file")
+        elif doc.size > self.settings.maxDocumentBytes:
+            kind, reason = "too-large", (f"not classified: the document is {doc.size:,} bytes, over "
+                                         f"incls.maxDocumentBytes ({self.settings.maxDocumentBytes:,})")
+        elif looks_binary(doc.text, doc.nuls):
+            kind, reason = "binary", "not classified: the document looks binary"
+        elif doc.over_cap is not None or (doc.tokens is not None and len(doc.tokens.ids) > self.settings.maxDocumentTokens):
+            kind, reason = "too-many-tokens", (f"not classified: the document is over incls.maxDocumentTokens "
+                                               f"({self.settings.maxDocumentTokens:,} tokens)")
+        if kind in ("out-of-sync", "too-large", "binary"):
+            doc.tokens = None
+        if kind:
+            doc.session, doc.pending, doc.build = None, None, None
         elif doc.skip_reason:
             doc.changed_at = doc.changed_at or time.perf_counter()
-        doc.skip_reason = reason
+        doc.skip_kind, doc.skip_reason = kind, reason
 
     # -- model (worker thread) ----------------------------------------------------------
 
     def compute(self, uri: str) -> Report | None:
-        """Bring the document's session up to date and read it; None if the document is gone."""
+        """One bounded step of model work on a document; None if the document is gone.
+
+        The report reads the document's newest version, or says `more` when the step
+        only tokenized it or built one chunk of its session (call again).
+        """
         started = time.perf_counter()
         with self.lock:
             doc = self.documents.get(uri)
             if doc is None:
                 return None
-            report = Report(uri, doc.version, doc.text, skip_reason=doc.skip_reason)
+            if self.model is not None and doc.tokens is None and not doc.skip_reason:
+                if (early := self._tokenize(doc)) is not None:
+                    return early
+            report = Report(uri, doc.version, doc.text, skip_reason=doc.skip_reason, skip_kind=doc.skip_kind)
             if self.model is None:
                 return report
-            changed_at, doc.changed_at = doc.changed_at, None
             if doc.skip_reason:
+                doc.changed_at = None
                 return report
             if doc.projection is not None and (not doc.prose or doc.prose.isspace()):
+                doc.changed_at = None
                 report.skip_reason = NOTHING_TO_READ
                 return report
-            if doc.tokens is None:
-                doc.tokens = TokenizedText(self.tokenizer, doc.prose)
-                doc.session, doc.pending = None, None
             mode = (self.settings.fullRecompute, self.settings.chunkTokens)
             rebuild = doc.session is None or doc.session_mode != mode or self.factory.outgrown(doc.session, mode[1])
             if not rebuild and doc.pending is None and doc.read is not None and doc.read[0] is doc.session:
+                changed_at, doc.changed_at = doc.changed_at, None
                 report = _unchanged(doc.read[1], report)  # e.g. a keystroke in a code block: no model work
                 if doc.projection is not None:
                     _to_source(report, doc.projection)
                 report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
                 return report
-            ids = list(doc.tokens.ids)
-            pending = None if rebuild else doc.pending
-            pending_ids = ids[pending.start:pending.new_end] if pending else None
-            doc.pending = None
-            byte_ends, text = list(doc.tokens.ends), doc.tokens.text
+            if rebuild and (doc.build is None or doc.build.mode != mode):
+                doc.build = SessionBuild(self.factory, list(doc.tokens.ids), mode)
+                doc.pending = None  # edits from here on are relative to the build's ids
+            build = doc.build if rebuild else None
             self._clock += 1
             doc.last_used = self._clock
+        if build is not None and (early := self._build_step(doc, build, report)) is not None:
+            return early
+        return self._update(doc, started)
+
+    def _tokenize(self, doc: Document) -> Report | None:
+        """Under the lock, which it releases meanwhile: tokenize the document (a long one
+        takes a while), or find that a prefix alone is over maxDocumentTokens. A report
+        to return at once (`more`: call again), or None to go on."""
+        text, cap = doc.prose, self.settings.maxDocumentTokens
+        probe = PROBE_CHARS_PER_TOKEN * cap
+        self.lock.release()
+        try:
+            over = len(text) > probe and len(self.tokenizer.encode(text[:probe]).ids) > cap + 1
+            tokens = None if over else TokenizedText(self.tokenizer, text)
+        finally:
+            self.lock.acquire()
+        if self.documents.get(doc.uri) is not doc:  # closed meanwhile
+            return Report(doc.uri, doc.version, doc.text)
+        if doc.tokens is not None or doc.skip_reason:  # changed meanwhile: start over
+            return Report(doc.uri, doc.version, doc.text, more=True)
+        if tokens is None:
+            doc.over_cap = probe
+            self._check_limits(doc)
+            return Report(doc.uri, doc.version, doc.text, more=True)
+        if doc.prose != text:  # edited meanwhile
+            tokens.apply(diff_texts(tokens.text, doc.prose))
+        doc.tokens, doc.session, doc.pending, doc.build = tokens, None, None, None
+        self._check_limits(doc)
+        return None
+
+    def _build_step(self, doc: Document, build: SessionBuild, report: Report) -> Report | None:
+        """Build one more part of the document's session (off the lock); a report to return
+        at once while it is not done, None once it is (it is then the document's session)."""
+        try:
+            done = build.step()
+        except Exception:
+            log.exception("incls: building the model state of %s failed", doc.uri)
+            with self.lock:
+                doc.build = None
+            raise
+        with self.lock:
+            if self.documents.get(doc.uri) is not doc:
+                return None
+            if doc.build is not build or not done:
+                report.more = True
+                return report
+            doc.build, doc.session, doc.session_mode = None, build.session, build.mode
+        return None
+
+    def _update(self, doc: Document, started: float) -> Report | None:
+        """Apply the edits since the last update to the session and read it."""
+        with self.lock:
+            if self.documents.get(doc.uri) is not doc:
+                return None
             session = doc.session
+            if session is None:  # evicted meanwhile: rebuilt by the next step
+                return Report(doc.uri, doc.version, doc.text, more=True)
+            report = Report(doc.uri, doc.version, doc.text)
+            changed_at, doc.changed_at = doc.changed_at, None
+            pending, doc.pending = doc.pending, None
+            pending_ids = tuple(doc.tokens.ids[pending.start:pending.new_end]) if pending else None
+            char_ends, text = doc.tokens.char_ends.copy(), doc.tokens.text  # the model's text: lone halves replaced
         try:
             stats = None
-            if rebuild:
-                session = self.factory.create(ids, mode[0], mode[1])
-            elif pending:
-                stats = self.factory.apply(session, TokenEdit(pending.start, pending.old_end, tuple(pending_ids)))
-            report = self._read(report, session, text, byte_ends, stats)
+            if pending:
+                engine_started = time.perf_counter()
+                stats = self.factory.apply(session, TokenEdit(pending.start, pending.old_end, pending_ids))
+                report.engine_ms = (time.perf_counter() - engine_started) * 1000
+            report = self._read(report, session, text, char_ends, stats)
         except Exception:  # a model failure must not take the server down; rebuild next time
-            log.exception("incls: model update failed for %s", uri)
+            log.exception("incls: model update failed for %s", doc.uri)
             with self.lock:
                 doc.session = None
             raise
         with self.lock:
-            if self.documents.get(uri) is doc:  # not closed (or closed and reopened) meanwhile
-                doc.session, doc.session_mode = session, mode
+            if self.documents.get(doc.uri) is doc and doc.session is session:
                 doc.read = (session, replace(report))
                 if doc.projection is not None and doc.version == report.version:
                     _to_source(report, doc.projection)
@@ -285,18 +435,15 @@ class Core:
         report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
         return report
 
-    def _read(self, report: Report, session, text: str, byte_ends: list[int], stats) -> Report:
-        from ..text.tokens import char_ends
-
+    def _read(self, report: Report, session, text: str, char_ends, stats) -> Report:
         labels = tuple(self.model.cfg.labels)
         with torch.no_grad():
             probs = session.document_logits().float().softmax(-1).tolist()
-            running = [tuple(r) for r in session.running_logits().float().softmax(-1).tolist()]
+            running = _Rows(session.running_logits().float().softmax(-1))
         prior = tuple(1.0 / len(labels) for _ in labels)
         report.labels, report.probabilities = labels, tuple(probs)
-        report.tokens = len(byte_ends)
-        report.paragraphs = read_paragraphs(split_paragraphs(text), char_ends(text.encode("utf-8"), byte_ends),
-                                            running, prior)
+        report.tokens = len(char_ends)
+        report.paragraphs = read_paragraphs(split_paragraphs(text), char_ends, running, prior)
         report.incremental = not self.settings.fullRecompute
         if stats is not None:
             report.ops, report.ops_full = getattr(stats, "ops", None), getattr(stats, "ops_full", None)
@@ -305,14 +452,18 @@ class Core:
     def _evict(self) -> None:
         """Keep at most maxSessions sessions: drop the least recently used (rebuilt on demand)."""
         live = [d for d in self.documents.values() if d.session is not None]
-        for doc in sorted(live, key=lambda d: d.last_used)[:max(0, len(live) - self.settings.maxSessions)]:
+        if len(live) <= self.settings.maxSessions:
+            return
+        for doc in sorted(live, key=lambda d: d.last_used)[:len(live) - self.settings.maxSessions]:
             doc.session, doc.pending = None, None
 
     def update_settings(self, settings: Settings) -> None:
         with self.lock:
+            cap_changed = settings.maxDocumentTokens != self.settings.maxDocumentTokens
             reproject = _projection_settings(settings) != _projection_settings(self.settings)
             self.settings = settings
             for doc in self.documents.values():
+                doc.over_cap = None if cap_changed else doc.over_cap
                 if reproject and doc.kind != "plaintext":
                     self._project(doc)
                 self._check_limits(doc)
@@ -328,10 +479,6 @@ class Core:
             doc = self.documents.get(uri)
             if doc is not None and doc.changed_at is None:
                 doc.changed_at = time.perf_counter()
-
-    def session_ids(self, uri: str) -> list[int] | None:
-        doc = self.documents.get(uri)
-        return None if doc is None or doc.session is None else list(doc.session.ids)
 
 
 def _projection_settings(s: Settings) -> tuple:
@@ -362,3 +509,17 @@ def _moved(record, **changes):
     new.__dict__.update(record.__dict__)
     new.__dict__.update(changes)
     return new
+
+
+class _Rows:
+    """The rows of a (T, C) tensor as tuples, each converted when it is read: the paragraph
+    reader looks at two rows per paragraph, and converting all T was most of a keystroke."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        self.table = table
+
+    def __len__(self) -> int:
+        return self.table.shape[0]
+
+    def __getitem__(self, t: int) -> tuple[float, ...]:
+        return tuple(self.table[t].tolist())

@@ -38,11 +38,13 @@ def strongest_pull(reading: ParagraphReading, labels: tuple[str, ...]) -> tuple[
     return labels[k], pull[k]
 
 
-def diagnostics(report: Report, settings: Settings, ignored: set[str], encoding: str) -> list[types.Diagnostic]:
-    """The document-level diagnostic on the first line, then paragraph suggestions."""
+def diagnostics(report: Report, settings: Settings, ignored: set[str], encoding: str,
+                index: LineIndex | None = None) -> list[types.Diagnostic]:
+    """The document-level diagnostic on the first line, then paragraph suggestions
+    (`index`: the line index of `report.text`, when the caller keeps one)."""
     if report.label is None:
         return []
-    index = LineIndex(report.text, encoding)
+    index = index or LineIndex(report.text, encoding)
     p = max(report.probabilities)
     out = [types.Diagnostic(
         range=first_line_range(index, report.anchor), message=f"Reads {report.label} ({p:.2f})",
@@ -91,7 +93,7 @@ def status(report: Report | None, uri: str, state: str, message: str = "") -> di
         "version": report.version, "label": report.label,
         "probabilities": dict(zip(report.labels, report.probabilities)),
         "latencyMs": None if report.latency_ms is None else round(report.latency_ms, 2),
-        "computeMs": round(report.compute_ms, 2), "tokens": report.tokens,
+        "computeMs": round(report.compute_ms, 2), "engineMs": round(report.engine_ms, 2), "tokens": report.tokens,
         "ops": report.ops, "opsFull": report.ops_full,
         "opsSaved": None if ops_saved is None else round(ops_saved, 2),
         "incremental": report.incremental,

@@ -1,41 +1,67 @@
-"""The pygls server: short handlers over `Core`, the model on one worker thread.
+"""The pygls server: short handlers over `Core`, the model on its own thread.
 
 pygls would apply content changes to its own workspace before our handler runs; the
 protocol subclass below hands open/change/close straight to us instead, so each change
 is seen in its pre-edit coordinates and turned into a token edit. Every handler catches
 its own failures: a client's mistake is logged and reported, never fatal.
+
+The protocol also keeps the lifecycle the specification asks for, which pygls leaves
+unanswered: a request before `initialize` gets ServerNotInitialized, one after
+`shutdown` InvalidRequest, one whose params do not fit its method InvalidParams; `exit`
+ends the process with 0 after `shutdown` and 1 without, at once, even while the model
+computes (so does the end of the input). Frames are read by `wire.FrameReader`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import gc
+import json
 import logging
+import os
+import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
-from ..text import normalize_encoding
+from ..text import InvalidPosition, LineIndex, normalize_encoding
 from . import present
 from .choices import Choices
 from .core import Change, ChangeRejected, Core, Report
+from .messages import Popups
 from .settings import SECTION, Settings, from_environment, merge
+from .wire import FrameReader
+from .worker import Worker
 
 log = logging.getLogger(__name__)
 
 STATUS = "incls/status"
 CMD_DISABLE, CMD_ENABLE, CMD_IGNORE = "incls.disableForFile", "incls.enableForFile", "incls.ignoreParagraph"
 CMD_INSPECT = "incls.inspect"  # the server's view of a document: for tests and bug reports
+MODEL_PATH_FIX = ("Fix: set incls.modelPath to a checkpoint written by `incls train` (.safetensors), "
+                  "or clear it to use the shipped model.")
+
+
+class Unreadable:
+    """A message whose params do not fit its method (what pygls would raise on)."""
+
+    def __init__(self, data: dict, error: JsonRpcException) -> None:
+        self.data, self.error = data, error
 
 
 class InclsProtocol(LanguageServerProtocol):
-    """Document sync goes to our handlers untouched (pygls's workspace is not used for text)."""
+    """Document sync goes to our handlers untouched; the lifecycle is enforced for every message."""
+
+    initialize_seen = False
 
     def _user(self, method, params):
         if (handler := self.fm.features.get(method)) is not None:
@@ -53,19 +79,122 @@ class InclsProtocol(LanguageServerProtocol):
     def lsp_text_document__did_close(self, params):
         yield from self._user(types.TEXT_DOCUMENT_DID_CLOSE, params)
 
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            return Unreadable(data, exc)
+
+    def receive(self, body: bytes) -> None:
+        """One frame's body from the reader (it is valid JSON); nothing raised reaches the loop."""
+        try:
+            self.handle_message(json.loads(body, object_hook=self.structure_message))
+        except Exception:
+            log.exception("incls: a message could not be handled")
+
+    def handle_message(self, message) -> None:
+        if isinstance(message, Unreadable):
+            self._refuse(message.data, types.ErrorCodes.InvalidParams, f"invalid params: {message.error.message or message.error}")
+            return
+        if isinstance(message, dict) or getattr(message, "jsonrpc", None) != self.VERSION:
+            data = message if isinstance(message, dict) else {}
+            self._refuse(data, types.ErrorCodes.InvalidRequest, "not a JSON-RPC 2.0 message")
+            return
+        method = getattr(message, "method", None)
+        request = method is not None and hasattr(message, "id")
+        if method == types.EXIT:
+            self._server.end(0 if self._shutdown else 1, "exit")
+            return
+        if method is None:  # a response to one of our requests
+            super().handle_message(message)
+            return
+        data = {"id": getattr(message, "id", None), "method": method} if request else {"method": method}
+        if self._shutdown:
+            self._refuse(data, types.ErrorCodes.InvalidRequest, f"{method} after shutdown")
+        elif method == types.INITIALIZE and self.initialize_seen:
+            self._refuse(data, types.ErrorCodes.InvalidRequest, "initialize was already received")
+        elif not self.initialize_seen and method != types.INITIALIZE:
+            self._refuse(data, types.ErrorCodes.ServerNotInitialized, f"{method} before initialize")
+        else:
+            self.initialize_seen = self.initialize_seen or method == types.INITIALIZE
+            super().handle_message(message)
+
+    def _refuse(self, data: dict, code: int, why: str) -> None:
+        """Answer a request with an error (a notification is only logged)."""
+        msg_id = data.get("id")
+        if "method" in data and isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool):
+            log.warning("incls: refused request %r (%s)", data.get("method"), why)
+            self._send_response(msg_id, error=types.ResponseError(int(code), why))
+        else:
+            log.warning("incls: ignored a notification (%s)", why)
+
+
+class Writer(StdoutWriter):
+    """stdout; a client gone (a broken pipe) ends the server instead of raising in a handler."""
+
+    def __init__(self, stdout, gone) -> None:
+        super().__init__(stdout)
+        self.gone = gone
+
+    def write(self, data: bytes) -> None:
+        try:
+            super().write(data)
+        except (BrokenPipeError, ValueError, OSError):
+            self.gone()
+
 
 class InclsServer(LanguageServer):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__("incls", __version__, protocol_cls=InclsProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.core = Core(settings or from_environment())
-        self.worker = ThreadPoolExecutor(1, thread_name_prefix="incls-model")
-        self.queued: set[str] = set()
+        self.worker = Worker(self.core.compute, lambda report: report is not None and report.more, self.deliver)
         self.reports: dict[str, Report] = {}
         self.choices = Choices()
-        self.skip_shown: dict[str, str] = {}
+        self.popups = Popups()
         self.model_state = "loading"
         self.model_error = ""
+        self.loaded_path: str | None = None  # the incls.modelPath the model was loaded for
+
+    # -- process ------------------------------------------------------------------------
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """Serve on stdio: frames read on a thread of their own, handled on the event loop."""
+        self.protocol.set_writer(Writer(stdout or sys.stdout.buffer, lambda: self.end(1, "the output is gone")))
+        asyncio.run(self._serve(stdin or sys.stdin.buffer))
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """Serve one client on a TCP port, read and written like stdio (the same frame reader)."""
+        import socket
+
+        with socket.create_server((host, port)) as listener:
+            log.info("incls: listening on %s:%d", host, port)
+            connection, _ = listener.accept()
+        self.protocol.set_writer(Writer(connection.makefile("wb"), lambda: self.end(1, "the client is gone")))
+        asyncio.run(self._serve(connection.makefile("rb")))
+
+    async def _serve(self, stdin) -> None:
+        loop = asyncio.get_running_loop()
+        self.worker.loop = loop
+
+        def pump() -> None:
+            reader = FrameReader(stdin, lambda problem: loop.call_soon_threadsafe(log.warning, "incls: %s", problem))
+            try:
+                while (body := reader.next()) is not None:
+                    loop.call_soon_threadsafe(self.protocol.receive, body)
+            except (OSError, ValueError):
+                log.exception("incls: reading the input failed")
+            loop.call_soon_threadsafe(self.end, 0 if self.protocol._shutdown else 1, "the input was closed")
+
+        threading.Thread(target=pump, name="incls-input", daemon=True).start()
+        await loop.create_future()  # the process ends in `end`
+
+    def end(self, code: int, why: str) -> None:
+        """End the process now (0 after shutdown, else 1), model work or not: nothing is left to save."""
+        log.info("incls: exiting with %d (%s)", code, why)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(code)
 
     @property
     def settings(self) -> Settings:
@@ -73,12 +202,13 @@ class InclsServer(LanguageServer):
 
     # -- messages to the client -------------------------------------------------------
 
-    def tell(self, message: str, kind=types.MessageType.Warning, window: bool = True) -> None:
-        """Log a problem, and show it in the editor when the user should act on it."""
+    def tell(self, message: str, kind=types.MessageType.Warning, popup: tuple[str, str] | None = None) -> None:
+        """Log a problem; also show it in the editor the first time its `popup` key,
+        (scope, kind of problem), is seen (see `Popups`)."""
         log.warning(message) if kind != types.MessageType.Error else log.error(message)
         try:
             self.window_log_message(types.LogMessageParams(kind, f"incls: {message}"))
-            if window:
+            if popup is not None and self.popups.first(*popup):
                 self.window_show_message(types.ShowMessageParams(kind, f"incls: {message}"))
         except Exception:  # the transport may be gone at shutdown
             log.debug("could not send a message", exc_info=True)
@@ -86,7 +216,7 @@ class InclsServer(LanguageServer):
     def remember(self, problem: str | None) -> None:
         """Report a problem reading or saving the user's choices (they still hold in memory)."""
         if problem:
-            self.tell(problem)
+            self.tell(problem, popup=("choices", problem))
 
     def notify_status(self, payload: dict) -> None:
         if self.settings.statusNotifications:
@@ -97,48 +227,58 @@ class InclsServer(LanguageServer):
 
     # -- model work ---------------------------------------------------------------------
 
-    def load(self) -> None:
-        """On the worker thread: tokenizer and model (the first job it runs)."""
+    def load(self) -> str | None:
+        """On the model thread: tokenizer and model. A bad incls.modelPath falls back to the
+        shipped model; the returned warning says so, naming the setting and the fix."""
         from ..model.base import load_tokenizer
         from ..model.checkpoint import load_model
+        from ..model.errors import ModelError
 
-        path = Path(self.settings.modelPath).expanduser() if self.settings.modelPath else None
         started = time.perf_counter()
+        wanted = self.settings.modelPath
         tokenizer = load_tokenizer(log=log.info)
-        model = load_model(path, log=log.info)
-        self.core.load(tokenizer, model)
+        warning = None
+        if wanted:
+            try:
+                self.core.load(tokenizer, load_model(Path(wanted).expanduser(), log=log.info))
+            except (ModelError, ValueError, OSError) as exc:  # missing, corrupt, a directory, not a VQ model
+                problem = str(exc).split("\n")[0]
+                warning = f"incls.modelPath ({wanted}) cannot be used: {problem}. The shipped model is used instead. {MODEL_PATH_FIX}"
+        if not wanted or warning:
+            self.core.load(tokenizer, load_model(None, log=log.info))
+        self.loaded_path = wanted
         log.info("incls: model ready in %.1f s", time.perf_counter() - started)
+        return warning
 
     def schedule(self, uri: str) -> None:
-        """Queue a model update unless one is already waiting (it will see this change too)."""
-        if uri in self.queued:
+        """Queue model work for a document (a no-op if some is queued: it will see this change too)."""
+        if self.choices.is_disabled(uri):
+            self.show_disabled(uri)
             return
-        self.queued.add(uri)
-        asyncio.get_running_loop().create_task(self.refresh(uri))
+        self.worker.loop = self.worker.loop or asyncio.get_running_loop()
+        self.worker.submit(uri)
 
     def schedule_all(self) -> None:
         for uri in list(self.core.documents):
             self.schedule(uri)
 
-    def _compute(self, uri: str) -> Report | None:
-        self.queued.discard(uri)  # before the snapshot: a change after this queues a new job
-        return self.core.compute(uri)
-
-    async def refresh(self, uri: str) -> None:
-        if self.choices.is_disabled(uri):
-            self.queued.discard(uri)
-            self.show_disabled(uri)
-            return
-        try:
-            report = await asyncio.get_running_loop().run_in_executor(self.worker, self._compute, uri)
-        except Exception as exc:
-            self.tell(f"classification of {uri} failed ({exc}); it will be retried on the next change",
-                      types.MessageType.Error)
+    def deliver(self, uri: str, report: Report | None, error: BaseException | None) -> None:
+        """On the event loop: a step's result. Stale ones (a newer version queued) are dropped."""
+        if error is not None:
+            self.tell(f"classification of {uri} failed ({error}); it will be retried on the next change",
+                      types.MessageType.Error, popup=(uri, "failed"))
             return
         doc = self.core.document(uri)
-        if report is None or doc is None or uri in self.queued or report.version != doc.version:
-            return  # closed, or stale: a newer version is on its way
+        if report is None or report.more or doc is None or self.worker.queued(uri) or report.version != doc.version:
+            return
         self.show(uri, report)
+
+    def index_for(self, report: Report) -> LineIndex:
+        """The line index of the report's text: the document's own when it is that text."""
+        doc = self.core.document(report.uri)
+        if doc is not None and doc.text is report.text:
+            return doc.lines
+        return LineIndex(report.text, self.core.encoding)
 
     def show_disabled(self, uri: str) -> None:
         doc = self.core.document(uri)
@@ -150,33 +290,33 @@ class InclsServer(LanguageServer):
             self.show_disabled(uri)
             return
         if report.skip_reason:
-            if self.skip_shown.get(uri) != report.skip_reason:
-                self.skip_shown[uri] = report.skip_reason
-                self.tell(f"{Path(uri).name}: {report.skip_reason}", types.MessageType.Warning)
+            self.tell(f"{Path(uri).name}: {report.skip_reason}", types.MessageType.Warning,
+                      popup=(uri, report.skip_kind or "skipped"))
             self.publish(uri, [], report.version)
             self.notify_status(present.status(None, uri, "skipped", report.skip_reason))
             return
-        self.skip_shown.pop(uri, None)
+        self.popups.clear(uri)  # classifiable again: a problem that comes back is shown again
         if report.label is None:
             state = "error" if self.model_state == "error" else "loading"
             self.notify_status(present.status(None, uri, state, self.model_error))
             return
         self.reports[uri] = report
         diagnostics = [] if not self.settings.enable else present.diagnostics(
-            report, self.settings, self.choices.ignored_in(uri), self.core.encoding)
+            report, self.settings, self.choices.ignored_in(uri), self.core.encoding, self.index_for(report))
         self.publish(uri, diagnostics, report.version)
         self.notify_status(present.status(report, uri, "ready"))
 
     # -- settings ----------------------------------------------------------------------
 
     def apply_settings(self, raw: object) -> None:
+        """Merge the client's settings; each distinct problem is shown once. A changed
+        incls.modelPath reloads the model (the documents are rebuilt on it)."""
         settings, problems = merge(self.settings, raw)
         for problem in problems:
-            self.tell(f"setting ignored: {problem}", window=False)
+            self.tell(f"setting ignored: {problem}", popup=("settings", problem))
         self.core.update_settings(settings)
-
-
-server = None  # the running InclsServer (one per process)
+        if self.model_state != "loading" and settings.modelPath != self.loaded_path:
+            asyncio.get_running_loop().create_task(start_model(self))
 
 
 def guarded(handler):
@@ -186,10 +326,12 @@ def guarded(handler):
     def wrapper(ls: InclsServer, *args):
         try:
             return handler(ls, *args)
+        except JsonRpcException:  # a client error with its own code: pygls answers with it
+            raise
         except Exception as exc:
             log.exception("incls: %s failed", handler.__name__)
             ls.tell(f"internal error in {handler.__name__} ({exc}); the server keeps running",
-                    types.MessageType.Error, window=False)
+                    types.MessageType.Error)
             return None
 
     return wrapper
@@ -221,33 +363,37 @@ def build_server(settings: Settings | None = None) -> InclsServer:
     @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     @guarded
     def did_change(ls: InclsServer, params: types.DidChangeTextDocumentParams):
+        uri = params.text_document.uri
         changes = [Change(c.text, _range(c)) for c in params.content_changes]
         try:
-            ls.core.change(params.text_document.uri, params.text_document.version, changes)
+            ls.core.change(uri, params.text_document.version, changes)
         except ChangeRejected as exc:
-            ls.tell(str(exc))
-        if ls.core.document(params.text_document.uri) is not None:
-            ls.schedule(params.text_document.uri)
+            doc = ls.core.document(uri)
+            # losing sync is shown once, by the skip report that follows; other refusals once per document
+            ls.tell(str(exc), popup=None if doc is not None and doc.out_of_sync else (uri, "rejected-change"))
+        if ls.core.document(uri) is not None:
+            ls.schedule(uri)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     @guarded
     def did_close(ls: InclsServer, params: types.DidCloseTextDocumentParams):
         uri = params.text_document.uri
+        ls.worker.cancel(uri)
+        ls.popups.clear(uri)
         if ls.core.close(uri):
             ls.reports.pop(uri, None)
             ls.publish(uri, [])
+            ls.worker.call(release_memory)
 
     @ls.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded
     def hover(ls: InclsServer, params: types.HoverParams):
-        from ..text import InvalidPosition, LineIndex
-
         uri = params.text_document.uri
         doc, report = ls.core.document(uri), ls.reports.get(uri)
         if doc is None or report is None or ls.choices.is_disabled(uri) or not ls.settings.enable:
             return None
         try:
-            offset = LineIndex(report.text, ls.core.encoding).offset(params.position.line, params.position.character)
+            offset = ls.index_for(report).offset(params.position.line, params.position.character)
         except InvalidPosition:
             return None
         text = present.hover_markdown(report, offset)
@@ -259,8 +405,6 @@ def build_server(settings: Settings | None = None) -> InclsServer:
                 types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
     @guarded
     def code_action(ls: InclsServer, params: types.CodeActionParams):
-        from ..text import InvalidPosition, LineIndex
-
         uri = params.text_document.uri
         doc = ls.core.document(uri)
         if doc is None:
@@ -271,8 +415,7 @@ def build_server(settings: Settings | None = None) -> InclsServer:
         report = ls.reports.get(uri)
         if report is not None:
             try:
-                offset = LineIndex(report.text, ls.core.encoding).offset(params.range.start.line,
-                                                                         params.range.start.character)
+                offset = ls.index_for(report).offset(params.range.start.line, params.range.start.character)
             except InvalidPosition:
                 return actions
             reading = present.paragraph_at(report, offset)
@@ -282,15 +425,15 @@ def build_server(settings: Settings | None = None) -> InclsServer:
 
     @ls.command(CMD_DISABLE)
     @guarded
-    def disable_for_file(ls: InclsServer, uri: str):
-        uri = str(uri)
+    def disable_for_file(ls: InclsServer, *args: object):
+        (uri,) = _strings(args, "uri")
         ls.remember(ls.choices.disable(uri))
         ls.show_disabled(uri)
 
     @ls.command(CMD_ENABLE)
     @guarded
-    def enable_for_file(ls: InclsServer, uri: str):
-        uri = str(uri)
+    def enable_for_file(ls: InclsServer, *args: object):
+        (uri,) = _strings(args, "uri")
         ls.remember(ls.choices.enable(uri))
         if ls.core.document(uri) is not None:
             ls.core.touch(uri)
@@ -298,19 +441,20 @@ def build_server(settings: Settings | None = None) -> InclsServer:
 
     @ls.command(CMD_IGNORE)
     @guarded
-    def ignore_paragraph(ls: InclsServer, uri: str, key: str):
-        uri, key = str(uri), str(key)
+    def ignore_paragraph(ls: InclsServer, *args: object):
+        uri, key = _strings(args, "uri", "key")
         ls.remember(ls.choices.ignore(uri, key))
         if uri in ls.reports:
             ls.show(uri, ls.reports[uri])
 
     @ls.command(CMD_INSPECT)
     @guarded
-    def inspect(ls: InclsServer, uri: str):
-        doc = ls.core.document(str(uri))
+    def inspect(ls: InclsServer, *args: object):
+        (uri,) = _strings(args, "uri")
+        doc = ls.core.document(uri)
         if doc is None:
             return None
-        return {"text": doc.text, "version": doc.version, "skipped": doc.skip_reason,
+        return {"text": doc.text, "version": doc.version, "skipped": doc.skip_reason, "outOfSync": doc.out_of_sync,
                 "ids": None if doc.tokens is None else list(doc.tokens.ids), "prose": doc.prose}
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -328,19 +472,21 @@ def build_server(settings: Settings | None = None) -> InclsServer:
             ls.schedule_all()
         except Exception as exc:
             log.exception("incls: configuration change failed")
-            ls.tell(f"configuration change failed ({exc})", types.MessageType.Error, window=False)
+            ls.tell(f"configuration change failed ({exc})", types.MessageType.Error)
 
     @ls.feature(types.SHUTDOWN)
     def shutdown(ls: InclsServer, params):
-        ls.worker.shutdown(wait=False, cancel_futures=True)
+        """Drop queued model work; the process ends at `exit` (see InclsProtocol)."""
+        for uri in list(ls.core.documents):
+            ls.worker.cancel(uri)
 
     return ls
 
 
 async def start_model(ls: InclsServer) -> None:
     """Load the model on the worker (first in its queue), with $/progress when the client allows it."""
-    loop = asyncio.get_running_loop()
-    loading = loop.run_in_executor(ls.worker, ls.load)
+    ls.model_state = "loading"
+    loading = asyncio.wrap_future(ls.worker.call(ls.load))
     token = "incls-load-model"
     caps = ls.client_capabilities.window
     progress = bool(caps and caps.work_done_progress)
@@ -351,16 +497,38 @@ async def start_model(ls: InclsServer) -> None:
         except Exception:
             progress = False
     try:
-        await loading
-        ls.model_state = "ready"
+        warning = await loading
+        ls.model_state, ls.model_error = "ready", ""
         message = "model ready"
+        if warning:
+            ls.tell(warning, types.MessageType.Error, popup=("model", warning))
     except Exception as exc:  # ModelError names the file and the fix
         ls.model_state, ls.model_error = "error", str(exc)
-        ls.tell(f"the model could not be loaded: {exc}", types.MessageType.Error)
+        ls.tell(f"the model could not be loaded: {exc}", types.MessageType.Error, popup=("model", str(exc)))
         message = "model failed to load"
     if progress:
         ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+    ls.reports.clear()
     ls.schedule_all()
+    if ls.model_state == "ready" and ls.loaded_path != ls.settings.modelPath:  # changed while loading
+        await start_model(ls)
+
+
+def release_memory() -> None:
+    """On the model thread, after a close: give the freed sessions' memory back to the system."""
+    gc.collect()
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the allocator keeps it for reuse
+        pass
+
+
+def _strings(args: tuple, *names: str) -> tuple[str, ...]:
+    """A command's arguments, which must be `names` strings; InvalidParams otherwise."""
+    if len(args) != len(names) or not all(isinstance(a, str) for a in args):
+        raise JsonRpcInvalidParams.of(ValueError(f"expected arguments ({', '.join(names)}), strings; got {list(args)!r}"))
+    return tuple(args)
 
 
 def _range(change) -> tuple | None:

@@ -2,7 +2,10 @@
 
 Every session has the engine's interface: `apply([TokenEdit])` returning stats with
 `ops` and `ops_full`, `ids`, `document_logits()` (C,) and `running_logits()` (T, C).
-Documents longer than `chunkTokens` get a `ChunkedSession` split at paragraph breaks.
+Documents longer than `chunkTokens` get a `ChunkedSession` split at paragraph breaks
+(and cut hard at `chunkTokens`, so a document of one long line is chunked too), built
+one chunk per step by `SessionBuild` so that a long document never holds the model
+thread for more than a chunk's forward pass.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from ..engine import ChunkedSession, Session
-from ..engine.chunked import ParagraphBreaks
+from ..engine.chunked import ParagraphBreaks, split_chunks
 from ..engine.native import kernels
 from ..engine.weights import engine_weights
 from ..text import TokenEdit
@@ -38,8 +41,8 @@ class FullRecomputeSession:
     @torch.no_grad()
     def _forward(self) -> torch.Tensor:
         if not self.ids:
-            return self.model.classify(torch.zeros(1, self.model.cfg.d_model))  # (1, C)
-        return self.model(torch.tensor([self.ids])).logits[0]                    # (T, C)
+            return self.model.document_logits([])[None]                  # (1, C): the prior
+        return self.model(torch.tensor([self.ids])).logits[0]            # (T, C)
 
     def apply(self, edits) -> FullStats:
         for edit in edits:
@@ -66,6 +69,29 @@ def paragraph_breaks(token_bytes) -> ParagraphBreaks:
         if b.startswith((b"\n", b"\r")):
             starts.add(i)
     return ParagraphBreaks(frozenset(blank), frozenset(ends), frozenset(starts))
+
+
+class SessionBuild:
+    """A session for `ids` made in steps: one chunk of a long document per `step()`."""
+
+    def __init__(self, factory: "SessionFactory", ids: list[int], mode: tuple[bool, int]) -> None:
+        self.factory, self.ids, self.mode = factory, ids, mode
+        full, chunk_tokens = mode
+        self.spans = None if full or len(ids) <= chunk_tokens else split_chunks(ids, factory.breaks, chunk_tokens)
+        self.parts: list[Session] = []
+        self.session = None
+
+    def step(self) -> bool:
+        """Build the next part; True once `session` is ready."""
+        if self.spans is None:
+            self.session = self.factory.create(self.ids, *self.mode)
+            return True
+        a, b = self.spans[len(self.parts)]
+        self.parts.append(Session(self.factory.model, self.ids[a:b]))
+        if len(self.parts) < len(self.spans):
+            return False
+        self.session = ChunkedSession.from_sessions(self.factory.model, self.parts, self.factory.breaks, self.mode[1])
+        return True
 
 
 class SessionFactory:

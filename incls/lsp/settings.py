@@ -5,13 +5,18 @@ contributed settings mirror `json_schema()` (print it with
 `python -m incls.lsp.settings --json`). Clients send them as initializationOptions
 or workspace/didChangeConfiguration, nested (`{"incls": {"severity": "hint"}}`),
 flat (`{"severity": "hint"}`) or dotted (`{"incls.severity": "hint"}`). Unknown keys
-and values of the wrong type are ignored and reported, never fatal.
+and values of the wrong type (NaN and infinities included) are ignored and reported,
+never fatal. An unknown key is reported with the nearest known name when it is ours:
+under the `incls` section, or flat and close to one of our names (other tools' settings
+travel in the same object, and are not ours to judge).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +26,8 @@ from ..text.projection import MODES as NODE_MODES
 
 SECTION = "incls"
 SEVERITIES = ("error", "warning", "information", "hint")
+# the VS Code extension's own settings (vscode-client/src/client-settings.json), sent along in the section
+CLIENT_KEYS = frozenset({"server", "languages", "trace"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,9 @@ class Settings:
     maxDocumentBytes: int = field(default=1_000_000, metadata={
         "description": "Documents larger than this (UTF-8 bytes) are not classified; a message says so.",
         "minimum": 0})
+    maxDocumentTokens: int = field(default=25_000, metadata={
+        "description": "Documents of more tokens than this are not classified (model memory grows with the tokens); a message says so.",
+        "minimum": 1})
     maxSessions: int = field(default=32, metadata={
         "description": "Documents whose model state is kept in memory; the least recently used is dropped and rebuilt when needed.",
         "minimum": 1})
@@ -51,7 +61,7 @@ class Settings:
     statusNotifications: bool = field(default=True, metadata={
         "description": "Send the incls/status notification (label, probabilities, latency, operations saved) after each update."})
     modelPath: str = field(default="", metadata={
-        "description": "Path of a model checkpoint (.safetensors) to use instead of the shipped one; read at start-up."})
+        "description": "Path of a model checkpoint (.safetensors) to use instead of the shipped one; a change reloads the model, and a path that cannot be used falls back to the shipped model with a message."})
     markdownNodes: dict = field(default_factory=lambda: dict(MARKDOWN_NODES), metadata={
         "description": "What each kind of Markdown node becomes in the text the model reads: \"ignore\" (dropped), "
                        "\"placeholder\" (a short neutral word) or \"keep\" (read as prose). Kinds left out keep their default.",
@@ -91,31 +101,48 @@ def _merge_map(f: dataclasses.Field, value: dict, problems: list[str]) -> dict:
 
 
 def _flatten(raw: object) -> dict:
-    """Accept nested, flat or dotted keys; return {name: value} without the section prefix."""
+    """Accept nested, flat or dotted keys; return {name: (value, ours)} without the section
+    prefix, `ours` saying that the key came under our section."""
     if not isinstance(raw, dict):
         return {}
     flat = {}
     for key, value in raw.items():
         if key == SECTION and isinstance(value, dict):
-            flat.update(value)
+            flat.update({k: (v, True) for k, v in value.items()})
         elif isinstance(key, str) and key.startswith(SECTION + "."):
-            flat[key[len(SECTION) + 1:]] = value
+            flat[key[len(SECTION) + 1:]] = (value, True)
         else:
-            flat[key] = value
+            flat[key] = (value, False)
     return flat
+
+
+def _unknown(key: object, ours: bool, names: list[str]) -> str | None:
+    """The problem with a key that is no setting of ours, or None if it is not ours to judge."""
+    if not isinstance(key, str) or key.split(".")[0] in CLIENT_KEYS:
+        return None
+    near = difflib.get_close_matches(key, names, n=1, cutoff=0.75 if ours else 0.85)
+    if not ours and not near:
+        return None
+    hint = f"; did you mean {SECTION}.{near[0]}?" if near else ""
+    return f"{SECTION}.{key}: unknown setting{hint}"
 
 
 def merge(base: Settings, raw: object) -> tuple[Settings, list[str]]:
     """`base` updated by the client's values; also the list of values that were ignored, and why."""
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     changes, problems = {}, []
-    for key, value in _flatten(raw).items():
+    for key, (value, ours) in _flatten(raw).items():
         f = fields.get(key)
         if f is None:
-            continue  # other tools' settings travel in the same object: not ours to judge
+            if (problem := _unknown(key, ours, list(fields))) is not None:
+                problems.append(problem)
+            continue
         kind = type(_default(f))
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if kind is float and isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{SECTION}.{key}: expected a finite number, got {value!r}")
+            continue
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             problems.append(f"{SECTION}.{key}: expected a {_TYPES[kind]}, got {value!r}")
             continue

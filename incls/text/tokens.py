@@ -13,8 +13,9 @@ tokens may split a character (an emoji is often two or three tokens).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from .edits import TextEdit
 
@@ -115,82 +116,118 @@ def char_ends(data: bytes, byte_ends: list[int]) -> list[int]:
 
 
 class TokenizedText:
-    """One document's text, token ids and token byte spans."""
+    """One document's text, token ids and token spans, in UTF-8 bytes and in code points.
+
+    Both kinds of ends are kept so that an edit (code points) finds its tokens by
+    bisection and re-encodes only the window it re-tokenizes: nothing here touches the
+    whole text per edit except the string splice itself. `inside[k]` says that token k
+    ends inside a character (byte-level tokens split emoji); windows never start or end
+    there. The text must be encodable as UTF-8 (the server replaces lone surrogates
+    before it gets here). The ends are int64 arrays: moving every later end by an edit's
+    length is one vector add, not a Python loop over the document.
+    """
 
     def __init__(self, tokenizer, text: str = "") -> None:
         self.tokenizer = tokenizer
         self.token_bytes = TokenBytes.of(tokenizer)
         self.text = text
+        data = text.encode("utf-8")
+        self.utf8_length = len(data)
         self.ids: list[int] = self._encode(text)
-        self.ends: list[int] = self.token_bytes.ends(self.ids, text.encode("utf-8"))
+        ends = self.token_bytes.ends(self.ids, data)
+        char_ends, self.inside = _char_spans(data, ends, 0, 0)
+        self.ends, self.char_ends = np.array(ends, dtype=np.int64), np.array(char_ends, dtype=np.int64)
 
     def _encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False).ids if text else []
 
-    def _begin(self, k: int) -> int:
-        """Byte where the text after token k - 1 begins: token k's span, or for k == len(ids)
-        the dropped bytes at the end of the text that no token holds yet."""
-        return self.ends[k - 1] if k > 0 else 0
+    def _char_begin(self, k: int) -> int:
+        """Code point where the text after token k - 1 begins (k on a character boundary)."""
+        return int(self.char_ends[k - 1]) if k > 0 else 0
 
-    def _start(self, k: int, data: bytes) -> int:
-        """Byte where token k's span starts; for k == len(ids), the end of the text."""
-        if k >= len(self.ids):
-            return len(data)
-        return self._begin(k)
+    def _char_start(self, k: int) -> int:
+        """Code point where token k's span starts; for k == len(ids), the end of the text
+        (dropped bytes after the last token belong to no token yet)."""
+        return len(self.text) if k >= len(self.ids) else self._char_begin(k)
+
+    def _byte_begin(self, k: int) -> int:
+        return int(self.ends[k - 1]) if k > 0 else 0
 
     def token_at_char(self, offset: int) -> int:
         """Index of the token whose span holds the character at `offset` (len(ids) at the end)."""
-        byte = len(self.text[:offset].encode("utf-8"))
-        return bisect_right(self.ends, byte)
+        return int(np.searchsorted(self.char_ends, offset, side="right"))
 
     def token_char_ends(self) -> list[int]:
-        """Code-point offset where each token's span ends."""
-        return char_ends(self.text.encode("utf-8"), self.ends)
+        """Code-point offset where each token's span ends (a split character counts as started)."""
+        return self.char_ends.tolist()
 
     def apply(self, edit: TextEdit) -> TokenEdit:
         """Apply a text edit (code points, pre-edit); return the minimal token edit it caused."""
-        data = self.text.encode("utf-8")
-        byte_start = len(self.text[: edit.start].encode("utf-8"))
-        byte_end = byte_start + len(self.text[edit.start: edit.end].encode("utf-8"))
-        inserted = edit.text.encode("utf-8")
+        text = self.text
         n = len(self.ids)
-        first = bisect_right(self.ends, byte_start)
-        last = bisect_left(self.ends, byte_end) + 1
+        first = int(np.searchsorted(self.char_ends, edit.start, side="right"))
+        last = int(np.searchsorted(self.char_ends, edit.end, side="left")) + 1
         margin = INITIAL_MARGIN
         while True:
-            i = self._char_boundary(data, max(0, first - margin), -1)
-            j = self._char_boundary(data, min(n, last + margin), +1)
-            segment = data[self._begin(i):byte_start] + inserted + data[byte_end:self._start(j, data)]
-            window = self._encode(segment.decode("utf-8"))
-            if (i == 0 and j == n) or self._stable(data, i, j, segment, window):
+            i = self._char_boundary(max(0, first - margin), -1)
+            j = self._char_boundary(min(n, last + margin), +1)
+            segment = text[self._char_begin(i):edit.start] + edit.text + text[edit.end:self._char_start(j)]
+            window = self._encode(segment)
+            if (i == 0 and j == n) or self._stable(i, j, segment, window):
                 break
             margin *= 2
         old_window = self.ids[i:j]
-        self._splice(i, j, window, segment, len(inserted) - (byte_end - byte_start))
-        self.text = edit.apply(self.text)
+        removed = len(text[edit.start:edit.end].encode("utf-8"))
+        byte_shift = len(edit.text.encode("utf-8")) - removed
+        self._splice(i, j, window, segment.encode("utf-8"), byte_shift, len(edit.text) - (edit.end - edit.start))
+        self.text = edit.apply(text)
+        self.utf8_length += byte_shift
         return _minimal(i, j, old_window, window)
 
-    def _char_boundary(self, data: bytes, k: int, step: int) -> int:
+    def _char_boundary(self, k: int, step: int) -> int:
         """Move token index k until its span does not start inside a UTF-8 character."""
-        while 0 < k < len(self.ids) and _is_continuation(data[self._start(k, data)]):
+        while 0 < k < len(self.ids) and self.inside[k - 1]:
             k += step
         return k
 
-    def _stable(self, data: bytes, i: int, j: int, segment: bytes, window: list[int]) -> bool:
+    def _stable(self, i: int, j: int, segment: str, window: list[int]) -> bool:
         """Whether `window` is what the whole text would give: context on both sides agrees."""
-        ci = self._char_boundary(data, max(0, i - CONTEXT), -1)
-        cj = self._char_boundary(data, min(len(self.ids), j + CONTEXT), +1)
-        around = data[self._begin(ci):self._begin(i)] + segment + data[self._start(j, data):self._start(cj, data)]
-        return self._encode(around.decode("utf-8")) == self.ids[ci:i] + window + self.ids[j:cj]
+        ci = self._char_boundary(max(0, i - CONTEXT), -1)
+        cj = self._char_boundary(min(len(self.ids), j + CONTEXT), +1)
+        text = self.text
+        around = (text[self._char_begin(ci):self._char_begin(i)] + segment
+                  + text[self._char_start(j):self._char_start(cj)])
+        return self._encode(around) == self.ids[ci:i] + window + self.ids[j:cj]
 
-    def _splice(self, i: int, j: int, window: list[int], segment: bytes, shift: int) -> None:
+    def _splice(self, i: int, j: int, window: list[int], segment: bytes, byte_shift: int, char_shift: int) -> None:
         """Put `window` (spanning `segment`) in place of tokens [i, j) and shift the spans after it."""
-        base = self._begin(i)
+        base = self._byte_begin(i)
+        ends = self.token_bytes.ends(window, segment, base)
+        char_ends, inside = _char_spans(segment, ends, base, self._char_begin(i))
         self.ids[i:j] = window
-        self.ends[i:j] = self.token_bytes.ends(window, segment, base)
+        self.inside[i:j] = inside
+        self.ends = _splice(self.ends, i, j, ends, byte_shift)
+        self.char_ends = _splice(self.char_ends, i, j, char_ends, char_shift)
+
+
+def _splice(array: np.ndarray, i: int, j: int, values: list[int], shift: int) -> np.ndarray:
+    """array[i:j] = values, and `shift` added to everything after them."""
+    tail = array[j:] + shift if shift else array[j:]
+    if len(values) == j - i:
+        array[i:j] = values
         if shift:
-            tail = i + len(window)
-            self.ends[tail:] = [e + shift for e in self.ends[tail:]]
+            array[j:] = tail
+        return array
+    return np.concatenate((array[:i], np.asarray(values, dtype=np.int64), tail))
+
+
+def _char_spans(data: bytes, ends: list[int], byte_base: int, char_base: int) -> tuple[list[int], list[bool]]:
+    """Code-point ends of tokens ending at absolute bytes `ends` of `data` (which starts at
+    byte `byte_base`, code point `char_base`), and whether each ends inside a character."""
+    local = [e - byte_base for e in ends]
+    chars = [char_base + c for c in char_ends(data, local)]
+    inside = [e < len(data) and _is_continuation(data[e]) for e in local]
+    return chars, inside
 
 
 def _minimal(i: int, j: int, old: list[int], new: list[int]) -> TokenEdit:

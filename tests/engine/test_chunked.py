@@ -119,3 +119,17 @@ def test_empty_and_invalid(tiny_model):
         raise AssertionError("out-of-range edit accepted")
     chunked.apply([TokenEdit(0, 0, [1, 2, BREAK, 3])])
     assert chunked.ids == [1, 2, BREAK, 3]
+
+
+@pytest.mark.parametrize("breaks", [BREAKS, PAIR_BREAKS], ids=["in-token", "across-tokens"])
+def test_resplit_after_an_edit_equals_a_fresh_split(breaks):
+    from incls.engine.chunked import resplit, split_chunks
+
+    rng = random.Random(7)
+    for _ in range(300):
+        old = document(rng, rng.randrange(0, 400))
+        spans = split_chunks(old, breaks, 32)
+        a = rng.randrange(len(old) + 1)
+        b = min(len(old), a + rng.randrange(10))
+        new = old[:a] + document(rng, rng.randrange(12)) + old[b:]
+        assert resplit(spans, new, breaks, 32, a, b) == split_chunks(new, breaks, 32)

@@ -31,15 +31,20 @@ def messages(client) -> str:
     return "\n".join(m.message for m in list(client.messages) + list(client.log_messages))
 
 
-async def test_invalid_range_is_reported_and_the_text_kept(client: LanguageClient):
+async def test_invalid_range_marks_the_document_out_of_sync_until_the_whole_text_comes(client: LanguageClient):
+    """A range outside the text means the client's text is not the server's: no guessing."""
     uri = "file:///bad/range.txt"
     open_doc(client, uri, TEXT)
     await diagnostics_for(client, uri, 1)
+    since = mark(client)
     change(client, uri, 2, ("x", (40, 0), (40, 1)))
     change(client, uri, 3, ("!", (2, 17), (2, 17)))
-    await diagnostics_for(client, uri, 3)
-    assert "invalid range" in messages(client)
-    assert await server_text(client, uri) == TEXT + "!"
+    assert list(await diagnostics_for(client, uri, 3, since)) == []  # not classified meanwhile
+    assert "invalid range" in messages(client) and "out of sync" in messages(client)
+    since = mark(client)
+    change(client, uri, 4, (TEXT + "?",))
+    assert (await diagnostics_for(client, uri, 4, since))[0].source == "incls"
+    assert await server_text(client, uri) == TEXT + "?"
 
 
 async def test_out_of_order_version_is_ignored(client: LanguageClient):

@@ -60,3 +60,31 @@ def test_diff_is_minimal_and_exact(old, new):
     edit = diff_texts(old, new)
     assert edit.apply(old) == new
     assert old[:edit.start] == new[:edit.start]
+
+
+@given(text=texts, data=st.data())
+def test_an_edited_index_equals_a_fresh_one(text, data):
+    index = LineIndex(text, "utf-16")
+    for _ in range(data.draw(st.integers(1, 4))):
+        start = data.draw(st.integers(0, len(text)))
+        end = data.draw(st.integers(start, len(text)))
+        new = text[:start] + data.draw(texts) + text[end:]
+        index.edit(start, end, new)
+        text = new
+        assert index.starts == LineIndex(text, "utf-16").starts and index.text == text
+
+
+def test_a_lone_surrogate_is_one_utf16_unit():
+    index = LineIndex("a\ud800b👍c", "utf-16")
+    assert index.offset(0, 2) == 2 and index.position(3) == (0, 3)
+    assert index.offset(0, 5) == 4 and index.position(5) == (0, 6)
+
+
+def test_a_long_line_converts_quickly():
+    import time
+    text = "é👍 word " * 120_000  # about 1 MB on one line
+    index = LineIndex(text, "utf-16")
+    started = time.perf_counter()
+    offset = index.offset(0, 900_000)
+    assert index.position(offset) == (0, 900_000)
+    assert time.perf_counter() - started < 0.5

@@ -33,6 +33,8 @@ let statusItem: vscode.StatusBarItem;
 const statusByUri = new Map<string, StatusParams>();
 let starting: Promise<void> | undefined;
 let missingShown = false;
+/** The server said its model failed to load (status "error"): a new model path needs a fresh server. */
+let modelFailed = false;
 
 function languages(): string[] {
   const langs = vscode.workspace.getConfiguration(SECTION).get<string[]>("languages");
@@ -141,6 +143,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   }
   c.onNotification("incls/status", (params: StatusParams) => {
     if (!params || typeof params.uri !== "string") return;
+    modelFailed = params.state === "error";
     statusByUri.set(normalizeUri(params.uri), params);
     updateStatusBar();
   });
@@ -149,6 +152,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
 async function stopClient(): Promise<void> {
   const c = client;
   client = undefined;
+  modelFailed = false;
   statusByUri.clear();
   updateStatusBar();
   if (c) {
@@ -251,10 +255,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.workspace.onDidCloseTextDocument((doc) => statusByUri.delete(doc.uri.toString())),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration(SECTION) && !e.affectsConfiguration("python.defaultInterpreterPath")) return;
+      // A new incls.modelPath is reloaded by a running server; a stopped one, or one whose
+      // model failed to load, is restarted instead.
       const restart =
         e.affectsConfiguration("incls.server") ||
         e.affectsConfiguration("incls.languages") ||
-        e.affectsConfiguration("python.defaultInterpreterPath");
+        e.affectsConfiguration("python.defaultInterpreterPath") ||
+        (e.affectsConfiguration("incls.modelPath") && (!client || modelFailed));
       if (restart) {
         await vscode.commands.executeCommand("incls.restartServer");
       } else if (client) {

@@ -1,0 +1,85 @@
+"""The model thread: one queue entry per document, served round-robin in bounded steps.
+
+The event loop never runs the model. `submit(uri)` marks a document as having work;
+the thread takes the documents in turn and runs one step for each (`step(uri)` reads
+the document's newest version, so superseded versions are never computed, and builds
+at most one chunk of a long document), then hands the result to `deliver` on the event
+loop. A step that says there is more puts the document at the back of the queue, so a
+small document opened during a long one's first pass waits for at most one chunk.
+`cancel(uri)` drops a closed document's queued work. Calls (`call(fn)`: loading the
+model) run before any document. The thread is a daemon: the process can end while it
+computes (see `InclsServer.end`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from concurrent.futures import Future
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, step: Callable[[str], object], more: Callable[[object], bool],
+                 deliver: Callable[[str, object, BaseException | None], None]) -> None:
+        self.step, self.more, self.deliver = step, more, deliver
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.queue: deque[str] = deque()
+        self.calls: deque[tuple[Callable[[], object], Future]] = deque()
+        self.running: str | None = None
+        self.wake = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="incls-model", daemon=True)
+        self.thread.start()
+
+    def submit(self, uri: str) -> None:
+        with self.wake:
+            if uri not in self.queue:
+                self.queue.append(uri)
+                self.wake.notify()
+
+    def cancel(self, uri: str) -> None:
+        with self.wake:
+            if uri in self.queue:
+                self.queue.remove(uri)
+
+    def queued(self, uri: str) -> bool:
+        with self.wake:
+            return uri in self.queue
+
+    def call(self, fn: Callable[[], object]) -> Future:
+        """Run `fn` on the model thread before any document's work; its future."""
+        future: Future = Future()
+        with self.wake:
+            self.calls.append((fn, future))
+            self.wake.notify()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            with self.wake:
+                while not self.calls and not self.queue:
+                    self.wake.wait()
+                if self.calls:
+                    fn, future = self.calls.popleft()
+                    uri = None
+                else:
+                    uri = self.queue.popleft()
+            if uri is None:
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:  # handed to whoever waits on it
+                    future.set_exception(exc)
+                continue
+            result, error = None, None
+            try:
+                result = self.step(uri)
+            except Exception as exc:
+                error = exc
+            if error is None and self.more(result):
+                self.submit(uri)
+            if self.loop is not None:
+                self.loop.call_soon_threadsafe(self.deliver, uri, result, error)
