@@ -118,7 +118,7 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
     lex_docs, lex_labels, state_docs, state_labels, state_means = [], [], [], [], []
     for source in sources:
         texts, labels = source.data.texts, source.data.labels
-        stage1, stage2 = split_for_stages(len(texts), source.state_docs or recipe.state_docs)
+        stage1, stage2 = split_for_stages(len(texts), recipe.state_docs if source.state_docs is None else source.state_docs)
         lex_docs += encode_all(tokenizer, [texts[i] for i in stage1], min(source.max_tokens or recipe.lexicon_tokens, recipe.lexicon_tokens))
         lex_labels += [labels[i] for i in stage1]
         if not stage2:
