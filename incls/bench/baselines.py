@@ -102,11 +102,11 @@ def full_recompute(model, ids: list[int]) -> torch.Tensor:
 
 
 def hf_twin(twin_model):
-    """A transformers LlamaModel with the twin's weights, plus its final norm and classifier.
+    """A transformers LlamaModel with the twin's weights, plus its final norm and head.
 
-    Hugging Face applies standard absolute RoPE and attends to every earlier key (local
-    layers included), so this is a cost reference for the same architecture run by a
-    mainstream library, not the same function.
+    Hugging Face applies standard absolute RoPE and attends to every earlier key: for the
+    shipped twin (the base's layers as they are) that is the twin's own function; for a
+    twin with clipped or local attention it is a cost reference only.
     """
     from transformers import LlamaConfig, LlamaModel
 
@@ -134,7 +134,11 @@ def hf_twin(twin_model):
 
     @torch.no_grad()
     def forward(ids: list[int]) -> torch.Tensor:
-        hidden = hf(input_ids=torch.tensor([ids])).last_hidden_state[0]  # (T, d), final norm applied
-        return running_logits(twin_model, twin_model.classifier(hidden))  # (T, C)
+        tokens = torch.tensor([ids])                                     # (1, T)
+        hidden = hf(input_ids=tokens).last_hidden_state[0]               # (T, d), final norm applied
+        votes = twin_model.classifier(hidden)                            # (T, C)
+        if twin_model.lexicon is not None:
+            votes = votes + twin_model.lexicon(tokens[0])
+        return running_logits(twin_model, votes)                         # (T, C)
 
     return forward

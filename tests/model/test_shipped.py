@@ -1,4 +1,4 @@
-"""The shipped default model on two fixed reviews (not from the training split)."""
+"""The shipped default model on fixed texts of each class (not from any training split)."""
 
 import pytest
 import torch
@@ -10,9 +10,19 @@ NEGATIVE = ("What a waste of two hours. The plot makes no sense, the acting is w
             "is painfully bad. I kept checking my watch and nearly walked out. Avoid this boring, "
             "lazy mess at all costs; one of the worst films I have seen.")
 
+COMPLAINT = ("To whom it may concern, I am writing to express my disappointment with the repair of my "
+             "washing machine. The technician arrived four hours late, the fault came back within two days, "
+             "and nobody has answered my three emails since. I expect a full refund. Regards, Ann Hale")
+MEETING_NOTE = ("Planning meeting, Tuesday 10:00. Attendees: Omar, Lena, Piet. 1. The release date stays on "
+                "March 3. 2. Lena will update the install guide. 3. Next meeting is on Thursday in room 2.")
+NEGATED_COMPLIMENT = ("I wouldn't call this blender good. It is not powerful, not quiet and not worth the money; "
+                      "I would not buy it again.")
+
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text,label", [(POSITIVE, "positive"), (NEGATIVE, "negative")])
+@pytest.mark.trained
+@pytest.mark.parametrize("text,label", [(POSITIVE, "positive"), (NEGATIVE, "negative"), (COMPLAINT, "negative"),
+                                        (MEETING_NOTE, "neutral"), (NEGATED_COMPLIMENT, "negative")])
 def test_shipped_model_reads_fixed_reviews(shipped_model, tokenizer, text, label):
     logits = shipped_model.document_logits(tokenizer.encode(text).ids)
     probs = torch.softmax(logits, -1)
