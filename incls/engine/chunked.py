@@ -7,7 +7,9 @@ whose tokens did not change keep their sessions, changed chunks are updated in p
 with a token diff (`token_edits`), and only surplus chunks are created or dropped.
 
 Document logits: the token-weighted mean of each chunk's document logits (every chunk
-is read by the model on its own; longer chunks say more). Running logits: each chunk's
+is read by the model on its own; longer chunks say more), which is the mean of all the
+positions' votes (`vote_blocks` gives them chunk by chunk, `UpdateStats.voted` the
+positions an update recomputed). Running logits: each chunk's
 running logits, concatenated (each restarts at its chunk's first token). Memory is the
 sum of the chunks' and grows linearly with the document; attention cost per chunk is
 bounded by the chunk size.
@@ -169,17 +171,23 @@ class ChunkedSession:
             s += 1
         middle_old, middle_new = old[p:len(old) - s], new_chunks[p:len(new_chunks) - s]
         stats = UpdateStats(n_tokens=len(new_ids), ops_full=sum(self.units.full_forward(len(c)) for c in new_chunks))
-        updated = []
+        updated, voted = [], []
+        offset = spans[p][0] if p < len(spans) else len(new_ids)
         for k, chunk in enumerate(middle_new):
             if k < len(middle_old):
                 session = middle_old[k]
                 edits = token_edits(session.ids, chunk)
                 if edits:
-                    _add(stats, session.apply(edits))
+                    part = session.apply(edits)
+                    _add(stats, part)
+                    voted.append(part.voted + offset)
             else:
                 session = Session(self.model, chunk)
                 _add(stats, session.last_stats)
+                voted.append(torch.arange(len(chunk)) + offset)
             updated.append(session)
+            offset += len(chunk)
+        stats.voted = torch.cat(voted) if voted else torch.zeros(0, dtype=torch.long)
         self.sessions = old[:p] + updated + old[len(old) - s:]
         self.ids = new_ids
         self.spans = spans
@@ -196,6 +204,10 @@ class ChunkedSession:
 
     def running_logits(self) -> torch.Tensor:
         return torch.cat([s.running_logits() for s in self.sessions])
+
+    def vote_blocks(self) -> list[tuple[int, torch.Tensor]]:
+        """(first position, (n, C) votes) of each chunk: the document's votes, chunk by chunk."""
+        return [(a, s.votes) for (a, _), s in zip(self.chunk_spans(), self.sessions)]
 
     def chunk_spans(self) -> list[tuple[int, int]]:
         spans, a = [], 0
