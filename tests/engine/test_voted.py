@@ -7,13 +7,25 @@ Token ids are kept distinct, so that where the edit lies is not ambiguous (inser
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
 from incls.engine import ChunkedSession, Session, TokenEdit
 from incls.engine.chunked import ParagraphBreaks
 
+from engine_testing import random_model
+
 BREAKS = ParagraphBreaks(blank=frozenset({0}))
+
+
+@pytest.fixture(scope="module")
+def lexicon_model():
+    """A tiny model whose votes add a per-token lexicon entry (random, so it matters)."""
+    model = random_model(1, lexical_votes=True)
+    with torch.no_grad():
+        model.lexicon.weight.normal_()
+    return model
 ids_ = st.lists(st.integers(0, 60), min_size=0, max_size=40, unique=True)
 
 
@@ -25,9 +37,10 @@ def votes_of(session) -> torch.Tensor:
 
 @settings(max_examples=40, deadline=None)
 @given(ids_, st.lists(st.tuples(st.floats(0, 1), st.integers(0, 6), st.integers(0, 5)), min_size=1, max_size=4),
-       st.booleans())
-def test_every_changed_vote_is_reported(tiny_model, ids, edits, chunked):
-    session = ChunkedSession(tiny_model, ids, breaks=BREAKS, max_chunk_tokens=12) if chunked else Session(tiny_model, ids)
+       st.booleans(), st.booleans())
+def test_every_changed_vote_is_reported(tiny_model, lexicon_model, ids, edits, chunked, lexicon):
+    model = lexicon_model if lexicon else tiny_model
+    session = ChunkedSession(model, ids, breaks=BREAKS, max_chunk_tokens=12) if chunked else Session(model, ids)
     unused = iter(range(61, 97))
     for where, length, n_new in edits:
         new = [next(unused) for _ in range(n_new)]
