@@ -53,7 +53,8 @@ class Reader:
         self.n += 1
         uri = f"faithfulness:{self.n}"
         self.core.open(uri, text, 1)
-        report = self.core.compute(uri)
+        while (report := self.core.compute(uri)).more:   # a long document is built chunk by chunk
+            pass
         self.core.close(uri)
         return report
 
