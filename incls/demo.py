@@ -56,7 +56,7 @@ def run(args) -> int:
     started = time.perf_counter()
     client = StdioClient()
     try:
-        client.initialize({"incls": {"paragraphSuggestions": False}})
+        client.initialize({"incls": {"sentenceHints": 0}})
         client.open(uri, review)
         _, message = client.wait_for(is_diagnostics(uri, 1), timeout=300)
         first_label, first_message = _label(message)

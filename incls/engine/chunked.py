@@ -7,7 +7,9 @@ whose tokens did not change keep their sessions, changed chunks are updated in p
 with a token diff (`token_edits`), and only surplus chunks are created or dropped.
 
 Document logits: the token-weighted mean of each chunk's document logits (every chunk
-is read by the model on its own; longer chunks say more). Running logits: each chunk's
+is read by the model on its own; longer chunks say more), which is the mean of all the
+positions' votes (`vote_blocks` gives them chunk by chunk, `UpdateStats.voted` the
+positions an update recomputed). Running logits: each chunk's
 running logits, concatenated (each restarts at its chunk's first token). Memory is the
 sum of the chunks' and grows linearly with the document; attention cost per chunk is
 bounded by the chunk size.
@@ -169,6 +171,8 @@ class ChunkedSession:
             s += 1
         middle_old, middle_new = old[p:len(old) - s], new_chunks[p:len(new_chunks) - s]
         stats = UpdateStats(n_tokens=len(new_ids), ops_full=sum(self.units.full_forward(len(c)) for c in new_chunks))
+        old_start = self.spans[p][0] if p < len(self.spans) else len(self.ids)
+        old_votes = torch.cat([x.votes for x in middle_old]) if middle_old else None   # (n_old, C), a copy
         updated = []
         for k, chunk in enumerate(middle_new):
             if k < len(middle_old):
@@ -180,6 +184,8 @@ class ChunkedSession:
                 session = Session(self.model, chunk)
                 _add(stats, session.last_stats)
             updated.append(session)
+        new_start = spans[p][0] if p < len(spans) else len(new_ids)
+        stats.voted = _changed_votes(plan.src, updated, new_start, old_votes, old_start)
         self.sessions = old[:p] + updated + old[len(old) - s:]
         self.ids = new_ids
         self.spans = spans
@@ -197,6 +203,10 @@ class ChunkedSession:
     def running_logits(self) -> torch.Tensor:
         return torch.cat([s.running_logits() for s in self.sessions])
 
+    def vote_blocks(self) -> list[tuple[int, torch.Tensor]]:
+        """(first position, (n, C) votes) of each chunk: the document's votes, chunk by chunk."""
+        return [(a, s.votes) for (a, _), s in zip(self.chunk_spans(), self.sessions)]
+
     def chunk_spans(self) -> list[tuple[int, int]]:
         spans, a = [], 0
         for s in self.sessions:
@@ -206,6 +216,29 @@ class ChunkedSession:
 
     def memory_bytes(self) -> int:
         return sum(s.memory_bytes() for s in self.sessions)
+
+
+def _changed_votes(src: torch.Tensor, updated: list[Session], new_start: int, old_votes: torch.Tensor | None,
+                   old_start: int) -> torch.Tensor:
+    """(n,) positions of the updated chunks whose vote is not the vote their token had
+    before the edit (`src`: each new position's old one, -1 if inserted).
+
+    Compared against the document-level edit rather than read from each chunk's update:
+    a chunk whose cut moved is re-diffed on its own, and with repeated text that diff may
+    align its tokens differently from the edit, so "unchanged in the chunk" is not
+    "unchanged at the position the edit moved it to". O(tokens of the updated chunks).
+    """
+    if not updated:
+        return torch.zeros(0, dtype=torch.long)
+    new_votes = torch.cat([s.votes for s in updated])                        # (n_new, C)
+    positions = torch.arange(new_start, new_start + len(new_votes))          # (n_new,)
+    old = src[positions] - old_start                                         # (n_new,) into old_votes
+    n_old = 0 if old_votes is None else len(old_votes)
+    inside = (src[positions] >= 0) & (old >= 0) & (old < n_old)
+    same = torch.zeros(len(positions), dtype=torch.bool)
+    if n_old:
+        same[inside] = (new_votes[inside] == old_votes[old[inside]]).all(-1)
+    return positions[~same]
 
 
 def _add(total: UpdateStats, part: UpdateStats) -> None:

@@ -82,6 +82,7 @@ class UpdateStats:
     searched_per_layer: list = field(default_factory=list)  # positions that needed a code search
     changed_codes_per_layer: list = field(default_factory=list)
     refreshed_rows: int = 0           # accumulator rows recomputed exactly to bound drift
+    voted: object = None              # (n,) long: positions whose vote was recomputed (new coordinates)
     n_tokens: int = 0
     seconds: float = 0.0
 

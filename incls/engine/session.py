@@ -236,6 +236,7 @@ class Session:
         if T != T_old or not plan.identity_layout:
             self.votes = self.votes[src.clamp(min=0)] if T_old else torch.zeros(T, w.C, dtype=DT)
         self.votes[dirty] = pw.classify(w, x_dirty, ids[dirty])
+        stats.voted = dirty                                                 # every other vote kept its value
         ops.add("classify", dirty.numel() * units.classify)
         self.ids = plan.ids
 

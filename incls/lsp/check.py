@@ -1,4 +1,8 @@
-"""`incls check FILE... [--json]`: classify files once, with the server's core and labels."""
+"""`incls check FILE... [--json] [--explain]`: classify files once, with the server's core and labels.
+
+`--json` carries each file's sentence evidence (ranges, text, contribution per class);
+`--explain` prints the sentences that carry the tone and pull against it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,16 @@ from pathlib import Path
 
 from ..text import prose
 from .binary import looks_binary
+from .explain import evidence_json, explain_text
 from .settings import Settings
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="text files to classify")
-    parser.add_argument("--json", action="store_true", help="print a JSON list of {file, label, probabilities}")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON list of {file, label, probabilities, evidence}")
+    parser.add_argument("--explain", action="store_true",
+                        help="print the sentences that carry the document's tone and those pulling against it")
     parser.add_argument("--model", metavar="PATH", help="model checkpoint (default: the shipped model)")
     parser.add_argument("--language", choices=("auto", "plaintext", "markdown", "latex"), default="auto",
                         help="how to read the files (default: by extension: .md/.markdown Markdown, .tex LaTeX)")
@@ -64,8 +72,10 @@ def run(args) -> int:
             core.close(name)
             problem = report.skip_reason
             if problem is None:
-                entry["label"] = report.label
-                entry["probabilities"] = {k: round(p, 4) for k, p in zip(report.labels, report.probabilities)}
+                entry["evidence"] = evidence_json(report, core.settings)
+                if not report.empty:
+                    entry["label"] = report.label
+                    entry["probabilities"] = {k: round(p, 4) for k, p in zip(report.labels, report.probabilities)}
         if problem is not None:
             entry["error"] = problem
             failed = True
@@ -73,6 +83,10 @@ def run(args) -> int:
         if not args.json:
             if "error" in entry:
                 print(f"{name}: error: {entry['error']}", file=sys.stderr)
+            elif args.explain:
+                print(explain_text(name, report, core.settings))
+            elif entry["label"] is None:
+                print(f"{name}: empty")
             else:
                 print(f"{name}: {entry['label']} ({max(entry['probabilities'].values()):.2f})")
     if args.json:

@@ -1,6 +1,6 @@
 """The user's choices from code actions, kept across server restarts.
 
-"Disable incls for this file" and "Ignore this paragraph" are decisions a user expects to
+"Disable incls for this file" and "Ignore this sentence" are decisions a user expects to
 stick, like a spell checker's ignore list. They are stored as one small JSON file in the
 user's state directory ($INCLS_STATE, else $XDG_STATE_HOME/incls, else
 ~/.local/state/incls), written atomically on every change. A missing, unreadable or
@@ -24,7 +24,7 @@ def state_dir() -> Path:
 
 
 class Choices:
-    """Disabled document URIs and ignored paragraph keys per URI, mirrored to a JSON file."""
+    """Disabled document URIs and ignored sentence keys per URI, mirrored to a JSON file."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path if path is not None else state_dir() / FILE_NAME
@@ -40,7 +40,7 @@ class Choices:
             disabled = {str(uri) for uri in raw.get("disabled", [])}
             ignored = {str(uri): {str(k) for k in keys} for uri, keys in raw.get("ignored", {}).items()}
         except (OSError, ValueError, AttributeError, TypeError) as exc:
-            return f"{self.path} could not be read ({exc}); starting with no disabled files or ignored paragraphs"
+            return f"{self.path} could not be read ({exc}); starting with no disabled files or ignored sentences"
         self.disabled, self.ignored = disabled, ignored
         return None
 

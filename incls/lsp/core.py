@@ -36,7 +36,7 @@ from ..text.positions import units
 from ..text.surrogates import for_model, joined, split_pair
 from ..text.tokens import TokenBytes
 from .binary import looks_binary
-from .paragraphs import ParagraphReading, read_paragraphs, split_paragraphs
+from .evidence import Evidence, Ledger, Span, Votes, then
 from .sessions import SessionBuild, SessionFactory, paragraph_breaks
 from .settings import Settings
 
@@ -85,6 +85,8 @@ class Document:
     skip_kind: str | None = None   # what kind of problem skip_reason is (stable, to show it once)
     out_of_sync: bool = False      # a change could not be applied: waiting for the whole text
     pending: PendingEdit | None = None
+    pending_chars: Span | None = None  # the prose range changed since the evidence last saw it
+    ledger: tuple | None = None        # (session, Ledger): per-sentence evidence, valid for that session
     changed_at: float | None = None  # arrival of the oldest change the model has not seen
     session: object | None = None
     session_mode: tuple | None = None
@@ -110,7 +112,8 @@ class Report:
     text: str
     labels: tuple[str, ...] = ()
     probabilities: tuple[float, ...] = ()
-    paragraphs: list[ParagraphReading] = field(default_factory=list)
+    evidence: Evidence | None = None
+    empty: bool = False  # nothing but whitespace: no tone to show
     tokens: int = 0
     latency_ms: float | None = None
     compute_ms: float = 0.0
@@ -272,6 +275,7 @@ class Core:
                 if not token_edit.is_noop:
                     start = PendingEdit(token_edit.start, token_edit.start, token_edit.start)
                     doc.pending = (doc.pending or start).then(token_edit)
+                doc.pending_chars = then(doc.pending_chars, model_edit.start, model_edit.end, len(model_edit.text))
         if doc.changed_at is None:
             doc.changed_at = time.perf_counter()
 
@@ -411,8 +415,14 @@ class Core:
             report = Report(doc.uri, doc.version, doc.text)
             changed_at, doc.changed_at = doc.changed_at, None
             pending, doc.pending = doc.pending, None
+            chars, doc.pending_chars = doc.pending_chars, None
             pending_ids = tuple(doc.tokens.ids[pending.start:pending.new_end]) if pending else None
             char_ends, text = doc.tokens.char_ends.copy(), doc.tokens.text  # the model's text: lone halves replaced
+            if doc.ledger is not None and doc.ledger[0] is session:
+                ledger, fresh = doc.ledger[1], False
+            else:  # a new session: its evidence is read afresh
+                ledger, fresh = Ledger(self.model.cfg.n_classes), True
+                doc.ledger = (session, ledger)
         try:
             stats = None
             if pending:
@@ -420,10 +430,16 @@ class Core:
                 stats = self.factory.apply(session, TokenEdit(pending.start, pending.old_end, pending_ids))
                 report.engine_ms = (time.perf_counter() - engine_started) * 1000
             report = self._read(report, session, text, char_ends, stats)
+            votes = Votes.of(session, len(report.labels))
+            if fresh:
+                ledger.rebuild(text, char_ends, votes)
+            else:
+                ledger.update(text, char_ends, votes, chars, pending, getattr(stats, "voted", None))
+            report.evidence = ledger.snapshot(report.labels)
         except Exception:  # a model failure must not take the server down; rebuild next time
             log.exception("incls: model update failed for %s", doc.uri)
             with self.lock:
-                doc.session = None
+                doc.session, doc.ledger = None, None
             raise
         with self.lock:
             if self.documents.get(doc.uri) is doc and doc.session is session:
@@ -439,11 +455,9 @@ class Core:
         labels = tuple(self.model.cfg.labels)
         with torch.no_grad():
             probs = session.document_logits().float().softmax(-1).tolist()
-            running = _Rows(session.running_logits().float().softmax(-1))
-        prior = tuple(1.0 / len(labels) for _ in labels)
         report.labels, report.probabilities = labels, tuple(probs)
         report.tokens = len(char_ends)
-        report.paragraphs = read_paragraphs(split_paragraphs(text), char_ends, running, prior)
+        report.empty = not text.strip()
         report.incremental = not self.settings.fullRecompute
         if stats is not None:
             report.ops, report.ops_full = getattr(stats, "ops", None), getattr(stats, "ops_full", None)
@@ -455,7 +469,7 @@ class Core:
         if len(live) <= self.settings.maxSessions:
             return
         for doc in sorted(live, key=lambda d: d.last_used)[:len(live) - self.settings.maxSessions]:
-            doc.session, doc.pending = None, None
+            doc.session, doc.pending, doc.ledger = None, None, None
 
     def update_settings(self, settings: Settings) -> None:
         with self.lock:
@@ -492,34 +506,8 @@ def _unchanged(read: Report, report: Report) -> Report:
 
 
 def _to_source(report: Report, projection) -> None:
-    """Paragraph ranges and the anchor, from the projection's offsets to the source's."""
-    readings = []
-    for r in report.paragraphs:
-        start, end = projection.source_range(r.paragraph.start, r.paragraph.end)
-        readings.append(_moved(r, paragraph=_moved(r.paragraph, start=start, end=end)))
-    report.paragraphs = readings
+    """Sentence ranges and the anchor, from the projection's offsets to the source's."""
+    if report.evidence is not None:
+        report.evidence = report.evidence.in_source(projection)
     first = re.search(r"\S", projection.text)
     report.anchor = projection.source_offset(first.start()) if first else 0
-
-
-def _moved(record, **changes):
-    """A copy of a frozen dataclass with some fields changed (what `replace` does, without
-    its per-call introspection: this runs for every paragraph of every reading)."""
-    new = object.__new__(type(record))
-    new.__dict__.update(record.__dict__)
-    new.__dict__.update(changes)
-    return new
-
-
-class _Rows:
-    """The rows of a (T, C) tensor as tuples, each converted when it is read: the paragraph
-    reader looks at two rows per paragraph, and converting all T was most of a keystroke."""
-
-    def __init__(self, table: torch.Tensor) -> None:
-        self.table = table
-
-    def __len__(self) -> int:
-        return self.table.shape[0]
-
-    def __getitem__(self, t: int) -> tuple[float, ...]:
-        return tuple(self.table[t].tolist())

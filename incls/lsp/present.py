@@ -6,7 +6,7 @@ from lsprotocol import types
 
 from ..text import LineIndex
 from .core import Report
-from .paragraphs import ParagraphReading
+from . import tone
 from .settings import Settings
 
 SOURCE = "incls"
@@ -32,65 +32,96 @@ def first_line_range(index: LineIndex, offset: int = 0) -> types.Range:
     return _range(index, start, end)
 
 
-def strongest_pull(reading: ParagraphReading, labels: tuple[str, ...]) -> tuple[str, float]:
-    pull = reading.pull
-    k = max(range(len(pull)), key=pull.__getitem__)
-    return labels[k], pull[k]
+def hints_for(report: Report, settings: Settings, ignored: set[str]) -> list[tone.Hint]:
+    """The sentences to point out in this report (none for an empty or neutral document)."""
+    t = tone.document_tone(report.labels, report.probabilities)
+    if report.empty or report.evidence is None or tone.is_quiet(t):
+        return []
+    return tone.hints(report.evidence, t, settings.sentenceHints, settings.sentenceThreshold, ignored)
 
 
 def diagnostics(report: Report, settings: Settings, ignored: set[str], encoding: str,
                 index: LineIndex | None = None) -> list[types.Diagnostic]:
-    """The document-level diagnostic on the first line, then paragraph suggestions
-    (`index`: the line index of `report.text`, when the caller keeps one)."""
-    if report.label is None:
+    """The document's tone on the first line, then hints on the sentences that carry it or pull against it
+    (`index`: the line index of `report.text`, when the caller keeps one).
+
+    Nothing for an empty or whitespace-only document, nor for a neutral one (see `incls.lsp.tone`).
+    """
+    t = tone.document_tone(report.labels, report.probabilities)
+    if report.empty or tone.is_quiet(t):
         return []
     index = index or LineIndex(report.text, encoding)
-    p = max(report.probabilities)
     out = [types.Diagnostic(
-        range=first_line_range(index, report.anchor), message=f"Reads {report.label} ({p:.2f})",
-        severity=SEVERITY[settings.severity], source=SOURCE, code=report.label,
+        range=first_line_range(index, report.anchor), message=f"Reads {t.label} ({t.confidence:.2f})",
+        severity=SEVERITY[settings.severity], source=SOURCE, code=t.label,
         data={"kind": "document", "probabilities": dict(zip(report.labels, report.probabilities))})]
-    if not settings.paragraphSuggestions or len(report.paragraphs) < 2:
-        return out
-    for reading in report.paragraphs:
-        label, pull = strongest_pull(reading, report.labels)
-        if pull < settings.paragraphThreshold or reading.paragraph.key in ignored:
-            continue
+    for hint in hints_for(report, settings, ignored):
         out.append(types.Diagnostic(
-            range=_range(index, reading.paragraph.start, reading.paragraph.end),
-            message=f"This paragraph pulls the document toward {label} (+{pull:.2f})",
-            severity=SEVERITY[settings.paragraphSeverity], source=SOURCE, code=label,
-            data={"kind": "paragraph", "paragraphKey": reading.paragraph.key}))
+            range=_range(index, hint.start, hint.end), message=hint.message,
+            severity=SEVERITY[settings.sentenceSeverity], source=SOURCE, code=hint.label,
+            data={"kind": "sentence", "role": hint.role, "sentenceKey": hint.key,
+                  "share": round(hint.share, 4), "pull": round(hint.pull, 4)}))
     return out
 
 
-def paragraph_at(report: Report, offset: int) -> ParagraphReading | None:
-    for reading in report.paragraphs:
-        if reading.paragraph.start <= offset <= reading.paragraph.end:
-            return reading
-    return None
+def sentence_at(report: Report, offset: int) -> int | None:
+    """The unit under `offset`, or None."""
+    return None if report.evidence is None or report.empty else report.evidence.at(offset)
 
 
-def hover_markdown(report: Report, offset: int) -> str:
-    probs = " · ".join(f"{label} {p:.2f}" for label, p in zip(report.labels, report.probabilities))
-    lines = [f"**incls** — reads **{report.label}**", "", f"Document: {probs}"]
-    reading = paragraph_at(report, offset)
-    if reading is not None:
-        after = " · ".join(f"{label} {p:.2f}" for label, p in zip(report.labels, reading.after))
-        label, pull = strongest_pull(reading, report.labels)
-        lines += ["", f"This paragraph (running prediction at its end): {after}",
-                  f"Pull: {pull:+.2f} toward {label}"]
+def _probabilities(labels, probabilities) -> str:
+    return " · ".join(f"{label} {p:.2f}" for label, p in zip(labels, probabilities))
+
+
+def hover_markdown(report: Report, offset: int, on_first_line: bool, settings: Settings,
+                   ignored: set[str]) -> str | None:
+    """On a sentence: its own reading and its share of the document's tone; on the first
+    line, or between sentences: the document's probabilities and its top evidence. None
+    for an empty document."""
+    t = tone.document_tone(report.labels, report.probabilities)
+    if report.empty or t is None:
+        return None
+    evidence, lines = report.evidence, []
+    i = sentence_at(report, offset)
+    if on_first_line or i is None:
+        lines += [f"**incls** — reads **{t.label}** ({t.confidence:.2f})", "",
+                  f"Document: {_probabilities(report.labels, report.probabilities)}"]
+        top = hints_for(report, settings, ignored)
+        if top:
+            lines += ["", "Evidence:"]
+            lines += [f"- “{tone.excerpt(evidence.unit_text(h.index))}” reads {tone.describe(h.label, h.probability)}"
+                      f" ({tone.percent(h.share)} of the {t.label} evidence)" for h in top]
+    if i is not None:
+        reading = evidence.readings()[i].tolist()
+        j = max(range(len(reading)), key=reading.__getitem__)
+        share = float(evidence.shares(t.index)[i])
+        kind = evidence.kinds[i]
+        what = {"greeting": "This greeting", "signoff": "This sign-off", "line": "This line"}.get(kind, "This sentence")
+        if lines:
+            lines.append("")
+        lines += [f"{what} reads **{tone.describe(report.labels[j], reading[j])}** ({reading[j]:.2f}): "
+                  f"{_probabilities(report.labels, reading)}",
+                  f"Its share of the evidence for {t.label}: {tone.percent(share)}"
+                  + (" (it pulls the other way)" if share < 0 else "")]
+        rest = tone.without(evidence, i)
+        if rest:
+            lines.append(f"Without it the document would read about {t.label} {rest[t.index]:.2f} "
+                         f"(now {t.confidence:.2f})")
     return "\n".join(lines)
 
 
 def status(report: Report | None, uri: str, state: str, message: str = "") -> dict:
     """Payload of the `incls/status` notification (the VS Code status bar shows it)."""
     payload = {"uri": uri, "state": state, "message": message}
+    if report is not None and report.empty:
+        payload.update({"version": report.version, "state": "empty", "tone": None, "confidence": None})
+        return payload
     if report is None or report.label is None:
         return payload
+    t = tone.document_tone(report.labels, report.probabilities)
     ops_saved = (report.ops_full / report.ops) if report.ops and report.ops_full else None
     payload.update({
-        "version": report.version, "label": report.label,
+        "version": report.version, "label": report.label, "tone": t.label, "confidence": round(t.confidence, 4),
         "probabilities": dict(zip(report.labels, report.probabilities)),
         "latencyMs": None if report.latency_ms is None else round(report.latency_ms, 2),
         "computeMs": round(report.compute_ms, 2), "engineMs": round(report.engine_ms, 2), "tokens": report.tokens,

@@ -45,7 +45,7 @@ from .worker import Worker
 log = logging.getLogger(__name__)
 
 STATUS = "incls/status"
-CMD_DISABLE, CMD_ENABLE, CMD_IGNORE = "incls.disableForFile", "incls.enableForFile", "incls.ignoreParagraph"
+CMD_DISABLE, CMD_ENABLE, CMD_IGNORE = "incls.disableForFile", "incls.enableForFile", "incls.ignoreSentence"
 CMD_INSPECT = "incls.inspect"  # the server's view of a document: for tests and bug reports
 MODEL_PATH_FIX = ("Fix: set incls.modelPath to a checkpoint written by `incls train` (.safetensors), "
                   "or clear it to use the shipped model.")
@@ -296,6 +296,11 @@ class InclsServer(LanguageServer):
             self.notify_status(present.status(None, uri, "skipped", report.skip_reason))
             return
         self.popups.clear(uri)  # classifiable again: a problem that comes back is shown again
+        if report.empty:  # nothing to classify: no tone
+            self.reports[uri] = report
+            self.publish(uri, [], report.version)
+            self.notify_status(present.status(report, uri, "empty"))
+            return
         if report.label is None:
             state = "error" if self.model_state == "error" else "loading"
             self.notify_status(present.status(None, uri, state, self.model_error))
@@ -392,11 +397,15 @@ def build_server(settings: Settings | None = None) -> InclsServer:
         doc, report = ls.core.document(uri), ls.reports.get(uri)
         if doc is None or report is None or ls.choices.is_disabled(uri) or not ls.settings.enable:
             return None
+        index = ls.index_for(report)
         try:
-            offset = ls.index_for(report).offset(params.position.line, params.position.character)
+            offset = index.offset(params.position.line, params.position.character)
         except InvalidPosition:
             return None
-        text = present.hover_markdown(report, offset)
+        on_first_line = params.position.line == index.position(report.anchor)[0]  # the document diagnostic's line
+        text = present.hover_markdown(report, offset, on_first_line, ls.settings, ls.choices.ignored_in(uri))
+        if text is None:
+            return None
         if report.version != doc.version:
             text += "\n\n_(updating…)_"
         return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text))
@@ -418,9 +427,9 @@ def build_server(settings: Settings | None = None) -> InclsServer:
                 offset = ls.index_for(report).offset(params.range.start.line, params.range.start.character)
             except InvalidPosition:
                 return actions
-            reading = present.paragraph_at(report, offset)
-            if reading is not None:
-                actions.append(_action("Ignore this paragraph (incls)", CMD_IGNORE, [uri, reading.paragraph.key]))
+            i = present.sentence_at(report, offset)
+            if i is not None:
+                actions.append(_action("Ignore this sentence (incls)", CMD_IGNORE, [uri, report.evidence.key(i)]))
         return actions
 
     @ls.command(CMD_DISABLE)
@@ -441,7 +450,7 @@ def build_server(settings: Settings | None = None) -> InclsServer:
 
     @ls.command(CMD_IGNORE)
     @guarded
-    def ignore_paragraph(ls: InclsServer, *args: object):
+    def ignore_sentence(ls: InclsServer, *args: object):
         uri, key = _strings(args, "uri", "key")
         ls.remember(ls.choices.ignore(uri, key))
         if uri in ls.reports:

@@ -1,7 +1,8 @@
 """Model sessions for the server: the incremental engine, or a full recompute to compare with.
 
 Every session has the engine's interface: `apply([TokenEdit])` returning stats with
-`ops` and `ops_full`, `ids`, `document_logits()` (C,) and `running_logits()` (T, C).
+`ops` and `ops_full`, `ids`, `document_logits()` (C,), `running_logits()` (T, C) and the
+per-position votes the document's logits are the mean of (`votes`, or `vote_blocks()`).
 Documents longer than `chunkTokens` get a `ChunkedSession` split at paragraph breaks
 (and cut hard at `chunkTokens`, so a document of one long line is chunked too), built
 one chunk per step by `SessionBuild` so that a long document never holds the model
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class FullStats:
     ops: int | None = None
     ops_full: int | None = None
+    voted: object = None   # (T,) every position: the whole model ran again
 
 
 class FullRecomputeSession:
@@ -48,7 +50,18 @@ class FullRecomputeSession:
         for edit in edits:
             self.ids[edit.start:edit.end] = list(edit.new_ids)
         self._logits = self._forward()
-        return FullStats()
+        return FullStats(voted=torch.arange(len(self.ids)))
+
+    @property
+    def votes(self) -> torch.Tensor:
+        """(T, C) float64 votes, recovered from the running means (v_t = (t+1) r_t - t r_{t-1}):
+        exact to the float32 rounding of the forward; this mode is for comparison only."""
+        if not self.ids:
+            return torch.zeros(0, self._logits.shape[-1], dtype=torch.float64)
+        r = self._logits.double()                                          # (T, C)
+        t = torch.arange(len(self.ids), dtype=torch.float64)[:, None]      # (T, 1)
+        previous = torch.cat([torch.zeros_like(r[:1]), r[:-1]])            # (T, C)
+        return (t + 1) * r - t * previous
 
     def document_logits(self) -> torch.Tensor:
         return self._logits[-1]

@@ -35,15 +35,17 @@ class Settings:
     enable: bool = field(default=True, metadata={
         "description": "Classify open documents and show the result as diagnostics."})
     severity: str = field(default="information", metadata={
-        "description": "Severity of the document-level diagnostic (\"Reads positive (0.94)\").",
+        "description": "Severity of the document-level diagnostic (\"Reads positive (0.94)\"); a neutral or empty document shows none.",
         "enum": SEVERITIES})
-    paragraphSeverity: str = field(default="hint", metadata={
-        "description": "Severity of the per-paragraph suggestions.", "enum": SEVERITIES})
-    paragraphSuggestions: bool = field(default=True, metadata={
-        "description": "Point out paragraphs that pull the document strongly toward a class."})
-    paragraphThreshold: float = field(default=0.25, metadata={
-        "description": "Change of the running class probability across a paragraph from which it is pointed out.",
+    sentenceHints: int = field(default=3, metadata={
+        "description": "How many sentences to point out at most: those that carry the document's tone most, and "
+                       "the strongest one pulling against it (0: none).", "minimum": 0, "maximum": 50})
+    sentenceThreshold: float = field(default=0.7, metadata={
+        "description": "How clearly a sentence must read as a tone on its own (its class probability) to be pointed out.",
         "minimum": 0.0, "maximum": 1.0})
+    sentenceSeverity: str = field(default="hint", metadata={
+        "description": "Severity of the sentence hints (\"This sentence reads strongly negative\").",
+        "enum": SEVERITIES})
     maxDocumentBytes: int = field(default=1_000_000, metadata={
         "description": "Documents larger than this (UTF-8 bytes) are not classified; a message says so.",
         "minimum": 0})
@@ -59,7 +61,7 @@ class Settings:
     fullRecompute: bool = field(default=False, metadata={
         "description": "Recompute the whole model on every change instead of incrementally (for comparison; slower)."})
     statusNotifications: bool = field(default=True, metadata={
-        "description": "Send the incls/status notification (label, probabilities, latency, operations saved) after each update."})
+        "description": "Send the incls/status notification (tone, confidence, probabilities, latency, operations saved) after each update."})
     modelPath: str = field(default="", metadata={
         "description": "Path of a model checkpoint (.safetensors) to use instead of the shipped one; a change reloads the model, and a path that cannot be used falls back to the shipped model with a message."})
     markdownNodes: dict = field(default_factory=lambda: dict(MARKDOWN_NODES), metadata={

@@ -1,4 +1,4 @@
-"""Disabling a file and ignoring a paragraph stick across server restarts; bad state files never break the server."""
+"""Disabling a file and ignoring a sentence stick across server restarts; bad state files never break the server."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_failed_save_is_reported_and_the_choice_holds(tmp_path):
 
 def session(state_dir) -> StdioClient:
     client = StdioClient(env={**os.environ, "INCLS_STATE": str(state_dir)})
-    client.initialize({"incls": {"paragraphThreshold": 0.0}})
+    client.initialize({"incls": {"sentenceThreshold": 0.0}})
     return client
 
 
@@ -74,10 +74,10 @@ def test_disable_and_ignore_survive_a_restart(tmp_path):
         assert diagnostics(client, disabled)
         client.open(ignoring, REVIEW)
         before = diagnostics(client, ignoring)
-        paragraph_lines = {d["range"]["start"]["line"] for d in before if (d.get("data") or {}).get("kind") == "paragraph"}
-        assert 2 in paragraph_lines, before
+        hinted = {d["range"]["start"]["line"] for d in before if (d.get("data") or {}).get("kind") == "sentence"}
+        assert 2 in hinted, before
         execute(client, code_actions(client, disabled, 0)["Disable incls for this file"])
-        execute(client, code_actions(client, ignoring, 2)["Ignore this paragraph (incls)"])
+        execute(client, code_actions(client, ignoring, 2)["Ignore this sentence (incls)"])
     finally:
         client.close()
 

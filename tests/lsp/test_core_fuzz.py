@@ -18,7 +18,7 @@ from incls.lsp.settings import Settings
 PIECES = ["good", " bad", " film", ".", " ", "\n", "\r\n", "\n\n", "\r\n\r\n", "é", "e\u0301", "👍🏽", "🇫🇷",
           "中文", "'s", " not", "!"]
 texts = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
-SETTINGS = Settings(paragraphThreshold=0.0)
+SETTINGS = Settings(sentenceThreshold=0.0)
 
 _loaded = {}
 

@@ -291,12 +291,14 @@ def test_a_bad_model_path_falls_back_to_the_shipped_model_and_a_change_reloads(t
         s.close()
 
 
-def test_full_recompute_classifies_an_empty_document():
+def test_full_recompute_reads_an_empty_document_as_having_no_tone():
     s = RawServer()
     try:
         s.initialize({"incls": {"fullRecompute": True}})
         s.open("file:///h/empty.txt", "")
-        assert s.diagnostics("file:///h/empty.txt", 1)[0]["source"] == "incls"
+        assert s.diagnostics("file:///h/empty.txt", 1) == []   # an empty document shows no tone
+        s.change("file:///h/empty.txt", 2, "The staff were rude and the food was cold.")
+        assert s.diagnostics("file:///h/empty.txt", 2)[0]["source"] == "incls"
         assert not any("internal error" in p for p in s.popups())
     finally:
         s.close()

@@ -31,7 +31,7 @@ PAPER = ("\\documentclass{article}\n\\begin{document}\n"
 async def client(lsp_client: LanguageClient):
     record_notifications(lsp_client)
     await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=CAPABILITIES, initialization_options={"incls": {"paragraphThreshold": 0.0}}))
+        capabilities=CAPABILITIES, initialization_options={"incls": {"sentenceThreshold": 0.0}}))
     yield
     await lsp_client.shutdown_session()
 
@@ -111,16 +111,16 @@ async def test_a_keystroke_in_a_code_block_costs_no_model_work(client: LanguageC
     assert status["ops"] and status["ops"] > 0
 
 
-async def test_hover_in_a_code_block_names_no_paragraph(client: LanguageClient):
+async def test_hover_in_a_code_block_names_no_sentence(client: LanguageClient):
     uri = "file:///tmp/hover.md"
     await reading(client, uri, RELEASE_NOTES, "markdown")
     line = RELEASE_NOTES.splitlines().index("# awful awful awful terrible terrible terrible")
     hover = await client.text_document_hover_async(types.HoverParams(
         types.TextDocumentIdentifier(uri), types.Position(line, 3)))
-    assert "Document:" in hover.contents.value and "This paragraph" not in hover.contents.value
+    assert "Document:" in hover.contents.value and "This sentence" not in hover.contents.value
     hover = await client.text_document_hover_async(types.HoverParams(
         types.TextDocumentIdentifier(uri), types.Position(6, 5)))
-    assert "This paragraph" in hover.contents.value
+    assert "This sentence reads" in hover.contents.value
 
 
 async def test_latex_reads_the_prose_and_not_comments_math_or_verb(client: LanguageClient):

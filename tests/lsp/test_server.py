@@ -18,7 +18,7 @@ REVIEW = ("This film was a delight from start to finish.\n\n"
 async def client(lsp_client: LanguageClient):
     record_notifications(lsp_client)
     await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=CAPABILITIES, initialization_options={"incls": {"paragraphThreshold": 0.0}}))
+        capabilities=CAPABILITIES, initialization_options={"incls": {"sentenceThreshold": 0.0}}))
     yield
     await lsp_client.shutdown_session()
 
@@ -45,32 +45,38 @@ async def test_model_loading_reports_progress(client: LanguageClient):
     assert "begin" in kinds and "end" in kinds
 
 
-async def test_hover_shows_document_and_paragraph_probabilities(client: LanguageClient):
+async def test_hover_shows_the_sentence_reading_and_on_the_first_line_the_document(client: LanguageClient):
     uri = "file:///tmp/hover.txt"
     open_doc(client, uri, REVIEW)
     await diagnostics_for(client, uri, 1)
     result = await client.text_document_hover_async(types.HoverParams(
         types.TextDocumentIdentifier(uri), types.Position(2, 5)))
     text = result.contents.value
-    assert "Document: negative" in text and "positive" in text
-    assert "This paragraph" in text
+    assert text.startswith("This sentence reads") and "negative" in text and "positive" in text
+    assert "share of the evidence for" in text and "Document:" not in text
+    first = (await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(uri), types.Position(0, 3)))).contents.value
+    assert "Document: negative" in first and "positive" in first and "This sentence reads" in first
 
 
-async def test_code_actions_disable_the_file_and_ignore_a_paragraph(client: LanguageClient):
+async def test_code_actions_disable_the_file_and_ignore_a_sentence(client: LanguageClient):
     uri = "file:///tmp/actions.txt"
     open_doc(client, uri, REVIEW)
     diags = await diagnostics_for(client, uri, 1)
-    paragraph_diags = [d for d in diags if d.data and d.data.get("kind") == "paragraph"]
+    hinted = [d for d in diags if d.data and d.data.get("kind") == "sentence"]
+    assert hinted, diags
+    line = hinted[0].range.start.line
     actions = await client.text_document_code_action_async(types.CodeActionParams(
-        types.TextDocumentIdentifier(uri), types.Range(types.Position(2, 3), types.Position(2, 3)),
+        types.TextDocumentIdentifier(uri), types.Range(types.Position(line, 3), types.Position(line, 3)),
         types.CodeActionContext(diagnostics=[])))
     # the client library may read a CodeAction that carries a command as that Command
     titles = {a.title: as_command(a) for a in actions}
-    assert "Disable incls for this file" in titles and "Ignore this paragraph (incls)" in titles
-    ignore = titles["Ignore this paragraph (incls)"]
+    assert "Disable incls for this file" in titles and "Ignore this sentence (incls)" in titles
+    ignore = titles["Ignore this sentence (incls)"]
     await client.workspace_execute_command_async(types.ExecuteCommandParams(ignore.command, ignore.arguments))
     after = client.diagnostics[uri]  # published before the command's reply
-    assert len(after) == len(diags) - (1 if any(d.range.start.line == 2 for d in paragraph_diags) else 0)
+    assert all(d.range.start.line != line for d in after if d.data and d.data.get("kind") == "sentence")
+    assert after[0].data["kind"] == "document"
     disable = titles["Disable incls for this file"]
     await client.workspace_execute_command_async(types.ExecuteCommandParams(disable.command, disable.arguments))
     assert list(client.diagnostics[uri]) == []
@@ -95,12 +101,18 @@ async def test_configuration_change_applies_to_open_documents(client: LanguageCl
     await diagnostics_for(client, uri, 1)
     since = mark(client)
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"incls": {"severity": "warning", "paragraphSuggestions": False}}))
+        settings={"incls": {"severity": "warning", "sentenceHints": 0}}))
     diags = await diagnostics_for(client, uri, 1, since)
     assert [d.severity for d in diags] == [types.DiagnosticSeverity.Warning]
     since = mark(client)
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"incls": {"severity": "information", "paragraphSuggestions": True}}))
+        settings={"incls": {"severity": "information", "sentenceHints": 3, "sentenceSeverity": "warning"}}))
+    diags = await diagnostics_for(client, uri, 1, since)
+    assert diags[0].severity == types.DiagnosticSeverity.Information
+    assert len(diags) > 1 and all(d.severity == types.DiagnosticSeverity.Warning for d in diags[1:])
+    since = mark(client)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"incls": {"sentenceSeverity": "hint"}}))
     await diagnostics_for(client, uri, 1, since)
 
 
@@ -111,6 +123,7 @@ async def test_status_notification_carries_label_latency_and_savings(client: Lan
     change(client, uri, 2, ("!", (4, 22), (4, 22)))
     status = await status_for(client, uri, 2)
     assert status["state"] == "ready" and status["label"] in ("negative", "positive")
+    assert status["tone"] == status["label"] and status["confidence"] == round(max(status["probabilities"].values()), 4)
     assert set(status["probabilities"]) == {"negative", "positive"}
     assert status["latencyMs"] > 0 and status["tokens"] > 10
 
@@ -142,3 +155,66 @@ async def test_typing_a_contrary_sentence_flips_the_label(client: LanguageClient
         text += ch
     diags = await diagnostics_for(client, uri, version)
     assert diags[0].code == "positive"
+
+
+LETTER = ("To whom it may concern,\n\n"
+          "I am writing to complain about the service I received at your store on Main St. last week. "
+          "The staff were rude, the order was wrong, and nobody apologised. "
+          "I waited forty minutes for a refund that never came.\n\n"
+          "I have been a customer for years.\n\n"
+          "Best regards,\nDana Smith")
+
+
+async def test_a_complaint_letters_hints_never_land_on_its_greeting_or_signature(client: LanguageClient):
+    uri = "file:///tmp/letter.txt"
+    open_doc(client, uri, "Hi Sam,\n\n" + LETTER)
+    diags = await diagnostics_for(client, uri, 1)
+    hints = [d for d in diags if d.data and d.data.get("kind") == "sentence"]
+    assert hints and all(d.severity == types.DiagnosticSeverity.Hint and d.source == "incls" for d in hints)
+    lines = {d.range.start.line for d in hints} | {d.range.end.line for d in hints}
+    assert not lines & {0, 2, 8, 9}, [(d.range, d.message) for d in hints]   # greetings, sign-off, name
+    assert all(d.message.startswith("This sentence reads ") for d in hints)
+    for d in hints:   # a hint covers one sentence of the letter's body, exactly
+        assert d.range.start.line == d.range.end.line and d.range.end.character > d.range.start.character
+
+
+@pytest.mark.trained
+async def test_a_complaint_letter_reads_negative_with_its_complaint_pointed_out(client: LanguageClient):
+    uri = "file:///tmp/letter-trained.txt"
+    open_doc(client, uri, LETTER)
+    diags = await diagnostics_for(client, uri, 1)
+    assert diags[0].code == "negative"
+    carrying = [d for d in diags if d.data and d.data.get("role") == "carries"]
+    assert any(d.range.start.line == 2 for d in carrying)
+
+
+@pytest.mark.trained
+async def test_a_cheerful_update_reads_positive_with_the_annoyed_sentence_against_it(client: LanguageClient):
+    uri = "file:///tmp/update.txt"
+    text = ("Hi team,\n\n"
+            "Great news: the launch went really well and the customers love the new dashboard. "
+            "Thank you all for the fantastic work this month!\n\n"
+            "One thing though: I am really annoyed that the release notes were late again.\n\n"
+            "Cheers,\nDana")
+    open_doc(client, uri, text)
+    diags = await diagnostics_for(client, uri, 1)
+    assert diags[0].code == "positive"
+    against = [d for d in diags if d.data and d.data.get("role") == "against"]
+    assert [d.range.start.line for d in against] == [4] and against[0].code == "negative"
+
+
+async def test_an_empty_document_shows_no_tone(client: LanguageClient):
+    uri = "file:///tmp/empty.txt"
+    open_doc(client, uri, "")
+    assert list(await diagnostics_for(client, uri, 1)) == []
+    assert (await status_for(client, uri, 1))["state"] == "empty"
+    change(client, uri, 2, ("  \n\n\t", (0, 0), (0, 0)))
+    assert list(await diagnostics_for(client, uri, 2)) == []
+    status = await status_for(client, uri, 2)
+    assert status["state"] == "empty" and status["tone"] is None
+    hover = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(uri), types.Position(0, 0)))
+    assert hover is None
+    change(client, uri, 3, ("The staff were rude and the food was cold.", (2, 1), (2, 1)))
+    diags = await diagnostics_for(client, uri, 3)
+    assert diags and diags[0].message.startswith("Reads ")

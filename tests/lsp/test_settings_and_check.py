@@ -34,8 +34,8 @@ def test_unknown_keys_of_ours_are_reported_and_other_tools_keys_and_client_keys_
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
 def test_non_finite_numbers_are_rejected(value):
-    settings, problems = merge(Settings(), {"incls": {"paragraphThreshold": value}})
-    assert settings.paragraphThreshold == Settings().paragraphThreshold
+    settings, problems = merge(Settings(), {"incls": {"sentenceThreshold": value}})
+    assert settings.sentenceThreshold == Settings().sentenceThreshold
     assert problems and "finite" in problems[0]
 
 

@@ -23,7 +23,7 @@ _uris = itertools.count()
 @pytest.fixture(scope="module", autouse=True)
 def server():
     client = StdioClient()
-    client.initialize({"incls": {"paragraphThreshold": 0.0}})
+    client.initialize({"incls": {"sentenceThreshold": 0.0}})
     _server["client"] = client
     yield client
     client.close()

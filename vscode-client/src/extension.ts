@@ -14,10 +14,13 @@ import { INSTALL_HINT, Located, locateServer } from "./server";
 /** Params of the server's `incls/status` notification. */
 interface StatusParams {
   uri: string;
-  /** e.g. "ready", "loading", "error", "disabled"; label and the rest come with a result. */
+  /** e.g. "ready", "loading", "error", "disabled", "empty"; label and the rest come with a result. */
   state?: string;
   message?: string;
   label?: string;
+  /** The document's tone (its most probable class) and that class's probability. */
+  tone?: string;
+  confidence?: number;
   probabilities?: Record<string, number>;
   latencyMs?: number;
   opsSaved?: number;
@@ -197,14 +200,15 @@ function updateStatusBar(): void {
     statusItem.tooltip = status?.message || (state ? `incls: ${state}` : "incls: classifying…");
   } else {
     const probs = status.probabilities ?? {};
-    const top = probs[status.label] as number | undefined;
-    statusItem.text = `$(symbol-class) incls: ${status.label}${top !== undefined ? " " + percent(top) : ""}`;
+    const tone = status.tone ?? status.label;
+    const top = status.confidence ?? (probs[tone] as number | undefined);
+    statusItem.text = `$(symbol-class) incls: ${tone}${top !== undefined ? " " + percent(top) : ""}`;
     const lines = Object.entries(probs)
       .sort((a, b) => b[1] - a[1])
       .map(([label, p]) => `${label}: ${p.toFixed(3)}`);
     if (status.latencyMs !== undefined) lines.push(`latency: ${status.latencyMs.toFixed(1)} ms`);
     if (status.opsSaved !== undefined) lines.push(`operations saved: ${formatSaved(status.opsSaved)}`);
-    statusItem.tooltip = `incls: reads ${status.label}\n${lines.join("\n")}`;
+    statusItem.tooltip = `incls: reads ${tone}\n${lines.join("\n")}`;
   }
   statusItem.show();
 }

@@ -1,0 +1,301 @@
+"""Sentence evidence: each sentence's exact share of the document's logits, kept up to date.
+
+The arithmetic. The head gives every position t a vote v_t (C,) and the document's logits
+are their mean, z = sum_t v_t / T; across chunks too, since the token-weighted mean of the
+chunks' means is the mean of all votes. Every token belongs to exactly one unit of
+`incls.text.sentences` (the unit holding its last character, so the whitespace between
+two units goes to the first), and with S_u the sum of unit u's n_u votes:
+
+- **contribution** c_u = S_u / T: the units' contributions add up to z exactly;
+- **pull** p_u = c_u - (n_u / T) z = (n_u / T)(S_u / n_u - z): what the unit adds beyond
+  an average stretch of the same length. The pulls add up to 0, and z minus the logits
+  of the document without u (every other vote unchanged) is T / (T - n_u) p_u, so the
+  pull is the unit's leave-one-out effect as the head computes it. Unlike the
+  contribution it does not grow with a sentence's length alone, and unlike the old
+  paragraph "pull" (a difference of running means) it does not favour the opening
+  paragraph;
+- **reading**: the softmax of the unit's mean vote S_u / n_u, the model's verdict on that
+  sentence in its context;
+- **share** of the evidence for the document's class k: with the contributions centred
+  over the classes (logits are defined up to a constant), ĉ_u = c_u[k] - mean_c c_u[c],
+  a unit's share is ĉ_u over the sum of the positive ĉ: the units that push toward k
+  share 100% between them, and a unit pushing away has a negative share (how much of
+  that push it cancels).
+
+Keeping it current. `Ledger.update` takes what changed since the last update: the text
+range (pre-edit start, end, and the new end), the token range, and the positions whose
+vote the engine recomputed (`UpdateStats.voted`). The paragraphs that the text and token
+ranges touch are re-split, units after them are renumbered, and only the sums of units
+that are new, lost or gained tokens, or hold a recomputed vote are summed again from the
+votes; no model pass. Per keystroke that is O(changed positions) of arithmetic plus a
+renumbering of the later units' offsets (list operations over the units, like the
+engine's renumbering of positions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from ..text.sentences import paragraph_bounds, split_range
+
+DT = torch.float64
+
+
+@dataclass(frozen=True)
+class Span:
+    """What an update changed: [start, old_end) became [start, new_end) (any units)."""
+
+    start: int
+    old_end: int
+    new_end: int
+
+    def then(self, start: int, end: int, length: int) -> "Span":
+        """This change followed by replacing [start, end) (coordinates after this one) with `length` items."""
+        lo = min(self.start, start)
+        reach = max(self.new_end, end)
+        old_end = reach - (self.new_end - self.old_end)
+        return Span(lo, old_end, reach + length - (end - start))
+
+
+def then(span: Span | None, start: int, end: int, length: int) -> Span:
+    return Span(start, end, start + length) if span is None else span.then(start, end, length)
+
+
+class Votes:
+    """The document's per-position votes, read by range: one block per chunk."""
+
+    def __init__(self, blocks: list[tuple[int, torch.Tensor]], n_classes: int) -> None:
+        self.blocks = [(a, v) for a, v in blocks if v.shape[0]]         # (first position, (n, C) votes)
+        self.firsts = [a for a, _ in self.blocks]
+        self.C = n_classes
+
+    @classmethod
+    def of(cls, session, n_classes: int) -> "Votes":
+        if hasattr(session, "vote_blocks"):
+            return cls(session.vote_blocks(), n_classes)
+        return cls([(0, session.votes)], n_classes)
+
+    def total(self) -> int:
+        return self.blocks[-1][0] + self.blocks[-1][1].shape[0] if self.blocks else 0
+
+    def sum(self, start: int, end: int) -> torch.Tensor:
+        """(C,) float64 sum of the votes of positions [start, end)."""
+        out = torch.zeros(self.C, dtype=DT)                                # (C,)
+        k = max(0, bisect_right(self.firsts, start) - 1)
+        while start < end and k < len(self.blocks):
+            a, v = self.blocks[k]
+            n = v.shape[0]
+            lo, hi = max(start, a) - a, min(end, a + n) - a
+            if lo < hi:
+                out += v[lo:hi].to(DT).sum(0)                               # (C,)
+            k += 1
+            if a + n >= end:
+                break
+        return out
+
+
+def unit_key(text: str) -> str:
+    """Identifies a unit's text (whitespace-insensitive), to remember "ignore this sentence"."""
+    return hashlib.sha1(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """An immutable view of one document version's units and their vote sums."""
+
+    text: str
+    labels: tuple[str, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    kinds: tuple[str, ...]
+    t0: tuple[int, ...]
+    t1: tuple[int, ...]
+    sums: torch.Tensor          # (n_units, C) float64 vote sums
+    n_tokens: int
+    own: tuple[int, ...]        # each unit's own class (argmax of its mean vote) ...
+    own_p: tuple[float, ...]    # ... and its probability
+    centred: tuple[tuple[float, ...], ...]  # S_u minus its mean over the classes
+    # where the units lie in the source, when the model reads a projection of it (Markdown,
+    # LaTeX); None: the text is the source
+    src_starts: tuple[int, ...] | None = None
+    src_ends: tuple[int, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @cached_property
+    def counts(self) -> torch.Tensor:
+        """(n,) float64 tokens of each unit."""
+        return torch.tensor(self.t1, dtype=DT) - torch.tensor(self.t0, dtype=DT)
+
+    @cached_property
+    def sums_total(self) -> tuple[float, ...]:
+        """The sum of all votes per class (T times the document's logits)."""
+        return tuple(self.sums.sum(0).tolist())
+
+    @cached_property
+    def logits(self) -> torch.Tensor:
+        """(C,) the document's logits as the sum of the units' contributions."""
+        return self.sums.sum(0) / max(1, self.n_tokens)
+
+    def contributions(self) -> torch.Tensor:
+        """(n, C) c_u = S_u / T."""
+        return self.sums / max(1, self.n_tokens)
+
+    @cached_property
+    def pull(self) -> torch.Tensor:
+        """(n, C) p_u = c_u - (n_u / T) z."""
+        return (self.sums - self.counts[:, None] * self.logits[None, :]) / max(1, self.n_tokens)
+
+    def pulls(self) -> torch.Tensor:
+        return self.pull
+
+    @cached_property
+    def reading(self) -> torch.Tensor:
+        """(n, C) each unit's own class probabilities (softmax of its mean vote)."""
+        return (self.sums / self.counts.clamp(min=1)[:, None]).softmax(-1)
+
+    def readings(self) -> torch.Tensor:
+        return self.reading
+
+    def shares(self, k: int) -> torch.Tensor:
+        """(n,) each unit's share of the evidence for class k (see the module's docstring)."""
+        c = self.contributions()                                                   # (n, C)
+        centred = c[:, k] - c.mean(-1)                                             # (n,)
+        total = float(centred.clamp(min=0).sum())
+        return centred / total if total > 0 else torch.zeros_like(centred)
+
+    def in_source(self, projection) -> "Evidence":
+        """This evidence with the units' source ranges (`projection.source_range` of each)."""
+        ranges = [projection.source_range(a, b) for a, b in zip(self.starts, self.ends)]
+        return replace(self, src_starts=tuple(a for a, _ in ranges), src_ends=tuple(b for _, b in ranges))
+
+    def range_of(self, i: int) -> tuple[int, int]:
+        """Unit i's range in the source."""
+        if self.src_starts is None:
+            return self.starts[i], self.ends[i]
+        return self.src_starts[i], self.src_ends[i]
+
+    def at(self, offset: int) -> int | None:
+        """Index of the unit holding source offset `offset` (its end included), or None."""
+        starts, ends = (self.starts, self.ends) if self.src_starts is None else (self.src_starts, self.src_ends)
+        i = bisect_right(starts, offset) - 1
+        if i >= 0 and offset <= ends[i]:
+            return i
+        return None
+
+    def unit_text(self, i: int) -> str:
+        return self.text[self.starts[i]:self.ends[i]]
+
+    def key(self, i: int) -> str:
+        return unit_key(self.unit_text(i))
+
+
+class Ledger:
+    """One document's units and per-unit vote sums, updated from what each edit changed."""
+
+    def __init__(self, n_classes: int) -> None:
+        self.C = n_classes
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.kinds: list[str] = []
+        self.t0: list[int] = []
+        self.t1: list[int] = []
+        self.sums = torch.zeros(0, n_classes, dtype=DT)                  # (n_units, C)
+        self.own: list[int] = []
+        self.own_p: list[float] = []
+        self.centred: list[tuple[float, ...]] = []
+        self.text = ""
+        self.n_tokens = 0
+        self.summed = 0   # units summed again by the last update (for tests and measurement)
+
+    # -- updating ----------------------------------------------------------------------
+
+    def rebuild(self, text: str, char_ends, votes: Votes) -> None:
+        """Split and sum everything (a new document or session)."""
+        self.__init__(self.C)
+        self.update(text, char_ends, votes, Span(0, 0, len(text)), Span(0, 0, len(char_ends)), None)
+
+    def update(self, text: str, char_ends, votes: Votes, chars: Span | None,
+               tokens: Span | None, voted: torch.Tensor | None) -> None:
+        """Bring the units up to date with `text`, whose tokens end at code points `char_ends`
+        (a sequence or an array; a character split between tokens counts in the first).
+
+        `chars`: the text range changed since the last update (code points), `tokens`: the
+        token range, `voted`: (n,) positions whose vote was recomputed (None: none).
+        """
+        ends = np.asarray(char_ends, dtype=np.int64)                        # (T,)
+        T = len(ends)
+        todo: set[int] = set()
+        if chars is not None or tokens is not None:
+            lo, hi = paragraph_bounds(text, *self._dirty_chars(text, ends, chars, tokens))
+            shift_chars = (chars.new_end - chars.old_end) if chars else 0
+            shift_tokens = (tokens.new_end - tokens.old_end) if tokens else 0
+            i0 = bisect_left(self.starts, lo)
+            i1 = bisect_left(self.starts, hi - shift_chars)              # old units [i0, i1) lay in the range
+            fresh = split_range(text, lo, hi)
+            n_new, tail = len(fresh), slice(i1, None)
+            self.starts[i0:] = [u.start for u in fresh] + _shifted(self.starts[tail], shift_chars)
+            self.ends[i0:] = [u.end for u in fresh] + _shifted(self.ends[tail], shift_chars)
+            self.kinds[i0:i1] = [u.kind for u in fresh]
+            firsts = np.searchsorted(ends, [u.start for u in fresh], side="right").tolist() if fresh else []
+            self.t0[i0:] = firsts + \
+                _shifted(self.t0[tail], shift_tokens)
+            self.t1[i0:] = [0] * n_new + _shifted(self.t1[tail], shift_tokens)
+            self.sums = torch.cat([self.sums[:i0], torch.zeros(n_new, self.C, dtype=DT), self.sums[i1:]])
+            self.own[i0:i1], self.own_p[i0:i1], self.centred[i0:i1] = [0] * n_new, [0.0] * n_new, [()] * n_new
+            todo.update(range(i0, i0 + n_new))
+            # a unit ends where the next begins: the new units, and the one before them (it
+            # holds the whitespace up to them) may have gained or lost tokens
+            for i in range(max(0, i0 - 1), min(len(self.starts), i0 + n_new + 1)):
+                self._set_span(i, self.t0[i], self.t0[i + 1] if i + 1 < len(self.starts) else T, todo)
+        if self.starts:   # tokens before the first unit and after the last belong to them
+            self._set_span(0, 0, self.t0[1] if len(self.starts) > 1 else T, todo)
+            self._set_span(len(self.starts) - 1, self.t0[-1] if len(self.starts) > 1 else 0, T, todo)
+        if voted is not None and len(voted):
+            for t in sorted(set(voted.tolist())):
+                i = bisect_right(self.t0, t) - 1
+                if 0 <= i < len(self.starts) and t < self.t1[i]:
+                    todo.add(i)
+        if todo:
+            rows = sorted(todo)
+            sums = torch.stack([votes.sum(self.t0[i], self.t1[i]) for i in rows])     # (m, C)
+            self.sums[rows] = sums
+            counts = torch.tensor([max(1, self.t1[i] - self.t0[i]) for i in rows], dtype=DT)
+            p, j = (sums / counts[:, None]).softmax(-1).max(-1)                     # (m,), (m,)
+            centred = (sums - sums.mean(-1, keepdim=True)).tolist()                 # (m, C)
+            for i, own, own_p, c in zip(rows, j.tolist(), p.tolist(), centred):
+                self.own[i], self.own_p[i], self.centred[i] = own, own_p, tuple(c)
+        self.summed = len(todo)
+        self.text, self.n_tokens = text, T
+
+    def _set_span(self, i: int, t0: int, t1: int, todo: set[int]) -> None:
+        if (self.t0[i], self.t1[i]) != (t0, t1):
+            self.t0[i], self.t1[i] = t0, t1
+            todo.add(i)
+
+    def _dirty_chars(self, text: str, ends: np.ndarray, chars: Span | None, tokens: Span | None) -> tuple[int, int]:
+        """The new text's range that the changed text and the changed tokens cover."""
+        lo, hi = (chars.start, chars.new_end) if chars else (len(text), 0)
+        if tokens is not None:
+            first = int(ends[tokens.start - 1]) - 1 if tokens.start > 0 else 0   # a split character: from its start
+            last = int(ends[tokens.new_end - 1]) if tokens.new_end > 0 else 0
+            lo, hi = min(lo, max(0, first)), max(hi, max(first, last))
+        return max(0, min(lo, len(text))), max(0, min(max(hi, lo), len(text)))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def snapshot(self, labels: tuple[str, ...]) -> Evidence:
+        return Evidence(self.text, labels, tuple(self.starts), tuple(self.ends), tuple(self.kinds),
+                        tuple(self.t0), tuple(self.t1), self.sums.clone(), self.n_tokens,
+                        tuple(self.own), tuple(self.own_p), tuple(self.centred))
+
+
+def _shifted(values: list[int], shift: int) -> list[int]:
+    return [v + shift for v in values] if shift else values

@@ -1,0 +1,141 @@
+"""What to tell a writer about a document's tone: which sentences to point out, in words.
+
+Pure functions over `Evidence` (see `incls.lsp.evidence` for the arithmetic). The rules:
+
+- The document's tone is its most probable class. A **neutral** document (the label
+  "neutral", when the model has one) is quiet: no diagnostic and no hints; the status bar
+  still says "neutral". A document of nothing but whitespace has no tone at all.
+- A sentence is pointed out only if it is a sentence or a list item (never a greeting,
+  a sign-off or a lone short line), the user has not ignored it, and it reads as a
+  non-neutral class with at least `threshold` probability on its own.
+- It **carries** the tone if it reads as the document's class and its pull raises that
+  class (relative to the mean over classes); it **pulls against** the tone if it reads as
+  another non-neutral class and its pull lowers the document's class.
+- Of those, the `count` with the strongest pull are shown; the strongest sentence against
+  the tone is always among them when there is one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+from ..text.sentences import ITEM, SENTENCE
+from .evidence import Evidence
+
+NEUTRAL = "neutral"
+CARRIES, AGAINST = "carries", "against"
+HINTED_KINDS = (SENTENCE, ITEM)
+
+
+@dataclass(frozen=True)
+class Tone:
+    index: int        # the document's class
+    label: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Hint:
+    index: int        # the unit in `Evidence`
+    start: int        # in the source
+    end: int
+    role: str         # CARRIES or AGAINST
+    label: str        # how the sentence reads on its own
+    probability: float
+    share: float      # of the evidence for the document's class
+    pull: float       # toward the document's class, relative to the mean over classes (logits)
+    key: str
+    message: str
+
+
+def document_tone(labels: tuple[str, ...], probabilities: tuple[float, ...]) -> Tone | None:
+    if not probabilities:
+        return None
+    k = max(range(len(probabilities)), key=probabilities.__getitem__)
+    return Tone(k, labels[k], probabilities[k])
+
+
+def is_quiet(tone: Tone | None) -> bool:
+    """No tone to show: nothing to classify, or a neutral document."""
+    return tone is None or tone.label == NEUTRAL
+
+
+def describe(label: str, probability: float) -> str:
+    """'strongly negative', 'negative', 'slightly negative' from a class probability."""
+    if probability >= 0.9:
+        return f"strongly {label}"
+    if probability >= 0.65:
+        return label
+    return f"slightly {label}"
+
+
+def hints(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored: set[str]) -> list[Hint]:
+    """The sentences to point out, strongest first (see the module's rules).
+
+    Plain Python over the units' cached readings: per keystroke this is a few arithmetic
+    operations per unit, cheaper here than tensor calls on a few hundred rows.
+    """
+    if count <= 0 or len(evidence) == 0 or is_quiet(tone):
+        return []
+    labels, k, T = evidence.labels, tone.index, max(1, evidence.n_tokens)
+    neutral = labels.index(NEUTRAL) if NEUTRAL in labels else -1
+    z = evidence.sums_total
+    zk = (z[k] - sum(z) / len(z)) / T                       # the document's centred logit of k
+    positive = 0.0                                          # the units' centred contributions toward k, > 0
+    carrying, against, toward = [], [], {}
+    for i, (kind, own, p, c) in enumerate(zip(evidence.kinds, evidence.own, evidence.own_p, evidence.centred)):
+        if c[k] > 0:
+            positive += c[k]
+        if kind not in HINTED_KINDS or own == neutral or p < threshold:
+            continue
+        pull = (c[k] - (evidence.t1[i] - evidence.t0[i]) * zk) / T
+        if own == k and pull > 0:
+            carrying.append(i)
+        elif own != k and pull < 0:
+            against.append(i)
+        else:
+            continue
+        toward[i] = pull
+    if ignored:
+        carrying = [i for i in carrying if evidence.key(i) not in ignored]
+        against = [i for i in against if evidence.key(i) not in ignored]
+    chosen = heapq.nlargest(count, carrying + against, key=lambda i: abs(toward[i]))
+    strongest_against = min(against, key=toward.__getitem__, default=None)
+    if strongest_against is not None and strongest_against not in chosen:
+        chosen = chosen[:count - 1] + [strongest_against]
+    against = set(against)
+    return [_hint(evidence, tone, i, AGAINST if i in against else CARRIES, labels[evidence.own[i]], evidence.own_p[i],
+                  evidence.centred[i][k] / positive if positive > 0 else 0.0, toward[i]) for i in chosen]
+
+
+def _hint(evidence: Evidence, tone: Tone, i: int, role: str, label: str, p: float, share: float,
+          pull: float) -> Hint:
+    if role == CARRIES:
+        message = f"This sentence reads {describe(label, p)}"
+    else:
+        message = f"This sentence reads {describe(label, p)}, against the document's {tone.label} tone"
+    start, end = evidence.range_of(i)
+    return Hint(i, start, end, role, label, p, share, pull, evidence.key(i), message)
+
+
+def without(evidence: Evidence, i: int) -> list[float]:
+    """Class probabilities of the document without unit i, the other votes unchanged
+    (z' = (T z - S_i) / (T - n_i)): what deleting the sentence would roughly do."""
+    n = evidence.t1[i] - evidence.t0[i]
+    T = evidence.n_tokens
+    if T - n <= 0:
+        return []
+    z = (evidence.sums.sum(0) - evidence.sums[i]) / (T - n)
+    return z.softmax(-1).tolist()
+
+
+def excerpt(text: str, limit: int = 60) -> str:
+    """One line of at most `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+
+
+def percent(x: float) -> str:
+    return f"{round(100 * x):d}%" if math.isfinite(x) else "–"
