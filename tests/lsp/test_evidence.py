@@ -180,14 +180,14 @@ def test_evidence_costs_little_per_keystroke_at_2000_tokens():
             ids, ends = list(doc.tokens.ids), doc.tokens.char_ends.copy()
         stats = c.factory.apply(doc.session, TokenEdit(pending.start, pending.old_end, tuple(ids[pending.start:pending.new_end])))
         started = time.perf_counter()
-        ledger.update(doc.tokens.text, ends, Votes.of(doc.session, 2), chars, pending, stats.voted)
+        ledger.update(doc.tokens.text, ends, Votes.of(doc.session, c.model.cfg.n_classes), chars, pending, stats.voted)
         timings.append(time.perf_counter() - started)
     timings.sort()
     print(f"evidence update per keystroke, 2,000 tokens: p50 {1000 * timings[len(timings) // 2]:.3f} ms, "
           f"max {1000 * timings[-1]:.3f} ms")
     assert timings[len(timings) // 2] < 0.005, timings
-    again = Ledger(2)   # the same session's votes, summed from scratch: the same evidence
-    again.rebuild(doc.tokens.text, doc.tokens.char_ends, Votes.of(doc.session, 2))
+    again = Ledger(c.model.cfg.n_classes)   # the same session's votes, summed from scratch: the same evidence
+    again.rebuild(doc.tokens.text, doc.tokens.char_ends, Votes.of(doc.session, c.model.cfg.n_classes))
     assert_same(ledger.snapshot(("negative", "positive")), again.snapshot(("negative", "positive")))
 
 

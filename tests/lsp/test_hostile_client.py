@@ -174,11 +174,11 @@ def test_exit_ends_the_process_within_a_second_even_mid_computation():
 
 def test_a_lone_surrogate_is_kept_and_later_offsets_stay_the_clients(server):
     uri = "file:///h/lone.txt"
-    server.open(uri, "ab")
+    server.open(uri, "ab, an awful, terrible mess")
     server.change(uri, 2, "\ud800", (0, 1), (0, 1))
     server.change(uri, 3, "X", (0, 3), (0, 3))  # after the lone half: a, \ud800, b count 3 units
     assert server.diagnostics(uri, 3)[0]["source"] == "incls"
-    assert server.inspect(uri)["text"] == "a\ud800bX"
+    assert server.inspect(uri)["text"] == "a\ud800bX, an awful, terrible mess"
 
 
 def test_an_emoji_sent_as_two_halves_becomes_the_emoji(server, tokenizer):
@@ -206,9 +206,9 @@ def test_a_change_that_cannot_be_applied_asks_for_the_whole_text(server):
     assert server.inspect(uri)["outOfSync"] is True
     server.change(uri, 3, "y", (0, 0), (0, 0))  # refused: the server cannot know the client's text
     assert server.inspect(uri)["text"] == TEXT
-    server.change(uri, 4, "All new text.")
+    server.change(uri, 4, "All new text, and an awful, terrible mess.")
     assert server.diagnostics(uri, 4)[0]["source"] == "incls"
-    assert server.inspect(uri)["text"] == "All new text." and server.inspect(uri)["outOfSync"] is False
+    assert server.inspect(uri)["text"] == "All new text, and an awful, terrible mess." and server.inspect(uri)["outOfSync"] is False
 
 
 # -- messages ------------------------------------------------------------------------------
