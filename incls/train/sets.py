@@ -14,8 +14,8 @@ from typing import Callable
 
 import torch
 
-from .data import (IMDB_LABELS, TONE_LABELS, Dataset, DataError, everyday_dev, imdb_split, rotten_tomatoes_check,
-                   tweets_split)
+from .data import (IMDB_LABELS, TONE_LABELS, Dataset, DataError, everyday_dev, imdb_split, news_as_neutral,
+                   rotten_tomatoes_check, tweets_split)
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,15 @@ def relabel(data: Dataset, labels: tuple[str, ...]) -> Dataset:
 
 def training_sources(model_labels: tuple[str, ...]) -> tuple[list[str], Dataset]:
     """(names, merged training parts) of the sources whose labels the model has: IMDB train
-    for a two-class sentiment model, IMDB train and the tweets' train split for the
-    three-class tone model."""
+    for a two-class sentiment model; IMDB train, the tweets' train split and the news
+    articles taken as neutral for the three-class tone model (its own training data)."""
     names = [n for n, s in SETS.items() if s.train is not None and fits(n, model_labels)]
     if not names:
         raise DataError(f"no training source has labels among {list(model_labels)}. "
                         "Fix: evaluate with --data FILE, whose 90% trains the baseline")
     parts = [relabel(SETS[n].train(), model_labels) for n in names]
+    if set(model_labels) == set(TONE_LABELS):   # the tone model's neutral news, as it trains on
+        names.append("news")
+        parts.append(relabel(news_as_neutral(), model_labels))
     merged = Dataset([t for p in parts for t in p.texts], [y for p in parts for y in p.labels], model_labels)
     return [f"{n} train" for n in names], merged

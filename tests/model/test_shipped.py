@@ -20,14 +20,23 @@ NEGATED_COMPLIMENT = ("I wouldn't call this blender good. It is not powerful, no
 
 
 @pytest.mark.slow
-@pytest.mark.trained
-@pytest.mark.parametrize("text,label", [(POSITIVE, "positive"), (NEGATIVE, "negative"), (COMPLAINT, "negative"),
-                                        (MEETING_NOTE, "neutral"), (NEGATED_COMPLIMENT, "negative")])
+@pytest.mark.parametrize("text,label", [(POSITIVE, "positive"), (NEGATIVE, "negative")])
 def test_shipped_model_reads_fixed_reviews(shipped_model, tokenizer, text, label):
     logits = shipped_model.document_logits(tokenizer.encode(text).ids)
     probs = torch.softmax(logits, -1)
     assert shipped_model.cfg.labels[int(probs.argmax())] == label
     assert float(probs.max()) > 0.6
+
+
+@pytest.mark.slow
+@pytest.mark.trained
+@pytest.mark.parametrize("text,label", [(COMPLAINT, "negative"), (MEETING_NOTE, "neutral"),
+                                        (NEGATED_COMPLIMENT, "negative")])
+def test_shipped_model_reads_everyday_texts_of_each_class(shipped_model, tokenizer, text, label):
+    """Three classes: the right one, with a majority of the probability."""
+    probs = torch.softmax(shipped_model.document_logits(tokenizer.encode(text).ids), -1)
+    assert shipped_model.cfg.labels[int(probs.argmax())] == label
+    assert float(probs.max()) > 0.5
 
 
 def test_shipped_weights_are_small_safetensors():
