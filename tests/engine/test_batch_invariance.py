@@ -16,16 +16,16 @@ from incls.engine.weights import DT, PW, engine_weights
 from engine_testing import random_model
 
 
-def _rows(w, lw, x: torch.Tensor, codes: torch.Tensor):
-    """Everything position-wise the engine computes for rows x (n, d) with codes (n, H),
-    through the entry points a session uses (storage rows 0..n-1)."""
+def _rows(w, lw, x: torch.Tensor, codes: torch.Tensor, ids: torch.Tensor):
+    """Everything position-wise the engine computes for rows x (n, d) with codes (n, H) and
+    token ids (n,), through the entry points a session uses (storage rows 0..n-1)."""
     n = x.shape[0]
     rows = torch.arange(n)
     cache_x = torch.empty(n, w.d, dtype=PW)
     qW, k, v = (torch.empty(n, heads, w.hd, dtype=DT) for heads in (w.H, w.Hkv, w.Hkv))
     pw.store_projections(w, lw, x, rows, cache_x, qW, k, v)
     after = pw.finish_rows(w, lw, cache_x, codes.contiguous(), rows)
-    return qW, k, v, after, pw.classify(w, after)
+    return qW, k, v, after, pw.classify(w, after, ids)
 
 
 def _check(model, n_rows: int) -> None:
@@ -37,11 +37,12 @@ def _check(model, n_rows: int) -> None:
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        reference = _rows(w, lw, x, codes)
+        ids = torch.randint(0, w.vocab, (n_rows,), generator=gen)
+        reference = _rows(w, lw, x, codes, ids)
         for threads in (1, 2):
             torch.set_num_threads(threads)
             for start, size in [(0, 1), (5, 2), (7, 3), (11, 5), (3, 9), (20, 17), (1, 40), (2, 33), (0, n_rows)]:
-                part = _rows(w, lw, x[start:start + size], codes[start:start + size])
+                part = _rows(w, lw, x[start:start + size], codes[start:start + size], ids[start:start + size])
                 for got, want in zip(part, reference):
                     assert torch.equal(got, want[start:start + size]), (threads, start, size)
     finally:
