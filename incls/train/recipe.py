@@ -130,10 +130,12 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
         state_means.append(feats.mean)
     cfg = model.cfg
     lexicon, lex_bias = fit_lexicon(lex_docs, torch.tensor(lex_labels), cfg.vocab_size, cfg.n_classes, recipe, log)
-    with torch.no_grad():
-        flat, offsets = bag(state_docs)
-        offsets = F.embedding_bag(flat, lexicon, offsets, mode="mean") + lex_bias      # (N2, C)
-    w, b = fit_state_vote(torch.cat(state_means), offsets, torch.tensor(state_labels), recipe)
+    w, b = torch.zeros_like(model.classifier.weight), torch.zeros(cfg.n_classes)  # no stage 2: the lexicon alone
+    if state_docs:
+        with torch.no_grad():
+            flat, offsets = bag(state_docs)
+            offsets = F.embedding_bag(flat, lexicon, offsets, mode="mean") + lex_bias  # (N2, C)
+        w, b = fit_state_vote(torch.cat(state_means), offsets, torch.tensor(state_labels), recipe)
     with torch.no_grad():
         model.classifier.weight.copy_(w)
         model.classifier.bias.copy_(b + lex_bias)
