@@ -139,6 +139,10 @@ def run_head(args) -> int:
     from ..model.checkpoint import DEFAULT_MODEL
     from .data import TONE_LABELS, news_as_neutral, tweets_split
 
+    if args.resume or args.checkpoint_dir or args.stop_after is not None:
+        raise CheckpointError("--resume, --checkpoint-dir and --stop-after checkpoint the layers' training",
+                              fix="add --recipe layers (the head recipe caches its final states under "
+                                  "--feature-cache and needs no checkpoints)")
     if args.data:
         data, held = split_user_data(load_user_file(Path(args.data)))
         labels = data.label_names

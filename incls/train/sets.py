@@ -80,8 +80,9 @@ def training_sources(model_labels: tuple[str, ...]) -> tuple[list[str], Dataset]
         raise DataError(f"no training source has labels among {list(model_labels)}. "
                         "Fix: evaluate with --data FILE, whose 90% trains the baseline")
     parts = [relabel(SETS[n].train(), model_labels) for n in names]
+    trained_on = [f"{n} train" for n in names]
     if set(model_labels) == set(TONE_LABELS):   # the tone model's neutral news, as it trains on
-        names.append("news")
+        trained_on.append("news as neutral")
         parts.append(relabel(news_as_neutral(), model_labels))
     merged = Dataset([t for p in parts for t in p.texts], [y for p in parts for y in p.labels], model_labels)
-    return [f"{n} train" for n in names], merged
+    return trained_on, merged

@@ -54,16 +54,18 @@ def test_sets_are_parsed_by_name():
         parse_sets("nope")
 
 
-def test_tone_baseline_trains_on_imdb_and_tweets_with_labels_mapped_by_name():
-    from incls.train.data import imdb_split, tweets_split
+def test_tone_baseline_trains_on_the_tone_data_with_labels_mapped_by_name():
+    from incls.train.data import imdb_split, news_as_neutral, tweets_split
     from incls.train.sets import training_sources
 
     names, merged = training_sources(TONE_LABELS)
-    imdb, tweets = imdb_split("train"), tweets_split("train")
-    assert names == ["imdb train", "tweets train"] and len(merged) == len(imdb) + len(tweets)
+    imdb, tweets, news = imdb_split("train"), tweets_split("train"), news_as_neutral()
+    assert names == ["imdb train", "tweets train", "news as neutral"]
+    assert len(merged) == len(imdb) + len(tweets) + len(news)
     assert merged.label_names == TONE_LABELS
     assert merged.labels[: len(imdb)] == [2 * y for y in imdb.labels]      # positive: 1 there, 2 here
-    assert merged.labels[len(imdb):] == tweets.labels
+    assert merged.labels[len(imdb): len(imdb) + len(tweets)] == tweets.labels
+    assert set(merged.labels[len(imdb) + len(tweets):]) == {TONE_LABELS.index("neutral")}
     assert not set(merged.texts) & set(tweets_split("test").texts)
     names, merged = training_sources(IMDB_LABELS)
     assert names == ["imdb train"] and merged.labels == imdb.labels

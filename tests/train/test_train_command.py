@@ -20,7 +20,7 @@ from incls.train import command
 GOOD = ["wonderful", "great", "superb", "lovely"]
 BAD = ["awful", "terrible", "dreadful", "boring"]
 FILLER = "the film had a plot and some actors in it".split()
-TINY = ["--layers", "1", "--frozen-layers", "0", "--steps", "3", "--batch-size", "8", "--max-tokens", "24",
+TINY = ["--recipe", "layers", "--layers", "1", "--frozen-layers", "0", "--steps", "3", "--batch-size", "8", "--max-tokens", "24",
         "--codebook-size", "8"]
 
 
@@ -66,7 +66,8 @@ def test_csv_with_one_class_names_the_file_and_the_fix(tmp_path, capsys):
 
 def test_stop_after_without_a_checkpoint_folder_says_what_to_add(tmp_path, capsys):
     data = write_csv(tmp_path / "two.csv")
-    assert main(["train", "--data", str(data), "--out", str(tmp_path / "m.safetensors"), "--stop-after", "2"]) == 2
+    assert main(["train", "--recipe", "layers", "--data", str(data), "--out", str(tmp_path / "m.safetensors"),
+                 "--stop-after", "2"]) == 2
     assert "Fix: add --checkpoint-dir DIR" in capsys.readouterr().err
 
 
