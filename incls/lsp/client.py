@@ -18,6 +18,34 @@ import time
 SERVER_COMMAND = [sys.executable, "-m", "incls.cli", "--stdio"]
 
 
+def frame(message: dict) -> bytes:
+    """One JSON-RPC message with its Content-Length header."""
+    body = json.dumps(message).encode("utf-8")
+    return f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def read_message(stream) -> dict | None:
+    """The next message on a byte stream, or None at its end."""
+    length = None
+    while True:
+        line = stream.readline()
+        if not line:
+            return None
+        if line in (b"\r\n", b"\n"):
+            break
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    return json.loads(stream.read(length))
+
+
+def answer(request: dict) -> dict:
+    """What a plain client answers the server's own requests (progress tokens, configuration)."""
+    params = request.get("params") or {}
+    result = [{}] * len(params["items"]) if request["method"] == "workspace/configuration" else None
+    return {"jsonrpc": "2.0", "id": request["id"], "result": result}
+
+
 class StdioClient:
     def __init__(self, command: list[str] | None = None, env: dict | None = None, stderr=subprocess.DEVNULL) -> None:
         self.process = subprocess.Popen(command or SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -31,33 +59,19 @@ class StdioClient:
     # -- wire -----------------------------------------------------------------------------
 
     def _send(self, message: dict) -> None:
-        body = json.dumps(message).encode("utf-8")
-        self.process.stdin.write(f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        self.process.stdin.write(frame(message))
         self.process.stdin.flush()
 
     def _read(self) -> None:
-        stream = self.process.stdout
-        while True:
-            length = None
-            while True:
-                line = stream.readline()
-                if not line:
-                    self.notifications.put((time.perf_counter(), {"method": "$/exit"}))
-                    return
-                if line in (b"\r\n", b"\n"):
-                    break
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            message = json.loads(stream.read(length))
+        while (message := read_message(self.process.stdout)) is not None:
             now = time.perf_counter()
             if "method" in message and "id" in message:  # a request from the server
-                result = [{}] * len(message["params"]["items"]) if message["method"] == "workspace/configuration" else None
-                self._send({"jsonrpc": "2.0", "id": message["id"], "result": result})
+                self._send(answer(message))
             elif "method" in message:
                 self.notifications.put((now, message))
             else:
                 self.responses.setdefault(message["id"], queue.Queue()).put(message)
+        self.notifications.put((time.perf_counter(), {"method": "$/exit"}))
 
     # -- API ------------------------------------------------------------------------------
 

@@ -7,13 +7,14 @@ null params, lone surrogates) and to see exactly what the server answers.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import queue
 import subprocess
 import sys
 import threading
 import time
+
+from incls.lsp.client import answer, frame, read_message
 
 SERVER = [sys.executable, "-m", "incls.cli", "--stdio"]
 
@@ -33,30 +34,13 @@ class RawServer:
         self.process.stdin.write(data)
         self.process.stdin.flush()
 
-    def frame(self, message: dict) -> bytes:
-        body = json.dumps(message).encode("utf-8")
-        return f"Content-Length: {len(body)}\r\n\r\n".encode() + body
-
     def send(self, message: dict) -> None:
-        self.write(self.frame(message))
+        self.write(frame(message))
 
     def _read(self) -> None:
-        stream = self.process.stdout
-        while True:
-            length = None
-            while True:
-                line = stream.readline()
-                if not line:
-                    return
-                if line == b"\r\n":
-                    break
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            message = json.loads(stream.read(length))
+        while (message := read_message(self.process.stdout)) is not None:
             if "method" in message and "id" in message:  # the server's own requests
-                result = [{}] * len(message["params"]["items"]) if message["method"] == "workspace/configuration" else None
-                self.send({"jsonrpc": "2.0", "id": message["id"], "result": result})
+                self.send(answer(message))
             self.messages.put(message)
 
     # -- conversation -------------------------------------------------------------------

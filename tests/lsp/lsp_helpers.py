@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 
+from hypothesis import strategies as st
 from lsprotocol import types
 
 SERVER = [sys.executable, "-m", "incls.cli", "--stdio"]
+
+# A courteous complaint with a greeting and a signature (hints must land on the complaint).
+COMPLAINT_LETTER = ("To whom it may concern,\n\n"
+                    "I am writing to complain about the service I received at your store on Main St. last week. "
+                    "The staff were rude, the order was wrong, and nobody apologised. "
+                    "I waited forty minutes for a refund that never came.\n\n"
+                    "I have been a customer for years.\n\n"
+                    "Best regards,\nDana Smith")
 
 
 CAPABILITIES = types.ClientCapabilities(
@@ -19,6 +29,33 @@ CAPABILITIES = types.ClientCapabilities(
         code_action=types.CodeActionClientCapabilities(),
     ),
 )
+
+
+async def start_session(client, options: dict | None = None) -> None:
+    """Record notifications, then initialize with the test capabilities and `options`."""
+    record_notifications(client)
+    await client.initialize_session(types.InitializeParams(capabilities=CAPABILITIES,
+                                                           initialization_options=options))
+
+
+def utf16_position(text: str, offset: int) -> tuple[int, int]:
+    """(line, UTF-16 character) of a code-point offset. Independent of the code under test:
+    split lines the protocol's way, count UTF-16 units."""
+    lines = re.split(r"\r\n|\r|\n", text[:offset])
+    return len(lines) - 1, len(lines[-1].encode("utf-16-le")) // 2
+
+
+def random_range(draw, text: str, longest: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A hypothesis-drawn range of at most `longest` code points, in LSP positions (never
+    between a \r and its \n, where no LSP position lies)."""
+    start = draw(st.integers(0, len(text)))
+    end = draw(st.integers(start, min(len(text), start + longest)))
+    if 0 < start < len(text) and text[start - 1] == "\r" and text[start] == "\n":
+        start += 1
+    end = max(end, start)
+    if 0 < end < len(text) and text[end - 1] == "\r" and text[end] == "\n":
+        end += 1
+    return utf16_position(text, start), utf16_position(text, end)
 
 
 def record_notifications(client) -> None:

@@ -7,7 +7,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_helpers import CAPABILITIES, SERVER, change, diagnostics_for, mark, open_doc, record_notifications
+from lsp_helpers import SERVER, change, diagnostics_for, mark, open_doc, start_session
 
 TEXT = "A fine film.\n\nI liked it a lot."
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -15,9 +15,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
 async def client(lsp_client: LanguageClient):
-    record_notifications(lsp_client)
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=CAPABILITIES, initialization_options={"incls": {"maxDocumentBytes": 200_000}}))
+    await start_session(lsp_client, {"incls": {"maxDocumentBytes": 200_000}})
     yield
     await lsp_client.shutdown_session()
 

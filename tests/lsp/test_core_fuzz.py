@@ -7,13 +7,13 @@ and its diagnostics equal those of a fresh open of the same text.
 
 from __future__ import annotations
 
-import re
 
 from hypothesis import given, settings, strategies as st
 
 from incls.lsp import present
 from incls.lsp.core import Change, Core
 from incls.lsp.settings import Settings
+from lsp_helpers import random_range, utf16_position
 
 PIECES = ["good", " bad", " film", ".", " ", "\n", "\r\n", "\n\n", "\r\n\r\n", "é", "e\u0301", "👍🏽", "🇫🇷",
           "中文", "'s", " not", "!"]
@@ -38,26 +38,11 @@ def fresh_core() -> Core:
     return _loaded["core"]
 
 
-def utf16_position(text: str, offset: int) -> tuple[int, int]:
-    """Independent of the code under test: split lines the protocol's way, count UTF-16 units."""
-    before = text[:offset]
-    lines = re.split(r"\r\n|\r|\n", before)
-    return len(lines) - 1, len(lines[-1].encode("utf-16-le")) // 2
-
-
 @st.composite
 def change_for(draw, text: str):
     if draw(st.integers(0, 4)) == 0:
         return Change(draw(texts))  # a whole-text change, as Vim's ALE sends
-    start = draw(st.integers(0, len(text)))
-    end = draw(st.integers(start, min(len(text), start + 6)))
-    # no LSP position lies between \r and \n: move such an end point past the \n
-    if 0 < start < len(text) and text[start - 1] == "\r" and text[start] == "\n":
-        start += 1
-    end = max(end, start)
-    if 0 < end < len(text) and text[end - 1] == "\r" and text[end] == "\n":
-        end += 1
-    return Change(draw(texts), (utf16_position(text, start), utf16_position(text, end)))
+    return Change(draw(texts), random_range(draw, text, 6))
 
 
 def expected_after(text: str, change: Change) -> str:

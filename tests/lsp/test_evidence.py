@@ -18,13 +18,9 @@ from incls.lsp.evidence import Evidence, Ledger, Span, Votes
 from incls.lsp.settings import Settings
 from incls.text import TokenEdit
 from incls.text.sentences import GREETING, LINE, SIGNOFF
+from lsp_helpers import COMPLAINT_LETTER
 
-LETTER = ("To whom it may concern,\n\n"
-          "I am writing to complain about the service I received at your store on Main St. last week. "
-          "The staff were rude, the order was wrong, and nobody apologised. "
-          "I waited forty minutes for a refund that never came.\n\n"
-          "I have been a customer for years.\n\n"
-          "Best regards,\nDana Smith")
+LETTER = COMPLAINT_LETTER
 
 _loaded: dict = {}
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import incls
+from incls.lsp.client import frame
 
 from hostile import RawServer
 
@@ -119,7 +120,7 @@ def test_a_malformed_frame_never_leaves_the_server_deaf(server, broken):
         "not-json": b"Content-Length: 9\r\n\r\n{not json",
         "long-length": f"Content-Length: {len(body) + 15}\r\n\r\n".encode() + body,
     }
-    server.write(frames[broken] + server.frame(good))
+    server.write(frames[broken] + frame(good))
     if broken != "long-length":  # a length too long swallows the start of the next frame
         assert "result" in server.response(good["id"], timeout=15)
     assert alive(server)

@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 
 from incls.text.markdown import Markdown
 from incls.text.projection import project_text
-from test_core_fuzz import expected_after, fresh_core, model_and_tokenizer, shown, utf16_position
+from lsp_helpers import random_range
+from test_core_fuzz import expected_after, fresh_core, model_and_tokenizer, shown
 from incls.lsp.core import Change
 
 PIECES = ["good", " bad", " film", ".", " ", "\n", "\n\n", "\r\n", "```\n", "```", "# ", "- ", "> ", "`", "*",
@@ -18,14 +19,7 @@ texts = st.lists(st.sampled_from(PIECES), max_size=14).map("".join)
 
 @st.composite
 def change_for(draw, text: str):
-    start = draw(st.integers(0, len(text)))
-    end = draw(st.integers(start, min(len(text), start + 8)))
-    if 0 < start < len(text) and text[start - 1] == "\r" and text[start] == "\n":
-        start += 1
-    end = max(end, start)
-    if 0 < end < len(text) and text[end - 1] == "\r" and text[end] == "\n":
-        end += 1
-    return Change(draw(texts), (utf16_position(text, start), utf16_position(text, end)))
+    return Change(draw(texts), random_range(draw, text, 8))
 
 
 @settings(max_examples=15, deadline=None)

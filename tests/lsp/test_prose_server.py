@@ -9,7 +9,8 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_helpers import CAPABILITIES, SERVER, change, diagnostics_for, mark, open_doc, record_notifications, status_for
+from lsp_helpers import (SERVER, change, diagnostics_for, mark, open_doc, start_session,
+                         status_for)
 
 PROSE = ("# Release 2.4\n\n"
          "We are delighted with this release: the new editor is wonderful, fast and a joy to use.\n\n"
@@ -29,9 +30,7 @@ PAPER = ("\\documentclass{article}\n\\begin{document}\n"
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
 async def client(lsp_client: LanguageClient):
-    record_notifications(lsp_client)
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=CAPABILITIES, initialization_options={"incls": {"sentenceThreshold": 0.0}}))
+    await start_session(lsp_client, {"incls": {"sentenceThreshold": 0.0}})
     yield
     await lsp_client.shutdown_session()
 

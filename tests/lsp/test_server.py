@@ -7,7 +7,8 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_helpers import CAPABILITIES, SERVER, change, diagnostics_for, mark, open_doc, record_notifications, status_for
+from lsp_helpers import (COMPLAINT_LETTER, SERVER, change, diagnostics_for, mark, open_doc, start_session,
+                         status_for)
 
 REVIEW = ("This film was a delight from start to finish.\n\n"
           "The acting is superb and the story kept me hooked.\n\n"
@@ -16,9 +17,7 @@ REVIEW = ("This film was a delight from start to finish.\n\n"
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
 async def client(lsp_client: LanguageClient):
-    record_notifications(lsp_client)
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=CAPABILITIES, initialization_options={"incls": {"sentenceThreshold": 0.0}}))
+    await start_session(lsp_client, {"incls": {"sentenceThreshold": 0.0}})
     yield
     await lsp_client.shutdown_session()
 
@@ -157,12 +156,7 @@ async def test_typing_a_contrary_sentence_flips_the_label(client: LanguageClient
     assert diags[0].code == "positive"
 
 
-LETTER = ("To whom it may concern,\n\n"
-          "I am writing to complain about the service I received at your store on Main St. last week. "
-          "The staff were rude, the order was wrong, and nobody apologised. "
-          "I waited forty minutes for a refund that never came.\n\n"
-          "I have been a customer for years.\n\n"
-          "Best regards,\nDana Smith")
+LETTER = COMPLAINT_LETTER
 
 
 async def test_a_complaint_letters_hints_never_land_on_its_greeting_or_signature(client: LanguageClient):

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from incls.cli import main
 from incls.model.checkpoint import save_checkpoint
