@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,21 +21,6 @@ from .batches import pad
 HEAD_TENSORS = ("classifier.", "lexicon.")
 SHARD_DOCS = 256
 BATCH_TOKENS = 4096
-
-
-@dataclass
-class Features:
-    """Cached final states of N documents."""
-
-    mean: torch.Tensor        # (N, d) float32, mean over positions of the normed final state
-    lengths: torch.Tensor     # (N,) tokens read per document
-
-    def __len__(self) -> int:
-        return self.mean.shape[0]
-
-    @staticmethod
-    def cat(parts: list["Features"]) -> "Features":
-        return Features(torch.cat([p.mean for p in parts]), torch.cat([p.lengths for p in parts]))
 
 
 def weights_key(model) -> str:
@@ -82,20 +66,19 @@ def token_batches(lengths: list[int]) -> list[list[int]]:
 
 
 @torch.no_grad()
-def extract(model, docs: list[list[int]]) -> Features:
-    """Features of `docs` (token ids)."""
-    out = Features(torch.zeros(len(docs), model.cfg.d_model), torch.tensor([len(x) for x in docs]))
-    lengths = [len(x) for x in docs]
-    for index in token_batches(lengths):
+def mean_states(model, docs: list[list[int]]) -> torch.Tensor:
+    """(N, d) mean over positions of each document's normed final state (docs: token ids)."""
+    out = torch.zeros(len(docs), model.cfg.d_model)                    # (N, d)
+    for index in token_batches([len(x) for x in docs]):
         ids, lens = pad([docs[i] for i in index])
         states = final_states(model, ids)                              # (B, T, d)
         for row, i in enumerate(index):
-            out.mean[i] = states[row, : lens[row]].mean(0)
+            out[i] = states[row, : lens[row]].mean(0)
     return out
 
 
-def cached_features(model, docs: list[list[int]], root: Path, name: str, progress: bool = True) -> Features:
-    """Features of `docs`, read from `root` where an earlier run wrote them, else computed
+def cached_mean_states(model, docs: list[list[int]], root: Path, name: str, progress: bool = True) -> torch.Tensor:
+    """`mean_states` of `docs`, read from `root` where an earlier run wrote them, else computed
     shard by shard (each shard named by its token ids, so a prefix of a dataset reuses them)."""
     from safetensors.torch import load_file, save_file
 
@@ -105,12 +88,10 @@ def cached_features(model, docs: list[list[int]], root: Path, name: str, progres
     for first in range(0, len(docs), SHARD_DOCS):
         shard = folder / f"{first:07d}-{docs_key(docs[first: first + SHARD_DOCS])}.safetensors"
         if not shard.is_file():
-            feats = extract(model, docs[first: first + SHARD_DOCS])
             tmp = shard.with_suffix(".part")
-            save_file({"mean": feats.mean.contiguous(), "lengths": feats.lengths.contiguous()}, str(tmp))
+            save_file({"mean": mean_states(model, docs[first: first + SHARD_DOCS])}, str(tmp))
             tmp.replace(shard)
             if progress:
                 print(f"features {name}: {min(first + SHARD_DOCS, len(docs))}/{len(docs)} documents", file=sys.stderr, flush=True)
-        t = load_file(str(shard))
-        parts.append(Features(t["mean"], t["lengths"]))
-    return Features.cat(parts)
+        parts.append(load_file(str(shard))["mean"])
+    return torch.cat(parts) if parts else torch.zeros(0, model.cfg.d_model)

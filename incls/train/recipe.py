@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from .batches import encode_all
 from .data import Dataset
-from .features import cached_features
+from .features import cached_mean_states
 
 
 @dataclass(frozen=True)
@@ -124,10 +124,10 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
         if not stage2:
             continue
         docs = encode_all(tokenizer, [texts[i] for i in stage2], source.max_tokens or recipe.max_tokens)
-        feats = cached_features(model, docs, cache_root, source.name, progress=log is not None)
+        means = cached_mean_states(model, docs, cache_root, source.name, progress=log is not None)  # (n, d)
         state_docs += docs
         state_labels += [labels[i] for i in stage2]
-        state_means.append(feats.mean)
+        state_means.append(means)
     cfg = model.cfg
     lexicon, lex_bias = fit_lexicon(lex_docs, torch.tensor(lex_labels), cfg.vocab_size, cfg.n_classes, recipe, log)
     w, b = torch.zeros_like(model.classifier.weight), torch.zeros(cfg.n_classes)  # no stage 2: the lexicon alone

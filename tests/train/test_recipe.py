@@ -8,7 +8,7 @@ from incls.model.config import tiny_config
 from incls.model.transformer import VQTransformer
 from incls.train.batches import encode_all
 from incls.train.data import Dataset
-from incls.train.features import cached_features
+from incls.train.features import cached_mean_states
 from incls.train.recipe import HeadRecipe, Source, fit_tone_head, with_new_head
 
 LABELS = ("negative", "neutral", "positive")
@@ -61,9 +61,9 @@ def test_cached_states_are_the_forward_pass_states(tokenizer, tmp_path):
         model.classifier.weight.normal_()
         model.lexicon.weight.normal_()
     ids = encode_all(tokenizer, examples(20, 3).texts, 32)
-    feats = cached_features(model, ids, tmp_path, "check", progress=False)
-    again = cached_features(model, ids, tmp_path, "check", progress=False)   # read back from disk
-    assert torch.equal(feats.mean, again.mean)
-    for doc, mean in zip(ids, feats.mean):
+    means = cached_mean_states(model, ids, tmp_path, "check", progress=False)
+    again = cached_mean_states(model, ids, tmp_path, "check", progress=False)   # read back from disk
+    assert torch.equal(means, again)
+    for doc, mean in zip(ids, means):
         from_cache = model.classifier(mean) + model.lexicon.weight[doc].mean(0)
         assert torch.allclose(from_cache, model.document_logits(doc), atol=1e-4)
