@@ -26,6 +26,7 @@ SUBCOMMANDS = {
 
 def _serve(argv: list[str]) -> int:
     from .lsp.command import main as serve_main
+
     return serve_main(argv)
 
 
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = command.parse_args(argv[1:])
     from .model.errors import ModelError
     from .train.data import DataError
+
     try:
         return int(module.run(args) or 0)
     except (ModelError, DataError) as exc:
@@ -60,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RuntimeError as exc:
         from .engine.native import NativeBuildError  # (imports torch: only once something failed)
+
         if not isinstance(exc, NativeBuildError):
             raise
         print(f"incls: {one_line(exc)}", file=sys.stderr)  # no compiler: one line naming the fix
@@ -77,10 +80,14 @@ def one_line(exc: BaseException) -> str:
 
 def _unknown_command(name: str) -> int:
     import difflib
+
     near = difflib.get_close_matches(name, list(SUBCOMMANDS), n=1)
     hint = f"; did you mean '{near[0]}'?" if near else ""
-    print(f"incls: unknown command '{name}'{hint} Commands: {', '.join(SUBCOMMANDS)}; "
-          "serve LSP with incls --stdio (incls --help)", file=sys.stderr)
+    print(
+        f"incls: unknown command '{name}'{hint} Commands: {', '.join(SUBCOMMANDS)}; "
+        "serve LSP with incls --stdio (incls --help)",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -13,19 +13,25 @@ import statistics
 import time
 
 FLIP = {
-    "negative": (" Still, I have to admit I loved it: a wonderful, moving, beautifully acted film, and I would happily watch it again."
-                 " The cast is superb, the music is gorgeous, and the ending is perfect. A true delight, one of the best films"
-                 " of the year, and I highly recommend it to everyone."),
-    "positive": (" Still, I have to admit it was awful: a boring, clumsy, badly acted mess, and a complete waste of time."
-                 " The cast is wooden, the music is grating, and the ending is insulting. A true chore, one of the worst films"
-                 " of the year, and I would not recommend it to anyone."),
+    "negative": (
+        " Still, I have to admit I loved it: a wonderful, moving, beautifully acted film, and I would happily watch it again."
+        " The cast is superb, the music is gorgeous, and the ending is perfect. A true delight, one of the best films"
+        " of the year, and I highly recommend it to everyone."
+    ),
+    "positive": (
+        " Still, I have to admit it was awful: a boring, clumsy, badly acted mess, and a complete waste of time."
+        " The cast is wooden, the music is grating, and the ending is insulting. A true chore, one of the worst films"
+        " of the year, and I would not recommend it to anyone."
+    ),
 }
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--index", type=int, default=None, help="pick this held-out review instead of the default one")
     parser.add_argument("--delay", type=float, default=0.03, help="seconds between keystrokes (default %(default)s)")
-    parser.add_argument("--sentence", default=None, help="the sentence to type (default: one that contradicts the review)")
+    parser.add_argument(
+        "--sentence", default=None, help="the sentence to type (default: one that contradicts the review)"
+    )
 
 
 DEFAULT_REVIEW = 52  # a short (60 words), one-paragraph, clearly negative held-out review
@@ -68,7 +74,9 @@ def run(args) -> int:
         for ch in sentence:
             position = end_position(text)
             version += 1
-            sent_at[version] = client.change(uri, version, [{"range": {"start": position, "end": position}, "text": ch}])
+            sent_at[version] = client.change(
+                uri, version, [{"range": {"start": position, "end": position}, "text": ch}]
+            )
             text += ch
             updates += _drain(client, uri, sent_at, latencies, text, lambda l: None)
             time.sleep(args.delay)
@@ -80,8 +88,10 @@ def run(args) -> int:
     finally:
         client.close()
     print("\nsummary:")
-    print(f"  before: {first_message}   after: {final_message}   "
-          f"({'label flipped' if final_label != first_label else 'label unchanged'})")
+    print(
+        f"  before: {first_message}   after: {final_message}   "
+        f"({'label flipped' if final_label != first_label else 'label unchanged'})"
+    )
     print(f"  {len(sentence)} keystrokes, {updates + 1} published updates (bursts are coalesced)")
     if latencies:
         ordered = sorted(latencies)

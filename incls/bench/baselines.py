@@ -25,33 +25,31 @@ def _clipped_attention(block, q, k, v, start: int) -> torch.Tensor:
     cfg = block.cfg
     n, W = q.shape[0], cfg.window
     g = cfg.kv_group
-    kH = k.repeat_interleave(g, dim=1).transpose(0, 1)              # (H, T, hd)
-    vH = v.repeat_interleave(g, dim=1).transpose(0, 1)              # (H, T, hd)
+    kH = k.repeat_interleave(g, dim=1).transpose(0, 1)  # (H, T, hd)
+    vH = v.repeat_interleave(g, dim=1).transpose(0, 1)  # (H, T, hd)
     cw, sw = cos_sin(torch.tensor(W), cfg.head_dim, cfg.rope_theta)
     out = []
     for a in range(0, n, QUERY_BLOCK):
-        qb = q[a:a + QUERY_BLOCK].transpose(0, 1)                    # (H, nb, hd)
+        qb = q[a : a + QUERY_BLOCK].transpose(0, 1)  # (H, nb, hd)
         nb = qb.shape[1]
-        pos = torch.arange(start + a, start + a + nb)                # (nb,)
+        pos = torch.arange(start + a, start + a + nb)  # (nb,)
         Tk = int(pos[-1]) + 1
         lo = max(0, int(pos[0]) - W + 1)
         cq, sq = cos_sin(pos - lo, cfg.head_dim, cfg.rope_theta)
         ck, sk = cos_sin(torch.arange(lo, Tk) - lo, cfg.head_dim, cfg.rope_theta)
         near = rotate(qb, cq, sq) @ rotate(kH[:, lo:Tk], ck, sk).transpose(1, 2)  # (H, nb, Tk - lo)
-        dist = pos[:, None] - torch.arange(Tk)[None, :]                             # (nb, Tk)
+        dist = pos[:, None] - torch.arange(Tk)[None, :]  # (nb, Tk)
         if block.local:
             # keys closer than W only: the band lo..Tk, never the whole prefix
             scores = near.masked_fill((dist[:, lo:] < 0) | (dist[:, lo:] >= W), float("-inf")) / math.sqrt(cfg.head_dim)
             out.append((scores.softmax(-1) @ vH[:, lo:Tk]).transpose(0, 1))  # (nb, H, hd)
             continue
-        far = rotate(qb, cw, sw) @ kH[:, :Tk].transpose(1, 2)       # (H, nb, Tk)
+        far = rotate(qb, cw, sw) @ kH[:, :Tk].transpose(1, 2)  # (H, nb, Tk)
         scores = far
         scores[:, :, lo:] = torch.where(dist[:, lo:] < W, near, far[:, :, lo:])
         scores = scores.masked_fill(dist < 0, float("-inf")) / math.sqrt(cfg.head_dim)
         out.append((scores.softmax(-1) @ vH[:, :Tk]).transpose(0, 1))  # (nb, H, hd)
     return torch.cat(out) if out else q.new_zeros(0, cfg.n_heads, cfg.head_dim)
-
-
 
 
 def running_logits(model, votes: torch.Tensor) -> torch.Tensor:
@@ -79,17 +77,17 @@ class PrefixReuse:
                 start += 1
         start = min(start, len(ids))
         model = self.model
-        new_ids = torch.tensor(ids[start:], dtype=torch.long)                 # (n,)
-        x = model.embed_tokens(new_ids)                                      # (n, d)
+        new_ids = torch.tensor(ids[start:], dtype=torch.long)  # (n,)
+        x = model.embed_tokens(new_ids)  # (n, d)
         new_kv = []
         for layer, block in enumerate(model.layers):
-            q, k, v = block.project_qkv(x)                                   # (n, H, hd), (n, Hkv, hd)
+            q, k, v = block.project_qkv(x)  # (n, H, hd), (n, Hkv, hd)
             if start and layer < len(self.kv):
                 k = torch.cat([self.kv[layer][0][:start], k])
                 v = torch.cat([self.kv[layer][1][:start], v])
             new_kv.append((k, v))
-            o = _clipped_attention(block, q, k, v, start)                      # (n, H, hd)
-            codes = block.codebooks.nearest(o)                                 # (n, H)
+            o = _clipped_attention(block, q, k, v, start)  # (n, H, hd)
+            codes = block.codebooks.nearest(o)  # (n, H)
             x = block.finish(x, block.table_sum(codes, self.tables[layer]))
         self.kv, self.ids = new_kv, list(ids)
         self.votes = torch.cat([self.votes[:start], model.token_scores(x, new_ids)])
@@ -112,10 +110,17 @@ def hf_twin(twin_model):
 
     cfg = twin_model.cfg
     hf_cfg = LlamaConfig(
-        vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=cfg.d_ff,
-        num_hidden_layers=cfg.n_layers, num_attention_heads=cfg.n_heads, num_key_value_heads=cfg.n_kv_heads,
-        head_dim=cfg.head_dim, rms_norm_eps=cfg.rms_eps, rope_theta=cfg.rope_theta,
-        max_position_embeddings=16384, tie_word_embeddings=False,
+        vocab_size=cfg.vocab_size,
+        hidden_size=cfg.d_model,
+        intermediate_size=cfg.d_ff,
+        num_hidden_layers=cfg.n_layers,
+        num_attention_heads=cfg.n_heads,
+        num_key_value_heads=cfg.n_kv_heads,
+        head_dim=cfg.head_dim,
+        rms_norm_eps=cfg.rms_eps,
+        rope_theta=cfg.rope_theta,
+        max_position_embeddings=16384,
+        tie_word_embeddings=False,
     )
     hf = LlamaModel(hf_cfg).eval()
     state = {}
@@ -134,11 +139,11 @@ def hf_twin(twin_model):
 
     @torch.no_grad()
     def forward(ids: list[int]) -> torch.Tensor:
-        tokens = torch.tensor([ids])                                     # (1, T)
-        hidden = hf(input_ids=tokens).last_hidden_state[0]               # (T, d), final norm applied
-        votes = twin_model.classifier(hidden)                            # (T, C)
+        tokens = torch.tensor([ids])  # (1, T)
+        hidden = hf(input_ids=tokens).last_hidden_state[0]  # (T, d), final norm applied
+        votes = twin_model.classifier(hidden)  # (T, C)
         if twin_model.lexicon is not None:
             votes = votes + twin_model.lexicon(tokens[0])
-        return running_logits(twin_model, votes)                         # (T, C)
+        return running_logits(twin_model, votes)  # (T, C)
 
     return forward

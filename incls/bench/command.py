@@ -23,14 +23,21 @@ QUICK_PLAN = ((300, 4),)
 def add_arguments(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="short run for CI (about a minute)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--out", type=Path, default=Path("bench-results"), help="directory for bench.json and bench.png")
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench-results"), help="directory for bench.json and bench.png"
+    )
     parser.add_argument("--model", type=Path, default=None, help="VQ model weights (default: the shipped model)")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch threads (default 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-twin", action="store_true", help="skip the Hugging Face twin baseline")
     parser.add_argument("--verbose", action="store_true", help="log every edit to stderr")
-    parser.add_argument("--lengths", type=int, nargs="+", metavar="TOKENS",
-                        help="run only these document lengths of the full plan (e.g. --lengths 300)")
+    parser.add_argument(
+        "--lengths",
+        type=int,
+        nargs="+",
+        metavar="TOKENS",
+        help="run only these document lengths of the full plan (e.g. --lengths 300)",
+    )
 
 
 def run(args) -> int:
@@ -69,13 +76,18 @@ def run(args) -> int:
             records.extend(recs)
             memory[str(length)] = max(memory.get(str(length), 0), mem)
 
-    settings = {"quick": args.quick, "threads": threads, "threads_allowed": args.threads, "seed": args.seed,
-                "model": str(args.model or "shipped"), "plan": [list(p) for p in plan],
-                "seconds": round(time.perf_counter() - started, 1)}
+    settings = {
+        "quick": args.quick,
+        "threads": threads,
+        "threads_allowed": args.threads,
+        "seed": args.seed,
+        "model": str(args.model or "shipped"),
+        "plan": [list(p) for p in plan],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     summary = summarize(records, memory, settings)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.json").write_text(json.dumps(
-        {**summary, "records": [vars(r) for r in records]}, indent=1))
+    (args.out / "bench.json").write_text(json.dumps({**summary, "records": [vars(r) for r in records]}, indent=1))
     plot(records, args.out / "bench.png")
     if args.json:
         print(json.dumps(summary))
@@ -105,15 +117,21 @@ def fastest_threads(forward, allowed: int) -> int:
 
 
 def _print_table(summary: dict, out: Path) -> None:
-    print(f"{'kind':7s} {'tokens':>6s} {'edits':>5s} {'ops x full':>10s} {'ops x prefix':>12s} "
-          f"{'inc ms':>8s} {'full ms':>8s} {'prefix ms':>9s} {'twin ms':>8s} {'speedup':>7s}")
+    print(
+        f"{'kind':7s} {'tokens':>6s} {'edits':>5s} {'ops x full':>10s} {'ops x prefix':>12s} "
+        f"{'inc ms':>8s} {'full ms':>8s} {'prefix ms':>9s} {'twin ms':>8s} {'speedup':>7s}"
+    )
     for g in summary["by_kind_and_length"]:
         twin = g["wall_twin_median"]
-        print(f"{g['kind']:7s} {g['length']:6d} {g['edits']:5d} {g['ops_reduction_median']:10.1f} "
-              f"{g['ops_reduction_vs_prefix_median']:12.1f} {g['wall_incremental_median'] * 1e3:8.1f} "
-              f"{g['wall_full_median'] * 1e3:8.1f} {g['wall_prefix_median'] * 1e3:9.1f} "
-              f"{(twin or float('nan')) * 1e3:8.1f} {g['wall_speedup_median']:7.1f}")
-    print(f"word edits: ops reduction {summary['ops_reduction_median']:.1f}x vs full, "
-          f"{summary['ops_reduction_vs_prefix_median']:.1f}x vs prefix; wall speedup {summary['wall_speedup_median']:.1f}x; "
-          f"mismatch rate {summary['mismatch_rate']} over {summary['edits_checked']} checked edits")
+        print(
+            f"{g['kind']:7s} {g['length']:6d} {g['edits']:5d} {g['ops_reduction_median']:10.1f} "
+            f"{g['ops_reduction_vs_prefix_median']:12.1f} {g['wall_incremental_median'] * 1e3:8.1f} "
+            f"{g['wall_full_median'] * 1e3:8.1f} {g['wall_prefix_median'] * 1e3:9.1f} "
+            f"{(twin or float('nan')) * 1e3:8.1f} {g['wall_speedup_median']:7.1f}"
+        )
+    print(
+        f"word edits: ops reduction {summary['ops_reduction_median']:.1f}x vs full, "
+        f"{summary['ops_reduction_vs_prefix_median']:.1f}x vs prefix; wall speedup {summary['wall_speedup_median']:.1f}x; "
+        f"mismatch rate {summary['mismatch_rate']} over {summary['edits_checked']} checked edits"
+    )
     print(f"memory per document (bytes): {summary['memory_bytes_per_document']}; results in {out}")

@@ -27,12 +27,18 @@ def group_summary(records) -> dict:
         out[f"{name}_p95"] = quantile(values, 0.95)
     twins = [r.wall_twin for r in records if r.wall_twin is not None]
     out["wall_twin_median"] = statistics.median(twins) if twins else None
-    out["ops_reduction_median"] = statistics.median([_ratio(r.ops_full, r.ops_incremental) for r in records]) if records else None
-    out["ops_reduction_vs_prefix_median"] = statistics.median(
-        [_ratio(r.ops_prefix, r.ops_incremental) for r in records]) if records else None
-    out["wall_speedup_median"] = statistics.median([_ratio(r.wall_full, r.wall_incremental) for r in records]) if records else None
-    out["wall_speedup_vs_prefix_median"] = statistics.median(
-        [_ratio(r.wall_prefix, r.wall_incremental) for r in records]) if records else None
+    out["ops_reduction_median"] = (
+        statistics.median([_ratio(r.ops_full, r.ops_incremental) for r in records]) if records else None
+    )
+    out["ops_reduction_vs_prefix_median"] = (
+        statistics.median([_ratio(r.ops_prefix, r.ops_incremental) for r in records]) if records else None
+    )
+    out["wall_speedup_median"] = (
+        statistics.median([_ratio(r.wall_full, r.wall_incremental) for r in records]) if records else None
+    )
+    out["wall_speedup_vs_prefix_median"] = (
+        statistics.median([_ratio(r.wall_prefix, r.wall_incremental) for r in records]) if records else None
+    )
     return out
 
 
@@ -68,8 +74,11 @@ def plot(records, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    series = (("full recompute", "full", "tab:red"), ("prefix reuse", "prefix", "tab:orange"),
-              ("incremental", "incremental", "tab:blue"))
+    series = (
+        ("full recompute", "full", "tab:red"),
+        ("prefix reuse", "prefix", "tab:orange"),
+        ("incremental", "incremental", "tab:blue"),
+    )
     for ax, unit in zip(axes, ("ops", "wall")):
         for label, key, color in series:
             xs = [r.n_tokens for r in records]

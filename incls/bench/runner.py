@@ -82,15 +82,26 @@ def replay(model, stream: Stream, twin_forward=None, check_every_up_to: int = 40
         last = k == len(stream.edits) - 1
         check = len(ids) <= check_every_up_to or last
         rec = EditRecord(
-            kind=stream.kind, length=stream.length, n_tokens=len(ids), ops_incremental=stats.ops,
-            ops_full=stats.ops_full, ops_prefix=stats.ops_prefix,
+            kind=stream.kind,
+            length=stream.length,
+            n_tokens=len(ids),
+            ops_incremental=stats.ops,
+            ops_full=stats.ops_full,
+            ops_prefix=stats.ops_prefix,
             ops_twin=twin_ops(session.units, w.d, w.H, w.hd, len(ids)),
-            wall_incremental=stats.seconds, wall_full=wall_full, wall_prefix=wall_prefix, wall_twin=wall_twin,
-            checked=check, mismatch=check and not matches_fresh(session), dirty_per_layer=stats.dirty_per_layer,
+            wall_incremental=stats.seconds,
+            wall_full=wall_full,
+            wall_prefix=wall_prefix,
+            wall_twin=wall_twin,
+            checked=check,
+            mismatch=check and not matches_fresh(session),
+            dirty_per_layer=stats.dirty_per_layer,
         )
         records.append(rec)
         if log:
-            log(f"{stream.kind:6s} T={len(ids):5d} ops x{rec.ops_full / max(rec.ops_incremental, 1):7.1f} "
+            log(
+                f"{stream.kind:6s} T={len(ids):5d} ops x{rec.ops_full / max(rec.ops_incremental, 1):7.1f} "
                 f"wall inc {rec.wall_incremental * 1e3:7.1f} ms full {wall_full * 1e3:7.1f} ms "
-                f"prefix {wall_prefix * 1e3:7.1f} ms dirty {stats.dirty_per_layer}{' MISMATCH' if rec.mismatch else ''}")
+                f"prefix {wall_prefix * 1e3:7.1f} ms dirty {stats.dirty_per_layer}{' MISMATCH' if rec.mismatch else ''}"
+            )
     return records, session.memory_bytes()

@@ -27,9 +27,9 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 @dataclass
 class Stream:
     kind: str
-    length: int                       # nominal document length in tokens
+    length: int  # nominal document length in tokens
     start_ids: list[int]
-    edits: list[TokenEdit]            # one per step, in the coordinates of the step before
+    edits: list[TokenEdit]  # one per step, in the coordinates of the step before
     final_text: str = ""
 
 
@@ -44,7 +44,7 @@ def build_document(texts: list[str], tokenizer, n_tokens: int, offset: int) -> s
     doc = "\n\n".join(parts)
     enc = tokenizer.encode(doc)
     if len(enc.ids) > n_tokens:
-        doc = doc[:enc.offsets[n_tokens - 1][1]]
+        doc = doc[: enc.offsets[n_tokens - 1][1]]
     return doc
 
 
@@ -60,9 +60,9 @@ def word_steps(text: str, rng: random.Random, n: int, vocabulary: list[str]) -> 
             m = rng.choice(words)
             if op == "delete":
                 end = m.end() + 1 if m.end() < len(text) and text[m.end()] == " " else m.end()
-                text = text[:m.start()] + text[end:]
+                text = text[: m.start()] + text[end:]
             else:
-                text = text[:m.start()] + rng.choice(vocabulary) + text[m.end():]
+                text = text[: m.start()] + rng.choice(vocabulary) + text[m.end() :]
         steps.append(text)
     return steps
 
@@ -71,7 +71,7 @@ def typing_steps(text: str, rng: random.Random, n: int, sentence: str) -> list[s
     starts = [m.start() for m in WORD.finditer(text)] or [0]
     at = rng.choice(starts)
     typed = (sentence.strip() + " ")[:n]
-    return [text[:at] + typed[:i + 1] + text[at:] for i in range(len(typed))]
+    return [text[:at] + typed[: i + 1] + text[at:] for i in range(len(typed))]
 
 
 def paste_steps(text: str, rng: random.Random, n: int, sentences: list[str]) -> list[str]:
@@ -83,7 +83,7 @@ def paste_steps(text: str, rng: random.Random, n: int, sentences: list[str]) -> 
             text = text[:at] + rng.choice(sentences).strip() + " " + text[at:]
         elif len(bounds) > 1:
             i = rng.randrange(len(bounds) - 1)
-            text = text[:bounds[i]] + text[bounds[i + 1]:]
+            text = text[: bounds[i]] + text[bounds[i + 1] :]
         steps.append(text)
     return steps
 

@@ -24,14 +24,14 @@ from .native import WindowLayer, check, kernels
 from .weights import DT, EngineWeights, LayerWeights
 
 NEG_INF = float("-inf")
-BLOCK_ELEMENTS = 1 << 22          # bound on (rows x heads x keys) of one score block
+BLOCK_ELEMENTS = 1 << 22  # bound on (rows x heads x keys) of one score block
 
 
 def far_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """Scores (n, H, m) of every query against every key at the clipped distance W."""
     n, m = qW.shape[0], k.shape[0]
     q = qW.view(n, w.Hkv, w.group, w.hd).permute(1, 0, 2, 3).reshape(w.Hkv, n * w.group, w.hd)
-    s = torch.bmm(q, k.permute(1, 2, 0))                                    # (Hkv, n g, m)
+    s = torch.bmm(q, k.permute(1, 2, 0))  # (Hkv, n g, m)
     return s.view(w.Hkv, n, w.group, m).permute(1, 0, 2, 3).reshape(n, w.H, m) * w.scale
 
 
@@ -39,20 +39,21 @@ def weighted_values(w: EngineWeights, p: torch.Tensor, v: torch.Tensor) -> torch
     """sum_j p[n, h, j] v[j, kv(h)] -> (n, H, hd) for weights p (n, H, m) and values v (m, Hkv, hd)."""
     n, m = p.shape[0], p.shape[2]
     pp = p.view(n, w.Hkv, w.group, m).permute(1, 0, 2, 3).reshape(w.Hkv, n * w.group, m)
-    out = torch.bmm(pp, v.permute(1, 0, 2))                                 # (Hkv, n g, hd)
+    out = torch.bmm(pp, v.permute(1, 0, 2))  # (Hkv, n g, hd)
     return out.view(w.Hkv, n, w.group, w.hd).permute(1, 0, 2, 3).reshape(n, w.H, w.hd)
 
 
 def rotate_by(w: EngineWeights, x: torch.Tensor, angle_steps: torch.Tensor) -> torch.Tensor:
     """Rotate x (n, heads, hd) by an integer number of positions per row (n,), angles in float64."""
-    angles = angle_steps.to(DT)[:, None] * w.inv_freq                       # (n, hd / 2)
-    angles = torch.cat((angles, angles), dim=-1)                            # (n, hd)
+    angles = angle_steps.to(DT)[:, None] * w.inv_freq  # (n, hd / 2)
+    angles = torch.cat((angles, angles), dim=-1)  # (n, hd)
     cos, sin = angles.cos(), angles.sin()
     return x * cos[:, None, :] + rotate_half(x) * sin[:, None, :]
 
 
-def key_scores(w: EngineWeights, qW: torch.Tensor, qpos: torch.Tensor, keys: torch.Tensor,
-               kpos: torch.Tensor) -> torch.Tensor:
+def key_scores(
+    w: EngineWeights, qW: torch.Tensor, qpos: torch.Tensor, keys: torch.Tensor, kpos: torch.Tensor
+) -> torch.Tensor:
     """Scores (n, H, m) of queries qW (n, H, hd) at positions qpos (n,) against keys (m, Hkv, hd)
     at positions kpos (m,), both in the same coordinates; pairs with the key after the
     query score -inf.
@@ -62,15 +63,15 @@ def key_scores(w: EngineWeights, qW: torch.Tensor, qpos: torch.Tensor, keys: tor
     so they also come from one matmul, over the rows that have any near key (c = the first
     key, to keep angles small).
     """
-    dist = qpos[:, None] - kpos[None, :]                                    # (n, m)
-    s = far_scores(w, qW, keys)                                             # (n, H, m)
+    dist = qpos[:, None] - kpos[None, :]  # (n, m)
+    s = far_scores(w, qW, keys)  # (n, H, m)
     near = (dist >= 0) & (dist < w.W)
     near_rows = near.any(1).nonzero().squeeze(1)
     if near_rows.numel():
         base = int(kpos.min())
         qa = rotate_by(w, qW[near_rows], qpos[near_rows] - base - w.W)
         ka = rotate_by(w, keys, kpos - base)
-        s_near = far_scores(w, qa, ka)                                      # (r, H, m)
+        s_near = far_scores(w, qa, ka)  # (r, H, m)
         s[near_rows] = torch.where(near[near_rows][:, None, :], s_near, s[near_rows])
     return s.masked_fill_((dist < 0)[:, None, :], NEG_INF)
 
@@ -90,10 +91,10 @@ def near_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor, cols: torch
     rotated (by the precomputed table), never a span of the document.
     """
     n = qW.shape[0]
-    kw = k[cols]                                                            # (n, W, Hkv, hd)
-    cos, sin = w.rot_cos[:w.W, None, :], w.rot_sin[:w.W, None, :]          # (W, 1, hd): rotation by t - W
-    kr = (kw * cos - rotate_half(kw) * sin).permute(0, 2, 3, 1)            # (n, Hkv, hd, W) rotated by W - t
-    s = qW.view(n, w.Hkv, w.group, w.hd) @ kr                               # (n, Hkv, g, W)
+    kw = k[cols]  # (n, W, Hkv, hd)
+    cos, sin = w.rot_cos[: w.W, None, :], w.rot_sin[: w.W, None, :]  # (W, 1, hd): rotation by t - W
+    kr = (kw * cos - rotate_half(kw) * sin).permute(0, 2, 3, 1)  # (n, Hkv, hd, W) rotated by W - t
+    s = qW.view(n, w.Hkv, w.group, w.hd) @ kr  # (n, Hkv, g, W)
     return s.view(n, w.H, w.W) * w.scale
 
 
@@ -118,13 +119,13 @@ def full_rows(w: EngineWeights, pos: torch.Tensor, qW: torch.Tensor, k: torch.Te
             b += 1
         p = pos[a:b]
         Tk = starts[b - 1] + 1
-        s = far_scores(w, qW[a:b], k[:Tk])                                  # (nb, H, Tk)
-        cols, valid = near_columns(w, p)                                    # (nb, W)
-        s_near = near_scores(w, qW[a:b], k, cols)                          # (nb, H, W)
-        r = torch.arange(b - a)[:, None].expand_as(cols)[valid]             # (P,) row of each near pair
+        s = far_scores(w, qW[a:b], k[:Tk])  # (nb, H, Tk)
+        cols, valid = near_columns(w, p)  # (nb, W)
+        s_near = near_scores(w, qW[a:b], k, cols)  # (nb, H, W)
+        r = torch.arange(b - a)[:, None].expand_as(cols)[valid]  # (P,) row of each near pair
         s.permute(0, 2, 1)[r, cols[valid]] = s_near.permute(0, 2, 1)[valid]  # (P, H) into (nb, Tk, H) view
         s.masked_fill_((torch.arange(Tk)[None, :] > p[:, None])[:, None, :], NEG_INF)
-        m = s.amax(-1)                                                      # (nb, H)
+        m = s.amax(-1)  # (nb, H)
         e = torch.exp(s - m[..., None])
         m_out[a:b], Z_out[a:b] = m, e.sum(-1)
         N_out[a:b] = weighted_values(w, e, v[:Tk])
@@ -143,8 +144,15 @@ def canonical_output(N: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
     return (N / Z[..., None]).to(torch.float32)
 
 
-def window_update(w: EngineWeights, lw: LayerWeights, cache, rows_of: torch.Tensor, dirty: torch.Tensor,
-                  extra: torch.Tensor, threads: int):
+def window_update(
+    w: EngineWeights,
+    lw: LayerWeights,
+    cache,
+    rows_of: torch.Tensor,
+    dirty: torch.Tensor,
+    extra: torch.Tensor,
+    threads: int,
+):
     """A local layer's codes after a change, chosen afresh (native kernel) at every position
     whose W keys include a changed one: the dirty positions (n,) and the W - 1 after each,
     plus `extra` positions (a deleted key was among their W).
@@ -165,12 +173,35 @@ def window_update(w: EngineWeights, lw: LayerWeights, cache, rows_of: torch.Tens
     out = torch.empty(dirty.numel() * w.W + extra.numel(), dtype=torch.long)
     stats = torch.zeros(2, dtype=torch.long)
     layer = WindowLayer(
-        H=w.H, Hkv=w.Hkv, hd=w.hd, W=w.W, K=w.K, T=rows_of.numel(), scale=w.scale,
-        rot_cos=w.rot_cos.data_ptr(), rot_sin=w.rot_sin.data_ptr(), codebook=lw.codes.data_ptr(),
-        codes_sq=lw.codes_sq.data_ptr(), q=cache.qW.data_ptr(), k=cache.k.data_ptr(), v=cache.v.data_ptr(),
-        codes=cache.codes.data_ptr(), rows_of=rows_of.data_ptr())
-    count = check(kernels().incls_window_update(ctypes.byref(layer), dirty.data_ptr(), dirty.numel(), extra.data_ptr(),
-                                          extra.numel(), out.data_ptr(), stats.data_ptr(), threads))
+        H=w.H,
+        Hkv=w.Hkv,
+        hd=w.hd,
+        W=w.W,
+        K=w.K,
+        T=rows_of.numel(),
+        scale=w.scale,
+        rot_cos=w.rot_cos.data_ptr(),
+        rot_sin=w.rot_sin.data_ptr(),
+        codebook=lw.codes.data_ptr(),
+        codes_sq=lw.codes_sq.data_ptr(),
+        q=cache.qW.data_ptr(),
+        k=cache.k.data_ptr(),
+        v=cache.v.data_ptr(),
+        codes=cache.codes.data_ptr(),
+        rows_of=rows_of.data_ptr(),
+    )
+    count = check(
+        kernels().incls_window_update(
+            ctypes.byref(layer),
+            dirty.data_ptr(),
+            dirty.numel(),
+            extra.data_ptr(),
+            extra.numel(),
+            out.data_ptr(),
+            stats.data_ptr(),
+            threads,
+        )
+    )
     searched, terms = stats.tolist()
     return out[:count], searched, terms
 
@@ -185,13 +216,13 @@ class RowAccumulators:
     LOSS = 1e-6
 
     def __init__(self, m: torch.Tensor, Z: torch.Tensor, N: torch.Tensor) -> None:
-        self.m, self.Z, self.N = m, Z, N              # (n, H), (n, H), (n, H, hd)
+        self.m, self.Z, self.N = m, Z, N  # (n, H), (n, H), (n, H, hd)
         self.lost = torch.zeros(m.shape[0], dtype=torch.bool)
 
     def remove(self, w: EngineWeights, s: torch.Tensor, v: torch.Tensor) -> None:
         """Subtract terms of scores s (n, H, m) (-inf = absent) with values v (m, Hkv, hd)."""
-        e = torch.exp(s - self.m[..., None])                                # (n, H, m)
-        mass = e.sum(-1)                                                    # (n, H)
+        e = torch.exp(s - self.m[..., None])  # (n, H, m)
+        mass = e.sum(-1)  # (n, H)
         self.lost |= ((self.Z - mass) <= self.LOSS * self.Z).any(-1)
         self.Z -= mass
         self.N -= weighted_values(w, e, v)
@@ -204,21 +235,22 @@ class RowAccumulators:
         self.N += weighted_values(w, e, v)
 
     def _raise_max(self, candidate: torch.Tensor) -> None:
-        new_m = torch.maximum(self.m, candidate)                            # (n, H)
+        new_m = torch.maximum(self.m, candidate)  # (n, H)
         factor = torch.exp(self.m - new_m)
         self.Z *= factor
         self.N *= factor[..., None]
         self.m = new_m
 
-    def move_pairs(self, w: EngineWeights, rows: torch.Tensor, s_old: torch.Tensor, s_new: torch.Tensor,
-                   v: torch.Tensor) -> None:
+    def move_pairs(
+        self, w: EngineWeights, rows: torch.Tensor, s_old: torch.Tensor, s_new: torch.Tensor, v: torch.Tensor
+    ) -> None:
         """Replace the term of each pair (row, key): score s_old -> s_new (P, H), value v (P, Hkv, hd)."""
         P = rows.numel()
         if P == 0:
             return
         cand = torch.full_like(self.m, NEG_INF).scatter_reduce_(0, rows[:, None].expand_as(s_new), s_new, "amax")
-        vH = v.repeat_interleave(w.group, dim=1)                            # (P, H, hd)
-        e_old = torch.exp(s_old - self.m[rows])                             # (P, H)
+        vH = v.repeat_interleave(w.group, dim=1)  # (P, H, hd)
+        e_old = torch.exp(s_old - self.m[rows])  # (P, H)
         mass = torch.zeros_like(self.Z).index_add_(0, rows, e_old)
         self.lost |= ((self.Z - mass) <= self.LOSS * self.Z).any(-1)
         self.Z -= mass

@@ -22,22 +22,23 @@ class LayerCache:
     (W terms each) and searches its codes again, so it needs none of these.
     """
 
-    x: torch.Tensor                    # (S, d) float32
-    qW: torch.Tensor                   # (S, H, hd) float64
-    k: torch.Tensor                    # (S, Hkv, hd) float64
-    v: torch.Tensor                    # (S, Hkv, hd) float64
-    codes: torch.Tensor                # (S, H) long
-    m: torch.Tensor | None = None      # (S, H) float64
-    Z: torch.Tensor | None = None      # (S, H) float64
-    N: torch.Tensor | None = None      # (S, H, hd) float64
+    x: torch.Tensor  # (S, d) float32
+    qW: torch.Tensor  # (S, H, hd) float64
+    k: torch.Tensor  # (S, Hkv, hd) float64
+    v: torch.Tensor  # (S, Hkv, hd) float64
+    codes: torch.Tensor  # (S, H) long
+    m: torch.Tensor | None = None  # (S, H) float64
+    Z: torch.Tensor | None = None  # (S, H) float64
+    N: torch.Tensor | None = None  # (S, H, hd) float64
     o_ref: torch.Tensor | None = None  # (S, H, hd) float32
     margin: torch.Tensor | None = None  # (S, H) float64
 
     @classmethod
     def empty(cls, w: EngineWeights, local: bool) -> "LayerCache":
         z = lambda *shape, dtype=DT: torch.zeros(0, *shape, dtype=dtype)
-        cache = cls(x=z(w.d, dtype=PW), qW=z(w.H, w.hd), k=z(w.Hkv, w.hd), v=z(w.Hkv, w.hd),
-                    codes=z(w.H, dtype=torch.long))
+        cache = cls(
+            x=z(w.d, dtype=PW), qW=z(w.H, w.hd), k=z(w.Hkv, w.hd), v=z(w.Hkv, w.hd), codes=z(w.H, dtype=torch.long)
+        )
         if not local:
             cache.m, cache.Z, cache.N = z(w.H), z(w.H), z(w.H, w.hd)
             cache.o_ref, cache.margin = z(w.H, w.hd, dtype=torch.float32), z(w.H)
@@ -53,7 +54,7 @@ class LayerCache:
         for name, old in self._tensors():
             if old.shape[0] < capacity:
                 grown = old.new_zeros((capacity, *old.shape[1:]))
-                grown[:old.shape[0]] = old
+                grown[: old.shape[0]] = old
                 setattr(self, name, grown)
 
     def nbytes(self) -> int:

@@ -33,9 +33,9 @@ class ParagraphBreaks:
     line break right after a token that ended with one (tokenizers often split "\\n\\n"
     into two newline tokens, so a blank line is not always inside one token)."""
 
-    blank: frozenset = frozenset()          # token ids holding a blank line
-    ends_line: frozenset = frozenset()      # token ids ending with a line break
-    starts_line: frozenset = frozenset()    # token ids starting with a line break
+    blank: frozenset = frozenset()  # token ids holding a blank line
+    ends_line: frozenset = frozenset()  # token ids ending with a line break
+    starts_line: frozenset = frozenset()  # token ids starting with a line break
 
     def at(self, previous: int | None, token: int) -> bool:
         return token in self.blank or (previous in self.ends_line and token in self.starts_line)
@@ -57,8 +57,14 @@ def split_chunks(ids: list[int], breaks: ParagraphBreaks, max_chunk_tokens: int)
     return chunks
 
 
-def resplit(spans: list[tuple[int, int]], ids: list[int], breaks: ParagraphBreaks, max_chunk_tokens: int,
-            first: int, last_old: int) -> list[tuple[int, int]]:
+def resplit(
+    spans: list[tuple[int, int]],
+    ids: list[int],
+    breaks: ParagraphBreaks,
+    max_chunk_tokens: int,
+    first: int,
+    last_old: int,
+) -> list[tuple[int, int]]:
     """`split_chunks(ids)` after an edit, from the old `spans`: tokens before `first` (new
     coordinates) and after `last_old` (old coordinates) are unchanged.
 
@@ -84,7 +90,7 @@ def resplit(spans: list[tuple[int, int]], ids: list[int], breaks: ParagraphBreak
             start = i + 1
             j = old_cuts.get(i + 1 - delta)
             if j is not None and i + 1 - delta > last_old:
-                return out + [(a + delta, b + delta) for a, b in spans[j + 1:]]
+                return out + [(a + delta, b + delta) for a, b in spans[j + 1 :]]
         previous = token
     if start < len(ids) or not out:
         out.append((start, len(ids)))
@@ -101,10 +107,10 @@ def token_diff(old: list[int], new: list[int]) -> TokenEdit | None:
     s = 0
     while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
         s += 1
-    return TokenEdit(p, len(old) - s, new[p:len(new) - s])
+    return TokenEdit(p, len(old) - s, new[p : len(new) - s])
 
 
-SMALL_EDIT_TOKENS = 32   # a common-prefix/suffix edit up to this size is taken as it is
+SMALL_EDIT_TOKENS = 32  # a common-prefix/suffix edit up to this size is taken as it is
 
 
 def token_edits(old: list[int], new: list[int]) -> list[TokenEdit]:
@@ -127,8 +133,9 @@ def token_edits(old: list[int], new: list[int]) -> list[TokenEdit]:
 class ChunkedSession:
     """The Session API over a document split into paragraph-aligned chunks."""
 
-    def __init__(self, model, token_ids=(), breaks: ParagraphBreaks = ParagraphBreaks(),
-                 max_chunk_tokens: int = 512) -> None:
+    def __init__(
+        self, model, token_ids=(), breaks: ParagraphBreaks = ParagraphBreaks(), max_chunk_tokens: int = 512
+    ) -> None:
         if max_chunk_tokens < 2:
             raise ValueError("max_chunk_tokens must be at least 2")
         self.model = model
@@ -139,8 +146,9 @@ class ChunkedSession:
         self._adopt([Session(model, ids[a:b]) for a, b in split_chunks(ids, self.breaks, max_chunk_tokens)])
 
     @classmethod
-    def from_sessions(cls, model, sessions: list[Session], breaks: ParagraphBreaks = ParagraphBreaks(),
-                      max_chunk_tokens: int = 512) -> "ChunkedSession":
+    def from_sessions(
+        cls, model, sessions: list[Session], breaks: ParagraphBreaks = ParagraphBreaks(), max_chunk_tokens: int = 512
+    ) -> "ChunkedSession":
         """A chunked session from sessions of the chunks `split_chunks` gives, built one by one
         (so that a caller can spread a long document's first forward over time)."""
         self = cls(model, (), breaks, max_chunk_tokens)
@@ -154,7 +162,7 @@ class ChunkedSession:
         self.spans = self.chunk_spans()
 
     def apply(self, edits) -> UpdateStats:
-        plan = plan_edits(edits, self.ids, self.vocab)       # validates; raises ValueError
+        plan = plan_edits(edits, self.ids, self.vocab)  # validates; raises ValueError
         new_ids = plan.ids
         edits = [edits] if isinstance(edits, TokenEdit) else list(edits)
         first = min((e.start for e in edits), default=len(new_ids))
@@ -169,10 +177,10 @@ class ChunkedSession:
         s = 0
         while s < min(len(old), len(new_chunks)) - p and old[-1 - s].ids == new_chunks[-1 - s]:
             s += 1
-        middle_old, middle_new = old[p:len(old) - s], new_chunks[p:len(new_chunks) - s]
+        middle_old, middle_new = old[p : len(old) - s], new_chunks[p : len(new_chunks) - s]
         stats = UpdateStats(n_tokens=len(new_ids), ops_full=sum(self.units.full_forward(len(c)) for c in new_chunks))
         old_start = self.spans[p][0] if p < len(self.spans) else len(self.ids)
-        old_votes = torch.cat([x.votes for x in middle_old]) if middle_old else None   # (n_old, C), a copy
+        old_votes = torch.cat([x.votes for x in middle_old]) if middle_old else None  # (n_old, C), a copy
         updated = []
         for k, chunk in enumerate(middle_new):
             if k < len(middle_old):
@@ -186,7 +194,7 @@ class ChunkedSession:
             updated.append(session)
         new_start = spans[p][0] if p < len(spans) else len(new_ids)
         stats.voted = _changed_votes(plan.src, updated, new_start, old_votes, old_start)
-        self.sessions = old[:p] + updated + old[len(old) - s:]
+        self.sessions = old[:p] + updated + old[len(old) - s :]
         self.ids = new_ids
         self.spans = spans
         first = plan.first_change
@@ -218,8 +226,9 @@ class ChunkedSession:
         return sum(s.memory_bytes() for s in self.sessions)
 
 
-def _changed_votes(src: torch.Tensor, updated: list[Session], new_start: int, old_votes: torch.Tensor | None,
-                   old_start: int) -> torch.Tensor:
+def _changed_votes(
+    src: torch.Tensor, updated: list[Session], new_start: int, old_votes: torch.Tensor | None, old_start: int
+) -> torch.Tensor:
     """(n,) positions of the updated chunks whose vote is not the vote their token had
     before the edit (`src`: each new position's old one, -1 if inserted).
 
@@ -230,9 +239,9 @@ def _changed_votes(src: torch.Tensor, updated: list[Session], new_start: int, ol
     """
     if not updated:
         return torch.zeros(0, dtype=torch.long)
-    new_votes = torch.cat([s.votes for s in updated])                        # (n_new, C)
-    positions = torch.arange(new_start, new_start + len(new_votes))          # (n_new,)
-    old = src[positions] - old_start                                         # (n_new,) into old_votes
+    new_votes = torch.cat([s.votes for s in updated])  # (n_new, C)
+    positions = torch.arange(new_start, new_start + len(new_votes))  # (n_new,)
+    old = src[positions] - old_start  # (n_new,) into old_votes
     n_old = 0 if old_votes is None else len(old_votes)
     inside = (src[positions] >= 0) & (old >= 0) & (old < n_old)
     same = torch.zeros(len(positions), dtype=torch.bool)

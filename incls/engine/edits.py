@@ -26,13 +26,13 @@ __all__ = ["EditPlan", "TokenEdit", "check_token_ids", "plan_edits"]
 class EditPlan:
     """How the new sequence is made of the old one."""
 
-    ids: list[int]                 # the new token ids
-    src: torch.Tensor              # (T,) long: old position of each new position, -1 if inserted
-    inserted: torch.Tensor         # (n_ins,) long: new positions holding inserted tokens
-    deleted_old: torch.Tensor      # (n_del,) long: old positions that are gone
+    ids: list[int]  # the new token ids
+    src: torch.Tensor  # (T,) long: old position of each new position, -1 if inserted
+    inserted: torch.Tensor  # (n_ins,) long: new positions holding inserted tokens
+    deleted_old: torch.Tensor  # (n_del,) long: old positions that are gone
     shifted: list[tuple[int, int]] = field(default_factory=list)  # (new start, new end) of length-changing edits
     n_inserted: int = 0
-    first_change: int = 0          # first new position whose token or left context differs
+    first_change: int = 0  # first new position whose token or left context differs
 
     @property
     def identity_layout(self) -> bool:
@@ -91,7 +91,7 @@ def plan_edits(edits, old_ids: list[int], vocab_size: int) -> EditPlan:
         if edit.start == edit.end and not edit.new_ids:
             continue
         src_parts.append(torch.arange(cursor, edit.start))
-        ids.extend(old_ids[cursor:edit.start])
+        ids.extend(old_ids[cursor : edit.start])
         new_start = len(ids)
         if first_change is None:
             first_change = new_start
@@ -108,6 +108,11 @@ def plan_edits(edits, old_ids: list[int], vocab_size: int) -> EditPlan:
     cat = lambda parts: torch.cat(parts).long() if parts else torch.zeros(0, dtype=torch.long)
     ins = cat(inserted)
     return EditPlan(
-        ids=ids, src=cat(src_parts), inserted=ins, deleted_old=cat(deleted), shifted=shifted,
-        n_inserted=int(ins.numel()), first_change=len(ids) if first_change is None else first_change,
+        ids=ids,
+        src=cat(src_parts),
+        inserted=ins,
+        deleted_old=cat(deleted),
+        shifted=shifted,
+        n_inserted=int(ins.numel()),
+        first_change=len(ids) if first_change is None else first_change,
     )

@@ -22,17 +22,53 @@ from ..paths import user_dir
 
 SOURCE = Path(__file__).with_name("kernels.c")
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fopenmp", "-fPIC", "-shared"]
-COMPILER_FIX = ("install a C compiler with OpenMP (Debian/Ubuntu: sudo apt-get install gcc; Fedora: sudo dnf install gcc) "
-                "or set CC to one, then run `incls setup`")
+COMPILER_FIX = (
+    "install a C compiler with OpenMP (Debian/Ubuntu: sudo apt-get install gcc; Fedora: sudo dnf install gcc) "
+    "or set CC to one, then run `incls setup`"
+)
 
 i64, f32p, f64p, i64p = ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
 SIGNATURES = {
     "incls_matmul": [f32p, i64, i64, ctypes.c_void_p, ctypes.c_int, i64, f32p, ctypes.c_int],
     "incls_rms_norm": [f32p, i64, i64, f32p, ctypes.c_float, f32p],
-    "incls_project": [f32p, i64, i64, i64p, f32p, ctypes.c_float, ctypes.c_void_p, ctypes.c_int, i64, i64, i64,
-                      f64p, f64p, f32p, f64p, f64p, f64p, ctypes.c_int],
-    "incls_finish": [f32p, i64p, i64p, i64, i64, i64, i64, f32p, f32p, ctypes.c_float, ctypes.c_void_p,
-                     ctypes.c_void_p, ctypes.c_int, i64, f32p, ctypes.c_int],
+    "incls_project": [
+        f32p,
+        i64,
+        i64,
+        i64p,
+        f32p,
+        ctypes.c_float,
+        ctypes.c_void_p,
+        ctypes.c_int,
+        i64,
+        i64,
+        i64,
+        f64p,
+        f64p,
+        f32p,
+        f64p,
+        f64p,
+        f64p,
+        ctypes.c_int,
+    ],
+    "incls_finish": [
+        f32p,
+        i64p,
+        i64p,
+        i64,
+        i64,
+        i64,
+        i64,
+        f32p,
+        f32p,
+        ctypes.c_float,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_int,
+        i64,
+        f32p,
+        ctypes.c_int,
+    ],
     "incls_window_update": [ctypes.c_void_p, i64p, i64, i64p, i64, i64p, i64p, ctypes.c_int],
 }
 RESTYPES = {"incls_window_update": ctypes.c_int64, "incls_project": ctypes.c_int, "incls_finish": ctypes.c_int}
@@ -48,10 +84,14 @@ def check(status: int) -> int:
 class WindowLayer(ctypes.Structure):
     """A local layer's attention state for `incls_window_update` (the C struct of the same name)."""
 
-    _fields_ = [(name, ctypes.c_int64) for name in ("H", "Hkv", "hd", "W", "K", "T")] + [
-        ("scale", ctypes.c_double)] + [
-        (name, ctypes.c_void_p) for name in ("rot_cos", "rot_sin", "codebook", "codes_sq", "q", "k", "v", "codes",
-                                             "rows_of")]
+    _fields_ = (
+        [(name, ctypes.c_int64) for name in ("H", "Hkv", "hd", "W", "K", "T")]
+        + [("scale", ctypes.c_double)]
+        + [
+            (name, ctypes.c_void_p)
+            for name in ("rot_cos", "rot_sin", "codebook", "codes_sq", "q", "k", "v", "codes", "rows_of")
+        ]
+    )
 
 
 class NativeBuildError(RuntimeError):
@@ -92,11 +132,13 @@ def build(target: Path) -> Path:
         try:
             done = subprocess.run([cc, *FLAGS, str(SOURCE), "-o", tmp, "-lm"], capture_output=True, text=True)
         except OSError as err:
-            raise NativeBuildError(f"cannot run the C compiler {cc!r} to build {SOURCE.name}: {err}\n"
-                                   f"fix: {COMPILER_FIX}") from err
+            raise NativeBuildError(
+                f"cannot run the C compiler {cc!r} to build {SOURCE.name}: {err}\nfix: {COMPILER_FIX}"
+            ) from err
         if done.returncode != 0:
-            raise NativeBuildError(f"building {SOURCE.name} with {cc} failed: {done.stderr.strip()[-2000:]}\n"
-                                   f"fix: {COMPILER_FIX}")
+            raise NativeBuildError(
+                f"building {SOURCE.name} with {cc} failed: {done.stderr.strip()[-2000:]}\nfix: {COMPILER_FIX}"
+            )
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

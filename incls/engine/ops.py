@@ -18,23 +18,30 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class UnitCosts:
-    qkv: int          # one position's q, k, v projection
-    search: int       # one position's code search over all heads
-    table: int        # one position's table sum
-    mlp: int          # one position's MLP
-    term: int         # one attention term, all heads
-    margin: int       # one position's margin test, all heads
-    classify: int     # one position's class logits
+    qkv: int  # one position's q, k, v projection
+    search: int  # one position's code search over all heads
+    table: int  # one position's table sum
+    mlp: int  # one position's MLP
+    term: int  # one attention term, all heads
+    margin: int  # one position's margin test, all heads
+    classify: int  # one position's class logits
     n_layers: int
-    n_local: int      # layers attending only to keys closer than W
+    n_local: int  # layers attending only to keys closer than W
     W: int
 
     @classmethod
     def of(cls, w) -> "UnitCosts":
         return cls(
-            qkv=w.d * (w.H + 2 * w.Hkv) * w.hd, search=w.H * w.K * w.hd, table=w.H * w.d,
-            mlp=3 * w.d * w.dff, term=2 * w.H * w.hd, margin=w.H * w.hd, classify=w.d * w.C,
-            n_layers=w.n_layers, n_local=sum(lw.local for lw in w.layers), W=w.W,
+            qkv=w.d * (w.H + 2 * w.Hkv) * w.hd,
+            search=w.H * w.K * w.hd,
+            table=w.H * w.d,
+            mlp=3 * w.d * w.dff,
+            term=2 * w.H * w.hd,
+            margin=w.H * w.hd,
+            classify=w.d * w.C,
+            n_layers=w.n_layers,
+            n_local=sum(lw.local for lw in w.layers),
+            W=w.W,
         )
 
     @property
@@ -45,7 +52,7 @@ class UnitCosts:
     def suffix_forward(self, T: int, start: int) -> int:
         """Cost of computing positions start..T-1 of a T-token sequence, keys 0..i each."""
         n = max(T - start, 0)
-        terms = (T * (T + 1) - start * (start + 1)) // 2       # sum of (i + 1) for i in start..T-1
+        terms = (T * (T + 1) - start * (start + 1)) // 2  # sum of (i + 1) for i in start..T-1
         # sum of min(i + 1, W): the ramp up to W, then W per query
         ramp_end = min(max(start, self.W), T)
         local_terms = (ramp_end * (ramp_end + 1) - start * (start + 1)) // 2 + self.W * (T - ramp_end) if n else 0
@@ -74,15 +81,15 @@ class OpCounter:
 class UpdateStats:
     """What one `Session.apply` did and cost, next to the cost of the alternatives."""
 
-    ops: int = 0                      # multiply-adds of the incremental update
-    ops_full: int = 0                 # a full forward of the new sequence
-    ops_prefix: int = 0               # prefix reuse: recompute from the first changed position
+    ops: int = 0  # multiply-adds of the incremental update
+    ops_full: int = 0  # a full forward of the new sequence
+    ops_prefix: int = 0  # prefix reuse: recompute from the first changed position
     ops_by_kind: dict = field(default_factory=dict)
-    dirty_per_layer: list = field(default_factory=list)    # positions whose residual changed, per layer
+    dirty_per_layer: list = field(default_factory=list)  # positions whose residual changed, per layer
     searched_per_layer: list = field(default_factory=list)  # positions that needed a code search
     changed_codes_per_layer: list = field(default_factory=list)
-    refreshed_rows: int = 0           # accumulator rows recomputed exactly to bound drift
-    voted: object = None              # (n,) long: positions whose vote was recomputed (new coordinates)
+    refreshed_rows: int = 0  # accumulator rows recomputed exactly to bound drift
+    voted: object = None  # (n,) long: positions whose vote was recomputed (new coordinates)
     n_tokens: int = 0
     seconds: float = 0.0
 

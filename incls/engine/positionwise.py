@@ -27,8 +27,16 @@ def rows_matmul(x: torch.Tensor, weight: torch.Tensor, threads: int | None = Non
     n, a = x.shape
     out = torch.empty(n, weight.shape[0], dtype=PW)
     if n:
-        kernels().incls_matmul(x.data_ptr(), n, a, weight.data_ptr(), is_half(weight), weight.shape[0],
-                               out.data_ptr(), threads or torch.get_num_threads())
+        kernels().incls_matmul(
+            x.data_ptr(),
+            n,
+            a,
+            weight.data_ptr(),
+            is_half(weight),
+            weight.shape[0],
+            out.data_ptr(),
+            threads or torch.get_num_threads(),
+        )
     return out
 
 
@@ -46,19 +54,45 @@ def embed(w: EngineWeights, ids: torch.Tensor) -> torch.Tensor:
     return w.embed[ids].to(PW)
 
 
-def store_projections(w: EngineWeights, lw: LayerWeights, x: torch.Tensor, rows: torch.Tensor, cache_x, cache_qW,
-                      cache_k, cache_v, threads: int | None = None) -> None:
+def store_projections(
+    w: EngineWeights,
+    lw: LayerWeights,
+    x: torch.Tensor,
+    rows: torch.Tensor,
+    cache_x,
+    cache_qW,
+    cache_k,
+    cache_v,
+    threads: int | None = None,
+) -> None:
     """Write the rows' residual inputs x (n, d) float32 and their q (rotated by W), k, v
     (float64) into storage rows `rows` (n,) of the cache tensors (S, d), (S, H, hd),
     (S, Hkv, hd), (S, Hkv, hd)."""
     x, rows = x.contiguous(), rows.contiguous()
     if not rows.numel():
         return
-    check(kernels().incls_project(
-        x.data_ptr(), x.shape[0], w.d, rows.data_ptr(), lw.ln1.data_ptr(), w.eps, lw.w_qkv.data_ptr(),
-        is_half(lw.w_qkv), w.H, w.Hkv, w.hd, w.win_cos.data_ptr(), w.win_sin.data_ptr(),
-        cache_x.data_ptr(), cache_qW.data_ptr(), cache_k.data_ptr(), cache_v.data_ptr(),
-        threads or torch.get_num_threads()))
+    check(
+        kernels().incls_project(
+            x.data_ptr(),
+            x.shape[0],
+            w.d,
+            rows.data_ptr(),
+            lw.ln1.data_ptr(),
+            w.eps,
+            lw.w_qkv.data_ptr(),
+            is_half(lw.w_qkv),
+            w.H,
+            w.Hkv,
+            w.hd,
+            w.win_cos.data_ptr(),
+            w.win_sin.data_ptr(),
+            cache_x.data_ptr(),
+            cache_qW.data_ptr(),
+            cache_k.data_ptr(),
+            cache_v.data_ptr(),
+            threads or torch.get_num_threads(),
+        )
+    )
 
 
 def _cross(lw: LayerWeights, o64: torch.Tensor) -> torch.Tensor:
@@ -73,8 +107,8 @@ def search_codes(lw: LayerWeights, o: torch.Tensor):
     second-nearest code minus distance to the nearest, both measured from o.
     """
     o64 = o.to(DT)
-    d2 = lw.codes_sq[None] - 2.0 * _cross(lw, o64) + o64.pow(2).sum(-1, keepdim=True)   # (n, H, K)
-    codes = d2.argmin(-1)                                                   # (n, H)
+    d2 = lw.codes_sq[None] - 2.0 * _cross(lw, o64) + o64.pow(2).sum(-1, keepdim=True)  # (n, H, K)
+    codes = d2.argmin(-1)  # (n, H)
     best = d2.gather(-1, codes[..., None]).squeeze(-1)
     second = d2.scatter(-1, codes[..., None], float("inf")).amin(-1)
     margin = second.clamp_min(0).sqrt() - best.clamp_min(0).sqrt()
@@ -88,26 +122,48 @@ def still_nearest(o: torch.Tensor, o_ref: torch.Tensor, margin: torch.Tensor) ->
     to o than any other code. The test costs O(hd) per head, far less than a search.
     The small slack keeps the proof valid under float64 rounding of the distances.
     """
-    moved = (o.to(DT) - o_ref.to(DT)).pow(2).sum(-1).sqrt()                # (n, H)
+    moved = (o.to(DT) - o_ref.to(DT)).pow(2).sum(-1).sqrt()  # (n, H)
     return 2.0 * moved < margin * (1.0 - 1e-9) - 1e-12
 
 
-def finish_rows(w: EngineWeights, lw: LayerWeights, cache_x: torch.Tensor, cache_codes: torch.Tensor,
-                rows: torch.Tensor, threads: int | None = None) -> torch.Tensor:
+def finish_rows(
+    w: EngineWeights,
+    lw: LayerWeights,
+    cache_x: torch.Tensor,
+    cache_codes: torch.Tensor,
+    rows: torch.Tensor,
+    threads: int | None = None,
+) -> torch.Tensor:
     """Residual stream after the layer (n, d) of the storage rows `rows` (n,) of residual
     inputs cache_x (S, d) and codes cache_codes (S, H): attention block (sum of table rows) and MLP."""
     rows = rows.contiguous()
     n = rows.numel()
     out = torch.empty(n, w.d, dtype=PW)
     if n:
-        check(kernels().incls_finish(
-            cache_x.data_ptr(), cache_codes.data_ptr(), rows.data_ptr(), n, w.d, w.H, w.K, lw.table.data_ptr(),
-            lw.ln2.data_ptr(), w.eps, lw.w_gate_up.data_ptr(), lw.w_down.data_ptr(), is_half(lw.w_down), w.dff,
-            out.data_ptr(), threads or torch.get_num_threads()))
+        check(
+            kernels().incls_finish(
+                cache_x.data_ptr(),
+                cache_codes.data_ptr(),
+                rows.data_ptr(),
+                n,
+                w.d,
+                w.H,
+                w.K,
+                lw.table.data_ptr(),
+                lw.ln2.data_ptr(),
+                w.eps,
+                lw.w_gate_up.data_ptr(),
+                lw.w_down.data_ptr(),
+                is_half(lw.w_down),
+                w.dff,
+                out.data_ptr(),
+                threads or torch.get_num_threads(),
+            )
+        )
     return out
 
 
 def classify(w: EngineWeights, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """Final hidden states (n, d) and their token ids (n,) -> the positions' votes (n, C) float64."""
-    votes = (rows_matmul(rms_norm(x, w.norm, w.eps), w.cls_w) + w.cls_b).to(DT)   # (n, C)
+    votes = (rows_matmul(rms_norm(x, w.norm, w.eps), w.cls_w) + w.cls_b).to(DT)  # (n, C)
     return votes if w.lexicon is None else votes + w.lexicon[ids]

@@ -31,8 +31,8 @@ from .slots import SlotMap
 from .weights import DT, EngineWeights, engine_weights
 
 EMPTY = torch.zeros(0, dtype=torch.long)
-SMALL_UPDATE_ROWS = 64     # layers recomputing more rows than this use every thread
-DENSE_FRACTION = 0.5    # above this share of dirty rows after the first change, recompute them all
+SMALL_UPDATE_ROWS = 64  # layers recomputing more rows than this use every thread
+DENSE_FRACTION = 0.5  # above this share of dirty rows after the first change, recompute them all
 
 
 class LayerThreads:
@@ -78,11 +78,11 @@ def straddling_pairs(plan: EditPlan, T_old: int, W: int):
     kept = src >= 0
     zone = torch.zeros(T, dtype=torch.bool)
     for new_start, new_end in plan.shifted:
-        zone[new_end:min(T, new_start + W + plan.n_inserted)] = True
-    q = (zone & kept).nonzero().squeeze(1)                                   # (nq,)
-    t = torch.arange(1, W)                                                  # (W - 1,)
+        zone[new_end : min(T, new_start + W + plan.n_inserted)] = True
+    q = (zone & kept).nonzero().squeeze(1)  # (nq,)
+    t = torch.arange(1, W)  # (W - 1,)
     # pairs now closer than W
-    j1 = q[:, None] - t[None, :]                                            # (nq, W - 1)
+    j1 = q[:, None] - t[None, :]  # (nq, W - 1)
     ok1 = j1 >= 0
     j1 = j1.clamp(min=0)
     ok1 &= kept[j1]
@@ -92,7 +92,7 @@ def straddling_pairs(plan: EditPlan, T_old: int, W: int):
     new_of_old = torch.full((T_old,), -1, dtype=torch.long)
     kept_pos = kept.nonzero().squeeze(1)
     new_of_old[src[kept_pos]] = kept_pos
-    r = src[q][:, None] - t[None, :]                                        # (nq, W - 1) old positions
+    r = src[q][:, None] - t[None, :]  # (nq, W - 1) old positions
     ok2 = r >= 0
     j2 = new_of_old[r.clamp(min=0)]
     ok2 &= j2 >= 0
@@ -111,10 +111,10 @@ class _EditGeometry:
 
     def __init__(self, plan: EditPlan, T_old: int, rows_of, old_rows_of, W: int, all_local: bool) -> None:
         self.src, self.T = plan.src, len(plan.ids)
-        self.rows_of, self.old_rows_of = rows_of, old_rows_of                # (T,), (T_old,) storage rows
+        self.rows_of, self.old_rows_of = rows_of, old_rows_of  # (T,), (T_old,) storage rows
         self.deleted_old = plan.deleted_old
-        self.kept_pos = (plan.src >= 0).nonzero().squeeze(1)                # new positions that existed
-        self.kept_src = plan.src[self.kept_pos]                             # their old positions (sorted)
+        self.kept_pos = (plan.src >= 0).nonzero().squeeze(1)  # new positions that existed
+        self.kept_src = plan.src[self.kept_pos]  # their old positions (sorted)
         # pairs whose clipped distance changed: only layers attending beyond W correct them
         self.straddle = (EMPTY,) * 4 if all_local else straddling_pairs(plan, T_old, W)
         # kept positions that had a deleted key among their W keys, in new coordinates
@@ -122,7 +122,7 @@ class _EditGeometry:
         if plan.deleted_old.numel():
             new_of_old = torch.full((T_old + W,), -1, dtype=torch.long)
             new_of_old[self.kept_src] = self.kept_pos
-            after = (plan.deleted_old[:, None] + torch.arange(1, W)[None, :]).flatten()   # old positions
+            after = (plan.deleted_old[:, None] + torch.arange(1, W)[None, :]).flatten()  # old positions
             mapped = new_of_old[after]
             self.deleted_reach = mapped[mapped >= 0]
 
@@ -154,7 +154,7 @@ class Session:
         self.ids: list[int] = []
         self.slots = SlotMap()
         self.layers = [LayerCache.empty(self.w, lw.local) for lw in self.w.layers]
-        self.votes = torch.zeros(0, self.w.C, dtype=DT)                     # (T, C) head at each position
+        self.votes = torch.zeros(0, self.w.C, dtype=DT)  # (T, C) head at each position
         # the model's head: mean of the positions' votes (running_mean), or the last position's
         self.pooled = hasattr(type(model), "running_mean")
         self.last_stats = UpdateStats()
@@ -168,7 +168,7 @@ class Session:
     def document_logits(self) -> torch.Tensor:
         """(C,) class logits of the whole document: the running logits of its last position."""
         if not self.ids:
-            return self.w.cls_b.float()                                     # no positions: the prior
+            return self.w.cls_b.float()  # no positions: the prior
         if self.pooled:
             return (self.votes.sum(0) / len(self.ids)).float()
         return self.votes[-1].float()
@@ -182,8 +182,11 @@ class Session:
 
     def codes(self) -> torch.Tensor:
         """(L, T, H) code of every layer, position and head."""
-        return torch.stack([c.codes[self.slots.of] for c in self.layers]) if self.ids else torch.zeros(
-            self.w.n_layers, 0, self.w.H, dtype=torch.long)
+        return (
+            torch.stack([c.codes[self.slots.of] for c in self.layers])
+            if self.ids
+            else torch.zeros(self.w.n_layers, 0, self.w.H, dtype=torch.long)
+        )
 
     def head_outputs(self, layer: int) -> torch.Tensor:
         """(T, H, hd) float64 head outputs N / Z of a layer that attends beyond W, in position
@@ -206,8 +209,9 @@ class Session:
         start = time.perf_counter()
         plan = plan_edits(edits, self.ids, self.w.vocab)
         T = len(plan.ids)
-        stats = UpdateStats(n_tokens=T, ops_full=self.units.full_forward(T),
-                            ops_prefix=self.units.suffix_forward(T, plan.first_change))
+        stats = UpdateStats(
+            n_tokens=T, ops_full=self.units.full_forward(T), ops_prefix=self.units.suffix_forward(T, plan.first_change)
+        )
         if not plan.is_noop:
             counter = OpCounter()
             with LayerThreads() as threads:
@@ -221,13 +225,13 @@ class Session:
         w, units = self.w, self.units
         T, T_old, src = len(plan.ids), len(self.ids), plan.src
         ids = torch.tensor(plan.ids, dtype=torch.long)
-        rows_of, old_rows_of = self.slots.remap(plan)                       # storage rows, (T,) and (T_old,)
+        rows_of, old_rows_of = self.slots.remap(plan)  # storage rows, (T,) and (T_old,)
         for cache in self.layers:
             cache.reserve(self.slots.capacity)
         edit = _EditGeometry(plan, T_old, rows_of, old_rows_of, w.W, all(lw.local for lw in w.layers))
 
-        dirty = plan.inserted                                               # (n,) sorted new positions
-        x_dirty = pw.embed(w, ids[dirty])                                   # (n, d)
+        dirty = plan.inserted  # (n,) sorted new positions
+        x_dirty = pw.embed(w, ids[dirty])  # (n, d)
         for cache, lw in zip(self.layers, w.layers):
             stats.dirty_per_layer.append(int(dirty.numel()))
             step = self._local_layer if lw.local else self._full_layer
@@ -236,13 +240,13 @@ class Session:
         if T != T_old or not plan.identity_layout:
             self.votes = self.votes[src.clamp(min=0)] if T_old else torch.zeros(T, w.C, dtype=DT)
         self.votes[dirty] = pw.classify(w, x_dirty, ids[dirty])
-        stats.voted = dirty                                                 # every other vote kept its value
+        stats.voted = dirty  # every other vote kept its value
         ops.add("classify", dirty.numel() * units.classify)
         self.ids = plan.ids
 
     def _project(self, cache: LayerCache, lw, rows_of, dirty, x_dirty, ops: OpCounter, threads: LayerThreads):
         """Store the dirty rows' residual inputs and their new q, k, v; returns their storage rows."""
-        d_rows = rows_of[dirty]                                             # (n,) their storage rows
+        d_rows = rows_of[dirty]  # (n,) their storage rows
         threads.for_rows(int(dirty.numel()))
         pw.store_projections(self.w, lw, x_dirty, d_rows, cache.x, cache.qW, cache.k, cache.v, threads.all)
         ops.add("qkv", dirty.numel() * self.units.qkv)
@@ -254,8 +258,17 @@ class Session:
         ops.add("mlp", dirty.numel() * (self.units.mlp + self.units.table))
         return x
 
-    def _local_layer(self, cache: LayerCache, lw, edit: "_EditGeometry", dirty, x_dirty, ops: OpCounter,
-                     stats: UpdateStats, threads: LayerThreads):
+    def _local_layer(
+        self,
+        cache: LayerCache,
+        lw,
+        edit: "_EditGeometry",
+        dirty,
+        x_dirty,
+        ops: OpCounter,
+        stats: UpdateStats,
+        threads: LayerThreads,
+    ):
         """A local layer: every row whose W keys include a changed one is recomputed outright
         (W terms; cheaper than correcting accumulators key by key, and none are stored) and
         its code searched again. Returns the next layer's dirty rows and their inputs."""
@@ -269,8 +282,17 @@ class Session:
         stats.changed_codes_per_layer.append(int(dirty.numel()) - n_dirty)
         return dirty, self._finish(cache, lw, rows_of, dirty, ops, threads)
 
-    def _full_layer(self, cache: LayerCache, lw, edit: "_EditGeometry", dirty, x_dirty, ops: OpCounter,
-                    stats: UpdateStats, threads: LayerThreads):
+    def _full_layer(
+        self,
+        cache: LayerCache,
+        lw,
+        edit: "_EditGeometry",
+        dirty,
+        x_dirty,
+        ops: OpCounter,
+        stats: UpdateStats,
+        threads: LayerThreads,
+    ):
         """A layer attending beyond W: correct the clean rows' accumulators, recompute dirty
         ones, search codes only where an output may have left its margin ball. Returns the
         next layer's dirty rows and their inputs."""
@@ -291,8 +313,22 @@ class Session:
         k_d, v_d = cache.k[d_rows], cache.v[d_rows]
         dirty_mask = torch.zeros(T, dtype=torch.bool)
         dirty_mask[dirty] = True
-        search, o = self._full_outputs(cache, rows_of, first, src, removed, k_removed, v_removed, dirty,
-                                       k_d, v_d, dirty_mask, edit.straddle, ops, stats)
+        search, o = self._full_outputs(
+            cache,
+            rows_of,
+            first,
+            src,
+            removed,
+            k_removed,
+            v_removed,
+            dirty,
+            k_d,
+            v_d,
+            dirty_mask,
+            edit.straddle,
+            ops,
+            stats,
+        )
         s_rows = rows_of[search]
         codes, margin = pw.search_codes(lw, o)
         ops.add("search", search.numel() * self.units.search)
@@ -302,22 +338,52 @@ class Session:
         stats.searched_per_layer.append(int(search.numel()) - int(dirty.numel()))
         stats.changed_codes_per_layer.append(int(moved.sum()))
         keep = moved | dirty_mask[search]
-        dirty = search[keep]                                                # sorted: search is
+        dirty = search[keep]  # sorted: search is
         return dirty, self._finish(cache, lw, rows_of, dirty, ops, threads)
 
-    def _full_outputs(self, cache: LayerCache, rows_of, first: int, src, removed, k_removed, v_removed, dirty,
-                      k_d, v_d, dirty_mask, straddle, ops: OpCounter, stats: UpdateStats):
+    def _full_outputs(
+        self,
+        cache: LayerCache,
+        rows_of,
+        first: int,
+        src,
+        removed,
+        k_removed,
+        v_removed,
+        dirty,
+        k_d,
+        v_d,
+        dirty_mask,
+        straddle,
+        ops: OpCounter,
+        stats: UpdateStats,
+    ):
         """A layer attending beyond W: correct the accumulators of clean rows after the first
         change, recompute dirty rows (and rows whose mass cancelled) in full; returns the rows
         to search (sorted: dirty ones and clean ones whose output left the margin ball) and
         their head outputs."""
         w, units = self.w, self.units
-        k_pos, v_pos = cache.k[rows_of], cache.v[rows_of]                    # (T, Hkv, hd) position order
-        rows = (~dirty_mask[first:]).nonzero().squeeze(1) + first           # (nA,) clean rows to update
+        k_pos, v_pos = cache.k[rows_of], cache.v[rows_of]  # (T, Hkv, hd) position order
+        rows = (~dirty_mask[first:]).nonzero().squeeze(1) + first  # (nA,) clean rows to update
         refresh = EMPTY
         if rows.numel():
-            refresh = self._update_rows(cache, rows_of, rows, src, removed, k_removed, v_removed, dirty, k_d, v_d,
-                                        k_pos, v_pos, dirty_mask, straddle, ops)
+            refresh = self._update_rows(
+                cache,
+                rows_of,
+                rows,
+                src,
+                removed,
+                k_removed,
+                v_removed,
+                dirty,
+                k_d,
+                v_d,
+                k_pos,
+                v_pos,
+                dirty_mask,
+                straddle,
+                ops,
+            )
             stats.refreshed_rows += int(refresh.numel())
         exact = torch.cat([dirty, refresh]).sort().values
         if exact.numel():
@@ -329,28 +395,45 @@ class Session:
         search = dirty
         if rows.numel():
             r_rows = rows_of[rows]
-            o = canonical_output(cache.N[r_rows], cache.Z[r_rows])         # (nA, H, hd)
+            o = canonical_output(cache.N[r_rows], cache.Z[r_rows])  # (nA, H, hd)
             stay = pw.still_nearest(o, cache.o_ref[r_rows], cache.margin[r_rows]).all(-1)
             ops.add("margin", rows.numel() * units.margin)
             search = torch.cat([dirty, rows[~stay]]).sort().values
         s_rows = rows_of[search]
         return search, canonical_output(cache.N[s_rows], cache.Z[s_rows])
 
-    def _update_rows(self, cache: LayerCache, rows_of, rows, src, removed, k_removed, v_removed, dirty, k_d, v_d,
-                     k_pos, v_pos, dirty_mask, straddle, ops: OpCounter) -> torch.Tensor:
+    def _update_rows(
+        self,
+        cache: LayerCache,
+        rows_of,
+        rows,
+        src,
+        removed,
+        k_removed,
+        v_removed,
+        dirty,
+        k_d,
+        v_d,
+        k_pos,
+        v_pos,
+        dirty_mask,
+        straddle,
+        ops: OpCounter,
+    ) -> torch.Tensor:
         """Correct the accumulators of clean rows; returns rows whose mass cancelled (to recompute)."""
         w, units = self.w, self.units
         r_rows = rows_of[rows]
         acc = RowAccumulators(cache.m[r_rows], cache.Z[r_rows], cache.N[r_rows])
-        qW = cache.qW[r_rows]                                               # (nA, H, hd)
+        qW = cache.qW[r_rows]  # (nA, H, hd)
         n = rows.numel()
         key_block = max(1, BLOCK_ELEMENTS // max(1, n * w.H))
         if removed.numel():
-            old_rows = src[rows]                                            # old positions of the rows
+            old_rows = src[rows]  # old positions of the rows
             for a in range(0, removed.numel(), key_block):
-                keys = removed[a:a + key_block]                             # old coordinates
-                acc.remove(w, key_scores(w, qW, old_rows, k_removed[a:a + key_block], keys),
-                           v_removed[a:a + key_block])
+                keys = removed[a : a + key_block]  # old coordinates
+                acc.remove(
+                    w, key_scores(w, qW, old_rows, k_removed[a : a + key_block], keys), v_removed[a : a + key_block]
+                )
             ops.add("attention", n * removed.numel() * units.term)
         st_i, st_j, st_told, st_tnew = straddle
         if st_i.numel():
@@ -364,14 +447,14 @@ class Session:
                 uq, qi = torch.unique(i, return_inverse=True)
                 uk, kj = torch.unique(j, return_inverse=True)
                 q_zone, k_zone = qW[row_of[uq]], k_pos[uk]
-                s_new = key_scores(w, q_zone, uq, k_zone, uk)[qi, :, kj]              # (P, H)
-                s_old = key_scores(w, q_zone, src[uq], k_zone, src[uk])[qi, :, kj]    # (P, H)
+                s_new = key_scores(w, q_zone, uq, k_zone, uk)[qi, :, kj]  # (P, H)
+                s_old = key_scores(w, q_zone, src[uq], k_zone, src[uk])[qi, :, kj]  # (P, H)
                 acc.move_pairs(w, r, s_old, s_new, v_pos[j])
                 ops.add("attention", 2 * uq.numel() * uk.numel() * units.term)
         if dirty.numel():
             for a in range(0, dirty.numel(), key_block):
-                keys = dirty[a:a + key_block]
-                acc.add(w, key_scores(w, qW, rows, k_d[a:a + key_block], keys), v_d[a:a + key_block])
+                keys = dirty[a : a + key_block]
+                acc.add(w, key_scores(w, qW, rows, k_d[a : a + key_block], keys), v_d[a : a + key_block])
             ops.add("attention", n * dirty.numel() * units.term)
         cache.m[r_rows], cache.Z[r_rows], cache.N[r_rows] = acc.m, acc.Z, acc.N
         return rows[acc.lost]

@@ -18,9 +18,9 @@ class SlotMap:
     """Storage row of every position, shared by all layer caches of a session."""
 
     def __init__(self) -> None:
-        self.of = torch.zeros(0, dtype=torch.long)      # (T,) storage row of each position
-        self.free = torch.zeros(0, dtype=torch.long)    # storage rows holding no token
-        self.capacity = 0                               # storage rows allocated
+        self.of = torch.zeros(0, dtype=torch.long)  # (T,) storage row of each position
+        self.free = torch.zeros(0, dtype=torch.long)  # storage rows holding no token
+        self.capacity = 0  # storage rows allocated
 
     def remap(self, plan: EditPlan) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply an edit plan; returns (new, old): the storage row of each new position (T,)
@@ -30,13 +30,13 @@ class SlotMap:
         callers read what they need of deleted tokens' rows before writing inserted ones.
         """
         old, src = self.of, plan.src
-        new = torch.empty(src.numel(), dtype=torch.long)                   # (T,)
+        new = torch.empty(src.numel(), dtype=torch.long)  # (T,)
         kept = src >= 0
         new[kept] = old[src[kept]]
         free = torch.cat([self.free, old[plan.deleted_old]])
         need = plan.n_inserted
         if need > free.numel():
-            grown = max(need - free.numel(), self.capacity // 4)            # amortised: grow by a quarter
+            grown = max(need - free.numel(), self.capacity // 4)  # amortised: grow by a quarter
             free = torch.cat([free, torch.arange(self.capacity, self.capacity + grown)])
             self.capacity += grown
         new[plan.inserted] = free[:need]

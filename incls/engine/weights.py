@@ -29,8 +29,8 @@ import torch
 
 from incls.model.rope import cos_sin, inverse_frequencies
 
-DT = torch.float64        # attention and code distances
-PW = torch.float32        # position-wise math and the residual stream
+DT = torch.float64  # attention and code distances
+PW = torch.float32  # position-wise math and the residual stream
 
 
 def compact(*weights: torch.Tensor) -> list[torch.Tensor]:
@@ -49,15 +49,15 @@ def compact(*weights: torch.Tensor) -> list[torch.Tensor]:
 class LayerWeights:
     """One layer: position-wise weights in float32 (matrices float32 or float16), float64 codebooks."""
 
-    local: bool                # attends only to keys closer than W
-    ln1: torch.Tensor          # (d,)
-    w_qkv: torch.Tensor        # ((H + 2 Hkv) hd, d): w_qkv @ x = [q | k | v]; float32 or float16 (`compact`)
-    codes: torch.Tensor        # (H, K, hd)
-    codes_sq: torch.Tensor     # (H, K) squared norms of the codes
-    table: torch.Tensor        # (H, K, d): output projection of every code
-    ln2: torch.Tensor          # (d,)
-    w_gate_up: torch.Tensor    # (2 dff, d), float32 or float16 like w_down
-    w_down: torch.Tensor       # (d, dff)
+    local: bool  # attends only to keys closer than W
+    ln1: torch.Tensor  # (d,)
+    w_qkv: torch.Tensor  # ((H + 2 Hkv) hd, d): w_qkv @ x = [q | k | v]; float32 or float16 (`compact`)
+    codes: torch.Tensor  # (H, K, hd)
+    codes_sq: torch.Tensor  # (H, K) squared norms of the codes
+    table: torch.Tensor  # (H, K, d): output projection of every code
+    ln2: torch.Tensor  # (d,)
+    w_gate_up: torch.Tensor  # (2 dff, d), float32 or float16 like w_down
+    w_down: torch.Tensor  # (d, dff)
 
 
 @dataclass
@@ -65,10 +65,10 @@ class EngineWeights:
     """Everything the engine reads from a model, plus shape constants."""
 
     layers: list[LayerWeights]
-    embed: torch.Tensor        # (V, d) float32, the model's own tensor
-    norm: torch.Tensor         # (d,)
-    cls_w: torch.Tensor        # (C, d)
-    cls_b: torch.Tensor        # (C,)
+    embed: torch.Tensor  # (V, d) float32, the model's own tensor
+    norm: torch.Tensor  # (d,)
+    cls_w: torch.Tensor  # (C, d)
+    cls_b: torch.Tensor  # (C,)
     lexicon: torch.Tensor | None  # (V, C) float64 per-token votes, or None
     eps: float
     d: int
@@ -82,11 +82,11 @@ class EngineWeights:
     vocab: int
     scale: float
     theta: float
-    inv_freq: torch.Tensor     # (hd / 2,) float64 RoPE frequencies
-    rot_cos: torch.Tensor      # (W + 1, hd): rotation by (t - W), t = clipped distance 0..W
-    rot_sin: torch.Tensor      # (W + 1, hd)
-    win_cos: torch.Tensor      # (hd,): rotation by W (applied once to every stored query)
-    win_sin: torch.Tensor      # (hd,)
+    inv_freq: torch.Tensor  # (hd / 2,) float64 RoPE frequencies
+    rot_cos: torch.Tensor  # (W + 1, hd): rotation by (t - W), t = clipped distance 0..W
+    rot_sin: torch.Tensor  # (W + 1, hd)
+    win_cos: torch.Tensor  # (hd,): rotation by W (applied once to every stored query)
+    win_sin: torch.Tensor  # (hd,)
 
     @property
     def group(self) -> int:
@@ -110,34 +110,52 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         raise ValueError("the incremental engine needs a VQ model (cfg.vq is False)")
     layers = []
     for block in model.layers:
-        codes = block.codebooks.codes.detach().to(DT)                          # (H, K, hd)
+        codes = block.codebooks.codes.detach().to(DT)  # (H, K, hd)
         w_o = block.o_proj.weight.detach().to(DT).view(cfg.d_model, cfg.n_heads, cfg.head_dim)  # (d, H, hd)
         (w_qkv,) = compact(torch.cat([block.q_proj.weight, block.k_proj.weight, block.v_proj.weight]))
-        w_gate_up, w_down = compact(torch.cat([block.mlp.gate_proj.weight, block.mlp.up_proj.weight]),
-                                    block.mlp.down_proj.weight)
-        layers.append(LayerWeights(
-            local=bool(getattr(block, "local", False)),
-            ln1=block.input_layernorm.weight.detach().to(PW),
-            w_qkv=w_qkv,
-            codes=codes,
-            codes_sq=codes.pow(2).sum(-1),
-            table=torch.einsum("hkc,dhc->hkd", codes, w_o).to(PW).contiguous(),
-            ln2=block.post_attention_layernorm.weight.detach().to(PW),
-            w_gate_up=w_gate_up,
-            w_down=w_down,
-        ))
+        w_gate_up, w_down = compact(
+            torch.cat([block.mlp.gate_proj.weight, block.mlp.up_proj.weight]), block.mlp.down_proj.weight
+        )
+        layers.append(
+            LayerWeights(
+                local=bool(getattr(block, "local", False)),
+                ln1=block.input_layernorm.weight.detach().to(PW),
+                w_qkv=w_qkv,
+                codes=codes,
+                codes_sq=codes.pow(2).sum(-1),
+                table=torch.einsum("hkc,dhc->hkd", codes, w_o).to(PW).contiguous(),
+                ln2=block.post_attention_layernorm.weight.detach().to(PW),
+                w_gate_up=w_gate_up,
+                w_down=w_down,
+            )
+        )
     W, hd = cfg.window, cfg.head_dim
-    rot_cos, rot_sin = cos_sin(torch.arange(W + 1) - W, hd, cfg.rope_theta, DT)   # (W + 1, hd)
-    win_cos, win_sin = cos_sin(torch.tensor(W), hd, cfg.rope_theta, DT)          # (hd,)
+    rot_cos, rot_sin = cos_sin(torch.arange(W + 1) - W, hd, cfg.rope_theta, DT)  # (W + 1, hd)
+    win_cos, win_sin = cos_sin(torch.tensor(W), hd, cfg.rope_theta, DT)  # (hd,)
     weights = EngineWeights(
-        layers=layers, embed=model.embed_tokens.weight.detach(),
+        layers=layers,
+        embed=model.embed_tokens.weight.detach(),
         norm=model.norm.weight.detach().to(PW),
         cls_w=model.classifier.weight.detach().to(PW).contiguous(),
         cls_b=model.classifier.bias.detach().to(PW),
         lexicon=None if model.lexicon is None else model.lexicon.weight.detach().to(torch.float64),
-        eps=cfg.rms_eps, d=cfg.d_model, H=cfg.n_heads, Hkv=cfg.n_kv_heads, hd=hd,
-        K=cfg.codebook_size, dff=cfg.d_ff, C=cfg.n_classes, W=W, vocab=cfg.vocab_size,
-        scale=1.0 / math.sqrt(hd), theta=cfg.rope_theta, inv_freq=inverse_frequencies(hd, cfg.rope_theta), rot_cos=rot_cos, rot_sin=rot_sin, win_cos=win_cos, win_sin=win_sin,
+        eps=cfg.rms_eps,
+        d=cfg.d_model,
+        H=cfg.n_heads,
+        Hkv=cfg.n_kv_heads,
+        hd=hd,
+        K=cfg.codebook_size,
+        dff=cfg.d_ff,
+        C=cfg.n_classes,
+        W=W,
+        vocab=cfg.vocab_size,
+        scale=1.0 / math.sqrt(hd),
+        theta=cfg.rope_theta,
+        inv_freq=inverse_frequencies(hd, cfg.rope_theta),
+        rot_cos=rot_cos,
+        rot_sin=rot_sin,
+        win_cos=win_cos,
+        win_sin=win_sin,
     )
     _CACHE[model] = weights
     return weights

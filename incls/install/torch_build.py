@@ -8,8 +8,10 @@ the same version as a CPU build of a few hundred megabytes.
 from __future__ import annotations
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-CPU_FIX = (f"pip install --force-reinstall --no-deps torch==2.13.0 --index-url {CPU_INDEX} "
-           "(then the nvidia-* packages can be uninstalled)")
+CPU_FIX = (
+    f"pip install --force-reinstall --no-deps torch==2.13.0 --index-url {CPU_INDEX} "
+    "(then the nvidia-* packages can be uninstalled)"
+)
 
 
 def describe(torch) -> str:
@@ -23,5 +25,7 @@ def cuda_without_gpu(torch) -> str | None:
     cuda = getattr(torch.version, "cuda", None)
     if not cuda or torch.cuda.is_available():
         return None
-    return (f"PyTorch {torch.__version__} is a CUDA {cuda} build but this machine has no usable GPU; "
-            f"incls runs on the CPU, and the CPU build is far smaller: {CPU_FIX}")
+    return (
+        f"PyTorch {torch.__version__} is a CUDA {cuda} build but this machine has no usable GPU; "
+        f"incls runs on the CPU, and the CPU build is far smaller: {CPU_FIX}"
+    )

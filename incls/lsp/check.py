@@ -18,15 +18,27 @@ from .settings import Settings
 
 def add_arguments(parser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="text files to classify")
-    parser.add_argument("--json", action="store_true",
-                        help="print a JSON list of {file, label, probabilities, evidence}")
-    parser.add_argument("--explain", action="store_true",
-                        help="print the sentences that carry the document's tone and those pulling against it")
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON list of {file, label, probabilities, evidence}"
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the sentences that carry the document's tone and those pulling against it",
+    )
     parser.add_argument("--model", metavar="PATH", help="model checkpoint (default: the shipped model)")
-    parser.add_argument("--language", choices=("auto", "plaintext", "markdown", "latex"), default="auto",
-                        help="how to read the files (default: by extension: .md/.markdown Markdown, .tex LaTeX)")
-    parser.add_argument("--max-document-bytes", type=int, default=Settings.maxDocumentBytes,
-                        help="skip larger files (default %(default)s)")
+    parser.add_argument(
+        "--language",
+        choices=("auto", "plaintext", "markdown", "latex"),
+        default="auto",
+        help="how to read the files (default: by extension: .md/.markdown Markdown, .tex LaTeX)",
+    )
+    parser.add_argument(
+        "--max-document-bytes",
+        type=int,
+        default=Settings.maxDocumentBytes,
+        help="skip larger files (default %(default)s)",
+    )
 
 
 def read_input(name: str) -> tuple[str | None, str | None]:

@@ -46,8 +46,10 @@ class Choices:
 
     def save(self) -> str | None:
         """Write the file atomically; returns a problem to report, or None."""
-        data = {"disabled": sorted(self.disabled),
-                "ignored": {uri: sorted(keys) for uri, keys in sorted(self.ignored.items()) if keys}}
+        data = {
+            "disabled": sorted(self.disabled),
+            "ignored": {uri: sorted(keys) for uri, keys in sorted(self.ignored.items()) if keys},
+        }
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             scratch = self.path.with_name(self.path.name + ".tmp")

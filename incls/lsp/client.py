@@ -48,8 +48,9 @@ def answer(request: dict) -> dict:
 
 class StdioClient:
     def __init__(self, command: list[str] | None = None, env: dict | None = None, stderr=subprocess.DEVNULL) -> None:
-        self.process = subprocess.Popen(command or SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=stderr, env=env)
+        self.process = subprocess.Popen(
+            command or SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env
+        )
         self.notifications: queue.Queue = queue.Queue()
         self.responses: dict[int, queue.Queue] = {}
         self.ids = itertools.count(1)
@@ -88,10 +89,18 @@ class StdioClient:
         self._send({"jsonrpc": "2.0", "method": method, "params": params})
 
     def initialize(self, options: dict | None = None) -> dict:
-        result = self.request("initialize", {
-            "processId": None, "rootUri": None, "initializationOptions": options or {},
-            "capabilities": {"window": {"workDoneProgress": True},
-                             "textDocument": {"publishDiagnostics": {"versionSupport": True}}}})
+        result = self.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": None,
+                "initializationOptions": options or {},
+                "capabilities": {
+                    "window": {"workDoneProgress": True},
+                    "textDocument": {"publishDiagnostics": {"versionSupport": True}},
+                },
+            },
+        )
         self.notify("initialized", {})
         return result
 
@@ -109,14 +118,17 @@ class StdioClient:
                 return stamp, message
 
     def open(self, uri: str, text: str, version: int = 1, language: str = "plaintext") -> None:
-        self.notify("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": language, "version": version, "text": text}})
+        self.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": language, "version": version, "text": text}},
+        )
 
     def change(self, uri: str, version: int, changes: list[dict]) -> float:
         """Send a didChange; return when it was sent."""
         sent = time.perf_counter()
-        self.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-                                               "contentChanges": changes})
+        self.notify(
+            "textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": changes}
+        )
         return sent
 
     def close(self) -> None:
@@ -132,13 +144,18 @@ class StdioClient:
 def is_diagnostics(uri: str, version: int | None = None):
     def match(message: dict) -> bool:
         params = message.get("params") or {}
-        return (message.get("method") == "textDocument/publishDiagnostics" and params.get("uri") == uri
-                and (version is None or params.get("version") == version))
+        return (
+            message.get("method") == "textDocument/publishDiagnostics"
+            and params.get("uri") == uri
+            and (version is None or params.get("version") == version)
+        )
+
     return match
 
 
 def end_position(text: str) -> dict:
     """LSP position (UTF-16) of the end of `text`."""
     import re
+
     last = re.split(r"\r\n|\r|\n", text)[-1]
     return {"line": len(re.findall(r"\r\n|\r|\n", text)), "character": len(last.encode("utf-16-le")) // 2}

@@ -12,7 +12,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (the default)")
     mode.add_argument("--tcp", metavar="HOST:PORT", help="listen for one LSP client on a TCP port")
-    parser.add_argument("--log-file", metavar="FILE", help="write the server's log here (default: stderr, warnings only)")
+    parser.add_argument(
+        "--log-file", metavar="FILE", help="write the server's log here (default: stderr, warnings only)"
+    )
     parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
     return parser.parse_args(argv)
 
@@ -20,7 +22,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse(argv)
     level = getattr(logging, (args.log_level or ("info" if args.log_file else "warning")).upper())
-    handler = logging.FileHandler(args.log_file, encoding="utf-8") if args.log_file else logging.StreamHandler(sys.stderr)
+    handler = (
+        logging.FileHandler(args.log_file, encoding="utf-8") if args.log_file else logging.StreamHandler(sys.stderr)
+    )
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .server import build_server
 

@@ -75,23 +75,23 @@ class PendingEdit:
 @dataclass
 class Document:
     uri: str
-    text: str                      # exactly the client's text
+    text: str  # exactly the client's text
     version: int | None
     lines: LineIndex = field(default=None)  # of `text`, kept up to date by each edit
-    size: int = 0                  # UTF-8 bytes of `text`
-    nuls: int = 0                  # NUL characters in `text`
+    size: int = 0  # UTF-8 bytes of `text`
+    nuls: int = 0  # NUL characters in `text`
     tokens: TokenizedText | None = None
     skip_reason: str | None = None
-    skip_kind: str | None = None   # what kind of problem skip_reason is (stable, to show it once)
-    out_of_sync: bool = False      # a change could not be applied: waiting for the whole text
+    skip_kind: str | None = None  # what kind of problem skip_reason is (stable, to show it once)
+    out_of_sync: bool = False  # a change could not be applied: waiting for the whole text
     pending: PendingEdit | None = None
     pending_chars: Span | None = None  # the prose range changed since the evidence last saw it
-    ledger: tuple | None = None        # (session, Ledger): per-sentence evidence, valid for that session
+    ledger: tuple | None = None  # (session, Ledger): per-sentence evidence, valid for that session
     changed_at: float | None = None  # arrival of the oldest change the model has not seen
     session: object | None = None
     session_mode: tuple | None = None
     build: SessionBuild | None = None  # a session being built, chunk by chunk
-    over_cap: int | None = None    # a prefix of this many code points is over maxDocumentTokens
+    over_cap: int | None = None  # a prefix of this many code points is over maxDocumentTokens
     last_used: int = 0
     kind: str = "plaintext"  # the projection: "plaintext", "markdown" or "latex"
     projection: object | None = None  # IncrementalProjection of the text with lone halves replaced (None: plain text)
@@ -136,6 +136,8 @@ class Report:
 # a long document's prefix of this many characters per allowed token is tokenized first: when
 # that alone is over the limit, so is the document, and the rest is never tokenized
 PROBE_CHARS_PER_TOKEN = 6
+
+
 def utf8_size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
@@ -162,6 +164,7 @@ class Core:
         is busy with other work, and on a loaded machine two threads were ten times slower.
         """
         import os
+
         torch.set_num_threads(int(os.environ.get("INCLS_TORCH_THREADS", "1")))
         token_bytes = TokenBytes.of(tokenizer)
         factory = SessionFactory(model, paragraph_breaks(token_bytes))
@@ -189,8 +192,9 @@ class Core:
     def _project(self, doc: Document) -> None:
         """(Re)build the document's projection; the tokens and session follow it."""
         s = self.settings
-        doc.projection = prose.projection(doc.kind, for_model(doc.text), s.markdownNodes, s.latexCommands,
-                                          s.latexEnvironments)
+        doc.projection = prose.projection(
+            doc.kind, for_model(doc.text), s.markdownNodes, s.latexCommands, s.latexEnvironments
+        )
         doc.tokens, doc.session, doc.pending, doc.build = None, None, None, None
 
     def close(self, uri: str) -> bool:
@@ -216,14 +220,18 @@ class Core:
                         self._resync(doc, change.text)
                         continue
                     if doc.out_of_sync:
-                        raise ChangeRejected(f"{uri}: out of sync with the editor; waiting for its whole text "
-                                             "(close and reopen the file)")
+                        raise ChangeRejected(
+                            f"{uri}: out of sync with the editor; waiting for its whole text "
+                            "(close and reopen the file)"
+                        )
                     try:
                         edit = self._text_edit(doc, change)
                     except ChangeRejected as exc:
                         self._lose_sync(doc)
-                        raise ChangeRejected(f"{uri}: {exc}; the document is out of sync and not classified "
-                                             "until the editor sends its whole text (close and reopen the file)") from None
+                        raise ChangeRejected(
+                            f"{uri}: {exc}; the document is out of sync and not classified "
+                            "until the editor sends its whole text (close and reopen the file)"
+                        ) from None
                     self._apply(doc, edit)
             finally:
                 doc.version = version if version is not None else doc.version
@@ -243,8 +251,12 @@ class Core:
         """The offset of a position; a UTF-16 position between the halves of a character
         splits it into its two halves first (the client is editing one of them)."""
         offset = doc.lines.offset(line, character)
-        if (self.encoding == "utf-16" and offset < len(doc.text) and ord(doc.text[offset]) > 0xFFFF
-                and units(doc.text[doc.lines.starts[line]:offset], "utf-16") < character):
+        if (
+            self.encoding == "utf-16"
+            and offset < len(doc.text)
+            and ord(doc.text[offset]) > 0xFFFF
+            and units(doc.text[doc.lines.starts[line] : offset], "utf-16") < character
+        ):
             self._apply(doc, TextEdit(offset, offset + 1, split_pair(doc.text[offset])), join=False)
             return offset + 1
         return offset
@@ -252,7 +264,7 @@ class Core:
     def _apply(self, doc: Document, edit: TextEdit, join: bool = True) -> None:
         """Apply one edit to the text, its line index, size and tokens; halves that meet are joined."""
         edit = joined(doc.text, edit) if join else edit
-        removed = doc.text[edit.start:edit.end]
+        removed = doc.text[edit.start : edit.end]
         text = edit.apply(doc.text)
         doc.lines.edit(edit.start, edit.end, text)
         doc.size += utf8_size(edit.text) - utf8_size(removed)
@@ -296,16 +308,33 @@ class Core:
         """Mark a document too large, binary or out of sync (dropping its model state), or clear the mark."""
         kind, reason = None, None
         if doc.out_of_sync:
-            kind, reason = "out-of-sync", ("not classified: out of sync with the editor after a change that "
-                                           "could not be applied; close and reopen the file")
+            kind, reason = (
+                "out-of-sync",
+                (
+                    "not classified: out of sync with the editor after a change that "
+                    "could not be applied; close and reopen the file"
+                ),
+            )
         elif doc.size > self.settings.maxDocumentBytes:
-            kind, reason = "too-large", (f"not classified: the document is {doc.size:,} bytes, over "
-                                         f"incls.maxDocumentBytes ({self.settings.maxDocumentBytes:,})")
+            kind, reason = (
+                "too-large",
+                (
+                    f"not classified: the document is {doc.size:,} bytes, over "
+                    f"incls.maxDocumentBytes ({self.settings.maxDocumentBytes:,})"
+                ),
+            )
         elif looks_binary(doc.text, doc.nuls):
             kind, reason = "binary", "not classified: the document looks binary"
-        elif doc.over_cap is not None or (doc.tokens is not None and len(doc.tokens.ids) > self.settings.maxDocumentTokens):
-            kind, reason = "too-many-tokens", (f"not classified: the document is over incls.maxDocumentTokens "
-                                               f"({self.settings.maxDocumentTokens:,} tokens)")
+        elif doc.over_cap is not None or (
+            doc.tokens is not None and len(doc.tokens.ids) > self.settings.maxDocumentTokens
+        ):
+            kind, reason = (
+                "too-many-tokens",
+                (
+                    f"not classified: the document is over incls.maxDocumentTokens "
+                    f"({self.settings.maxDocumentTokens:,} tokens)"
+                ),
+            )
         if kind in ("out-of-sync", "too-large", "binary"):
             doc.tokens = None
         if kind:
@@ -416,7 +445,7 @@ class Core:
             changed_at, doc.changed_at = doc.changed_at, None
             pending, doc.pending = doc.pending, None
             chars, doc.pending_chars = doc.pending_chars, None
-            pending_ids = tuple(doc.tokens.ids[pending.start:pending.new_end]) if pending else None
+            pending_ids = tuple(doc.tokens.ids[pending.start : pending.new_end]) if pending else None
             char_ends, text = doc.tokens.char_ends.copy(), doc.tokens.text  # the model's text: lone halves replaced
             if doc.ledger is not None and doc.ledger[0] is session:
                 ledger, fresh = doc.ledger[1], False
@@ -468,7 +497,7 @@ class Core:
         live = [d for d in self.documents.values() if d.session is not None]
         if len(live) <= self.settings.maxSessions:
             return
-        for doc in sorted(live, key=lambda d: d.last_used)[:len(live) - self.settings.maxSessions]:
+        for doc in sorted(live, key=lambda d: d.last_used)[: len(live) - self.settings.maxSessions]:
             doc.session, doc.pending, doc.ledger = None, None, None
 
     def update_settings(self, settings: Settings) -> None:
@@ -501,8 +530,17 @@ def _projection_settings(s: Settings) -> tuple:
 
 def _unchanged(read: Report, report: Report) -> Report:
     """The last reading of a session, for a new version of the document whose prose it still is."""
-    return replace(read, uri=report.uri, version=report.version, text=report.text, ops=None, ops_full=None,
-                   latency_ms=None, compute_ms=0.0, skip_reason=None)
+    return replace(
+        read,
+        uri=report.uri,
+        version=report.version,
+        text=report.text,
+        ops=None,
+        ops_full=None,
+        latency_ms=None,
+        compute_ms=0.0,
+        skip_reason=None,
+    )
 
 
 def _to_source(report: Report, projection) -> None:

@@ -71,7 +71,7 @@ class Votes:
     """The document's per-position votes, read by range: one block per chunk."""
 
     def __init__(self, blocks: list[tuple[int, torch.Tensor]], n_classes: int) -> None:
-        self.blocks = [(a, v) for a, v in blocks if v.shape[0]]         # (first position, (n, C) votes)
+        self.blocks = [(a, v) for a, v in blocks if v.shape[0]]  # (first position, (n, C) votes)
         self.firsts = [a for a, _ in self.blocks]
         self.C = n_classes
 
@@ -86,14 +86,14 @@ class Votes:
 
     def sum(self, start: int, end: int) -> torch.Tensor:
         """(C,) float64 sum of the votes of positions [start, end)."""
-        out = torch.zeros(self.C, dtype=DT)                                # (C,)
+        out = torch.zeros(self.C, dtype=DT)  # (C,)
         k = max(0, bisect_right(self.firsts, start) - 1)
         while start < end and k < len(self.blocks):
             a, v = self.blocks[k]
             n = v.shape[0]
             lo, hi = max(start, a) - a, min(end, a + n) - a
             if lo < hi:
-                out += v[lo:hi].to(DT).sum(0)                               # (C,)
+                out += v[lo:hi].to(DT).sum(0)  # (C,)
             k += 1
             if a + n >= end:
                 break
@@ -116,10 +116,10 @@ class Evidence:
     kinds: tuple[str, ...]
     t0: tuple[int, ...]
     t1: tuple[int, ...]
-    sums: torch.Tensor          # (n_units, C) float64 vote sums
+    sums: torch.Tensor  # (n_units, C) float64 vote sums
     n_tokens: int
-    own: tuple[int, ...]        # each unit's own class (argmax of its mean vote) ...
-    own_p: tuple[float, ...]    # ... and its probability
+    own: tuple[int, ...]  # each unit's own class (argmax of its mean vote) ...
+    own_p: tuple[float, ...]  # ... and its probability
     centred: tuple[tuple[float, ...], ...]  # S_u minus its mean over the classes
     # where the units lie in the source, when the model reads a projection of it (Markdown,
     # LaTeX); None: the text is the source
@@ -166,8 +166,8 @@ class Evidence:
 
     def shares(self, k: int) -> torch.Tensor:
         """(n,) each unit's share of the evidence for class k (see the module's docstring)."""
-        c = self.contributions()                                                   # (n, C)
-        centred = c[:, k] - c.mean(-1)                                             # (n,)
+        c = self.contributions()  # (n, C)
+        centred = c[:, k] - c.mean(-1)  # (n,)
         total = float(centred.clamp(min=0).sum())
         return centred / total if total > 0 else torch.zeros_like(centred)
 
@@ -191,7 +191,7 @@ class Evidence:
         return None
 
     def unit_text(self, i: int) -> str:
-        return self.text[self.starts[i]:self.ends[i]]
+        return self.text[self.starts[i] : self.ends[i]]
 
     def key(self, i: int) -> str:
         return unit_key(self.unit_text(i))
@@ -207,13 +207,13 @@ class Ledger:
         self.kinds: list[str] = []
         self.t0: list[int] = []
         self.t1: list[int] = []
-        self.sums = torch.zeros(0, n_classes, dtype=DT)                  # (n_units, C)
+        self.sums = torch.zeros(0, n_classes, dtype=DT)  # (n_units, C)
         self.own: list[int] = []
         self.own_p: list[float] = []
         self.centred: list[tuple[float, ...]] = []
         self.text = ""
         self.n_tokens = 0
-        self.summed = 0   # units summed again by the last update (for tests and measurement)
+        self.summed = 0  # units summed again by the last update (for tests and measurement)
 
     # -- updating ----------------------------------------------------------------------
 
@@ -222,15 +222,16 @@ class Ledger:
         self.__init__(self.C)
         self.update(text, char_ends, votes, Span(0, 0, len(text)), Span(0, 0, len(char_ends)), None)
 
-    def update(self, text: str, char_ends, votes: Votes, chars: Span | None,
-               tokens: Span | None, voted: torch.Tensor | None) -> None:
+    def update(
+        self, text: str, char_ends, votes: Votes, chars: Span | None, tokens: Span | None, voted: torch.Tensor | None
+    ) -> None:
         """Bring the units up to date with `text`, whose tokens end at code points `char_ends`
         (a sequence or an array; a character split between tokens counts in the first).
 
         `chars`: the text range changed since the last update (code points), `tokens`: the
         token range, `voted`: (n,) positions whose vote was recomputed (None: none).
         """
-        ends = np.asarray(char_ends, dtype=np.int64)                        # (T,)
+        ends = np.asarray(char_ends, dtype=np.int64)  # (T,)
         T = len(ends)
         todo: set[int] = set()
         if chars is not None or tokens is not None:
@@ -238,15 +239,14 @@ class Ledger:
             shift_chars = (chars.new_end - chars.old_end) if chars else 0
             shift_tokens = (tokens.new_end - tokens.old_end) if tokens else 0
             i0 = bisect_left(self.starts, lo)
-            i1 = bisect_left(self.starts, hi - shift_chars)              # old units [i0, i1) lay in the range
+            i1 = bisect_left(self.starts, hi - shift_chars)  # old units [i0, i1) lay in the range
             fresh = split_range(text, lo, hi)
             n_new, tail = len(fresh), slice(i1, None)
             self.starts[i0:] = [u.start for u in fresh] + _shifted(self.starts[tail], shift_chars)
             self.ends[i0:] = [u.end for u in fresh] + _shifted(self.ends[tail], shift_chars)
             self.kinds[i0:i1] = [u.kind for u in fresh]
             firsts = np.searchsorted(ends, [u.start for u in fresh], side="right").tolist() if fresh else []
-            self.t0[i0:] = firsts + \
-                _shifted(self.t0[tail], shift_tokens)
+            self.t0[i0:] = firsts + _shifted(self.t0[tail], shift_tokens)
             self.t1[i0:] = [0] * n_new + _shifted(self.t1[tail], shift_tokens)
             self.sums = torch.cat([self.sums[:i0], torch.zeros(n_new, self.C, dtype=DT), self.sums[i1:]])
             self.own[i0:i1], self.own_p[i0:i1], self.centred[i0:i1] = [0] * n_new, [0.0] * n_new, [()] * n_new
@@ -265,7 +265,7 @@ class Ledger:
             # holds the whitespace up to them) may have gained or lost tokens
             for i in range(max(0, i0 - 1), min(len(self.starts), j + 1)):
                 self._set_span(i, self.t0[i], self.t0[i + 1] if i + 1 < len(self.starts) else T, todo)
-        if self.starts:   # tokens before the first unit and after the last belong to them
+        if self.starts:  # tokens before the first unit and after the last belong to them
             self._set_span(0, 0, self.t0[1] if len(self.starts) > 1 else T, todo)
             self._set_span(len(self.starts) - 1, self.t0[-1] if len(self.starts) > 1 else 0, T, todo)
         if voted is not None and len(voted):
@@ -275,11 +275,11 @@ class Ledger:
                     todo.add(i)
         if todo:
             rows = sorted(todo)
-            sums = torch.stack([votes.sum(self.t0[i], self.t1[i]) for i in rows])     # (m, C)
+            sums = torch.stack([votes.sum(self.t0[i], self.t1[i]) for i in rows])  # (m, C)
             self.sums[rows] = sums
             counts = torch.tensor([max(1, self.t1[i] - self.t0[i]) for i in rows], dtype=DT)
-            p, j = (sums / counts[:, None]).softmax(-1).max(-1)                     # (m,), (m,)
-            centred = (sums - sums.mean(-1, keepdim=True)).tolist()                 # (m, C)
+            p, j = (sums / counts[:, None]).softmax(-1).max(-1)  # (m,), (m,)
+            centred = (sums - sums.mean(-1, keepdim=True)).tolist()  # (m, C)
             for i, own, own_p, c in zip(rows, j.tolist(), p.tolist(), centred):
                 self.own[i], self.own_p[i], self.centred[i] = own, own_p, tuple(c)
         self.summed = len(todo)
@@ -294,7 +294,7 @@ class Ledger:
         """The new text's range that the changed text and the changed tokens cover."""
         lo, hi = (chars.start, chars.new_end) if chars else (len(text), 0)
         if tokens is not None:
-            first = int(ends[tokens.start - 1]) - 1 if tokens.start > 0 else 0   # a split character: from its start
+            first = int(ends[tokens.start - 1]) - 1 if tokens.start > 0 else 0  # a split character: from its start
             last = int(ends[tokens.new_end - 1]) if tokens.new_end > 0 else 0
             lo, hi = min(lo, max(0, first)), max(hi, max(first, last))
         return max(0, min(lo, len(text))), max(0, min(max(hi, lo), len(text)))
@@ -302,9 +302,20 @@ class Ledger:
     # -- reading -------------------------------------------------------------------------
 
     def snapshot(self, labels: tuple[str, ...]) -> Evidence:
-        return Evidence(self.text, labels, tuple(self.starts), tuple(self.ends), tuple(self.kinds),
-                        tuple(self.t0), tuple(self.t1), self.sums.clone(), self.n_tokens,
-                        tuple(self.own), tuple(self.own_p), tuple(self.centred))
+        return Evidence(
+            self.text,
+            labels,
+            tuple(self.starts),
+            tuple(self.ends),
+            tuple(self.kinds),
+            tuple(self.t0),
+            tuple(self.t1),
+            self.sums.clone(),
+            self.n_tokens,
+            tuple(self.own),
+            tuple(self.own_p),
+            tuple(self.centred),
+        )
 
 
 def _shifted(values: list[int], shift: int) -> list[int]:

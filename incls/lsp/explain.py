@@ -27,21 +27,34 @@ def evidence_json(report: Report, settings: Settings, ignored: set[str] = frozen
     index = LineIndex(report.text, "utf-16")
     contributions, pulls, readings = ev.contributions().tolist(), ev.pulls().tolist(), ev.readings().tolist()
     shares = ev.shares(t.index).tolist()
-    sentences = [{
-        "range": {"start": _position(index, ev.range_of(i)[0]), "end": _position(index, ev.range_of(i)[1])},
-        "text": ev.unit_text(i), "kind": ev.kinds[i], "tokens": ev.t1[i] - ev.t0[i],
-        "contribution": dict(zip(report.labels, contributions[i])),
-        "pull": dict(zip(report.labels, pulls[i])),
-        "reading": dict(zip(report.labels, readings[i])),
-        "share": shares[i],
-    } for i in range(len(ev))]
-    hints = tone.hints(ev, t, settings.sentenceHints, settings.sentenceThreshold, set(ignored)) \
-        if not tone.is_quiet(t) else []
-    return {"tone": t.label, "confidence": t.confidence,
-            "logits": dict(zip(report.labels, ev.logits.tolist())),
-            "sentences": sentences,
-            "hints": [{"sentence": h.index, "role": h.role, "message": h.message,
-                       "range": sentences[h.index]["range"]} for h in hints]}
+    sentences = [
+        {
+            "range": {"start": _position(index, ev.range_of(i)[0]), "end": _position(index, ev.range_of(i)[1])},
+            "text": ev.unit_text(i),
+            "kind": ev.kinds[i],
+            "tokens": ev.t1[i] - ev.t0[i],
+            "contribution": dict(zip(report.labels, contributions[i])),
+            "pull": dict(zip(report.labels, pulls[i])),
+            "reading": dict(zip(report.labels, readings[i])),
+            "share": shares[i],
+        }
+        for i in range(len(ev))
+    ]
+    hints = (
+        tone.hints(ev, t, settings.sentenceHints, settings.sentenceThreshold, set(ignored))
+        if not tone.is_quiet(t)
+        else []
+    )
+    return {
+        "tone": t.label,
+        "confidence": t.confidence,
+        "logits": dict(zip(report.labels, ev.logits.tolist())),
+        "sentences": sentences,
+        "hints": [
+            {"sentence": h.index, "role": h.role, "message": h.message, "range": sentences[h.index]["range"]}
+            for h in hints
+        ],
+    }
 
 
 def explain_text(name: str, report: Report, settings: Settings) -> str:
@@ -57,8 +70,10 @@ def explain_text(name: str, report: Report, settings: Settings) -> str:
         s = data["sentences"][hint["sentence"]]
         where = f"{s['range']['start']['line'] + 1}:{s['range']['start']['character'] + 1}"
         verb = "carries the tone" if hint["role"] == tone.CARRIES else "pulls against it"
-        lines.append(f"  {where} {verb} ({tone.percent(s['share'])} of the {data['tone']} evidence): "
-                     f"“{tone.excerpt(s['text'], 70)}”")
+        lines.append(
+            f"  {where} {verb} ({tone.percent(s['share'])} of the {data['tone']} evidence): "
+            f"“{tone.excerpt(s['text'], 70)}”"
+        )
         lines.append(f"      {hint['message']}")
     if not data["hints"] and not tone.is_quiet(tone.document_tone(report.labels, report.probabilities)):
         lines.append("  no sentence reads clearly enough to point out")

@@ -28,16 +28,26 @@ EVERYDAY = Path(__file__).resolve().parents[2] / "tests" / "data" / "everyday.js
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--imdb", type=int, default=200, metavar="N",
-                        help="held-out IMDB reviews to use (default %(default)s; 0: none)")
-    parser.add_argument("--everyday", type=Path, default=EVERYDAY, metavar="PATH",
-                        help="everyday dev set, JSONL with text,label (default %(default)s; used when it exists)")
+    parser.add_argument(
+        "--imdb", type=int, default=200, metavar="N", help="held-out IMDB reviews to use (default %(default)s; 0: none)"
+    )
+    parser.add_argument(
+        "--everyday",
+        type=Path,
+        default=EVERYDAY,
+        metavar="PATH",
+        help="everyday dev set, JSONL with text,label (default %(default)s; used when it exists)",
+    )
     parser.add_argument("--everyday-limit", type=int, default=None, metavar="N", help="first N everyday documents")
     parser.add_argument("--k", type=int, nargs="+", default=[1, 3], help="units deleted (default 1 3)")
     parser.add_argument("--draws", type=int, default=3, help="random draws per document and k (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rank", choices=("pull", "contribution"), default="pull",
-                        help="rank units by pull (what the server shows; default) or by contribution")
+    parser.add_argument(
+        "--rank",
+        choices=("pull", "contribution"),
+        default="pull",
+        help="rank units by pull (what the server shows; default) or by contribution",
+    )
     parser.add_argument("--model", metavar="PATH", help="model checkpoint (default: the shipped model)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -53,7 +63,7 @@ class Reader:
         self.n += 1
         uri = f"faithfulness:{self.n}"
         self.core.open(uri, text, 1)
-        while (report := self.core.compute(uri)).more:   # a long document is built chunk by chunk
+        while (report := self.core.compute(uri)).more:  # a long document is built chunk by chunk
             pass
         self.core.close(uri)
         return report
@@ -63,8 +73,8 @@ def ranked_units(report, rank: str = "pull") -> list[int]:
     """The units by pull (the hints' order) or contribution toward the predicted class, strongest first."""
     ev = report.evidence
     k = max(range(len(report.probabilities)), key=report.probabilities.__getitem__)
-    score = ev.pulls() if rank == "pull" else ev.contributions()        # (n, C)
-    toward = (score[:, k] - score.mean(-1)).tolist()                    # (n,)
+    score = ev.pulls() if rank == "pull" else ev.contributions()  # (n, C)
+    toward = (score[:, k] - score.mean(-1)).tolist()  # (n,)
     return sorted(range(len(ev)), key=lambda i: -toward[i])
 
 
@@ -74,8 +84,9 @@ def delete(text: str, spans: list[tuple[int, int]]) -> str:
     return text
 
 
-def comprehensiveness(reader: Reader, texts: list[str], ks: list[int], draws: int, seed: int,
-                      rank: str = "pull") -> dict:
+def comprehensiveness(
+    reader: Reader, texts: list[str], ks: list[int], draws: int, seed: int, rank: str = "pull"
+) -> dict:
     rng = random.Random(seed)
     rows = {k: {"top": [], "random": []} for k in ks}
     for text in texts:
@@ -133,8 +144,10 @@ def run(args) -> int:
         if not args.json:
             for k, r in results[name].items():
                 if k.startswith("k="):
-                    print(f"{name} {k}: top-k drop {r['top_k_drop']}, random-k drop {r['random_k_drop']}, "
-                          f"top beats random in {r['top_beats_random']} of {r['documents']} documents")
+                    print(
+                        f"{name} {k}: top-k drop {r['top_k_drop']}, random-k drop {r['random_k_drop']}, "
+                        f"top beats random in {r['top_beats_random']} of {r['documents']} documents"
+                    )
     if args.json:
         print(json.dumps(results, indent=2))
     return 0

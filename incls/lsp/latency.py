@@ -114,21 +114,29 @@ def outside_engine(tokenizer, name: str, text: str, edits: int, seed: int) -> di
         change_ms.append((changed - started) * 1000)
         outside_ms.append((done - started) * 1000 - report.engine_ms)
         engine_ms.append(report.engine_ms)
-    return {"document": name, "edits": edits, "change_p50_ms": round(statistics.median(change_ms), 2),
-            **percentiles("outside_engine_", outside_ms), "engine_p50_ms": round(statistics.median(engine_ms), 2)}
+    return {
+        "document": name,
+        "edits": edits,
+        "change_p50_ms": round(statistics.median(change_ms), 2),
+        **percentiles("outside_engine_", outside_ms),
+        "engine_p50_ms": round(statistics.median(engine_ms), 2),
+    }
 
 
 def percentiles(prefix: str, values: list[float]) -> dict:
     ordered = sorted(values)
-    return {f"{prefix}p50_ms": round(statistics.median(ordered), 2),
-            f"{prefix}p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
-            f"{prefix}mean_ms": round(statistics.fmean(ordered), 2)}
+    return {
+        f"{prefix}p50_ms": round(statistics.median(ordered), 2),
+        f"{prefix}p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+        f"{prefix}mean_ms": round(statistics.fmean(ordered), 2),
+    }
 
 
 def is_status(uri: str, version: int):
     def match(message: dict) -> bool:
         params = message.get("params") or {}
         return message.get("method") == "incls/status" and params.get("uri") == uri and params.get("version") == version
+
     return match
 
 
@@ -139,33 +147,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sizes", default="300,2000,20000", help="document sizes in tokens (default %(default)s)")
     parser.add_argument("--incremental-only", action="store_true", help="skip the full-recompute runs")
-    parser.add_argument("--outside-engine", action="store_true",
-                        help="in process: the per-keystroke time outside the engine only")
+    parser.add_argument(
+        "--outside-engine", action="store_true", help="in process: the per-keystroke time outside the engine only"
+    )
     args = parser.parse_args(argv)
     from ..model.base import load_tokenizer
 
     tokenizer = load_tokenizer()
-    results = {"machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0]},
-               "targets_ms_at_300_tokens": TARGETS_MS, "runs": []}
+    results = {
+        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0]},
+        "targets_ms_at_300_tokens": TARGETS_MS,
+        "runs": [],
+    }
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.outside_engine:
         for name, text in documents(tokenizer, sizes).items():
-            results["runs"].append({"tokens": len(tokenizer.encode(text).ids),
-                                    **outside_engine(tokenizer, name, text, args.edits, args.seed)})
+            results["runs"].append(
+                {
+                    "tokens": len(tokenizer.encode(text).ids),
+                    **outside_engine(tokenizer, name, text, args.edits, args.seed),
+                }
+            )
         print(json.dumps(results, indent=2))
         return 0
     for name, text in documents(tokenizer, sizes).items():
         tokens = len(tokenizer.encode(text).ids)
         for full in (False,) if args.incremental_only or tokens > 5000 else (False, True):
             started = time.perf_counter()
-            row = {"document": name, "tokens": tokens,
-                   "mode": "full-recompute" if full else "incremental",
-                   **measure(text, full, args.edits, args.seed)}
+            row = {
+                "document": name,
+                "tokens": tokens,
+                "mode": "full-recompute" if full else "incremental",
+                **measure(text, full, args.edits, args.seed),
+            }
             row["wall_s"] = round(time.perf_counter() - started, 1)
             results["runs"].append(row)
             if not args.json:
-                print(f"{row['document']:>14} {row['mode']:>15}: p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms",
-                      file=sys.stderr)
+                print(
+                    f"{row['document']:>14} {row['mode']:>15}: p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms",
+                    file=sys.stderr,
+                )
     print(json.dumps(results, indent=2))
     return 0
 

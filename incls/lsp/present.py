@@ -40,8 +40,9 @@ def hints_for(report: Report, settings: Settings, ignored: set[str]) -> list[ton
     return tone.hints(report.evidence, t, settings.sentenceHints, settings.sentenceThreshold, ignored)
 
 
-def diagnostics(report: Report, settings: Settings, ignored: set[str], encoding: str,
-                index: LineIndex | None = None) -> list[types.Diagnostic]:
+def diagnostics(
+    report: Report, settings: Settings, ignored: set[str], encoding: str, index: LineIndex | None = None
+) -> list[types.Diagnostic]:
     """The document's tone on the first line, then hints on the sentences that carry it or pull against it
     (`index`: the line index of `report.text`, when the caller keeps one).
 
@@ -51,16 +52,33 @@ def diagnostics(report: Report, settings: Settings, ignored: set[str], encoding:
     if report.empty or tone.is_quiet(t):
         return []
     index = index or LineIndex(report.text, encoding)
-    out = [types.Diagnostic(
-        range=first_line_range(index, report.anchor), message=f"Reads {t.label} ({t.confidence:.2f})",
-        severity=SEVERITY[settings.severity], source=SOURCE, code=t.label,
-        data={"kind": "document", "probabilities": dict(zip(report.labels, report.probabilities))})]
+    out = [
+        types.Diagnostic(
+            range=first_line_range(index, report.anchor),
+            message=f"Reads {t.label} ({t.confidence:.2f})",
+            severity=SEVERITY[settings.severity],
+            source=SOURCE,
+            code=t.label,
+            data={"kind": "document", "probabilities": dict(zip(report.labels, report.probabilities))},
+        )
+    ]
     for hint in hints_for(report, settings, ignored):
-        out.append(types.Diagnostic(
-            range=_range(index, hint.start, hint.end), message=hint.message,
-            severity=SEVERITY[settings.sentenceSeverity], source=SOURCE, code=hint.label,
-            data={"kind": "sentence", "role": hint.role, "sentenceKey": hint.key,
-                  "share": round(hint.share, 4), "pull": round(hint.pull, 4)}))
+        out.append(
+            types.Diagnostic(
+                range=_range(index, hint.start, hint.end),
+                message=hint.message,
+                severity=SEVERITY[settings.sentenceSeverity],
+                source=SOURCE,
+                code=hint.label,
+                data={
+                    "kind": "sentence",
+                    "role": hint.role,
+                    "sentenceKey": hint.key,
+                    "share": round(hint.share, 4),
+                    "pull": round(hint.pull, 4),
+                },
+            )
+        )
     return out
 
 
@@ -73,8 +91,9 @@ def _probabilities(labels, probabilities) -> str:
     return " · ".join(f"{label} {p:.2f}" for label, p in zip(labels, probabilities))
 
 
-def hover_markdown(report: Report, offset: int, on_first_line: bool, settings: Settings,
-                   ignored: set[str]) -> str | None:
+def hover_markdown(
+    report: Report, offset: int, on_first_line: bool, settings: Settings, ignored: set[str]
+) -> str | None:
     """On a sentence: its own reading and its share of the document's tone; on the first
     line, or between sentences: the document's probabilities and its top evidence. None
     for an empty document."""
@@ -84,13 +103,19 @@ def hover_markdown(report: Report, offset: int, on_first_line: bool, settings: S
     evidence, lines = report.evidence, []
     i = sentence_at(report, offset)
     if on_first_line or i is None:
-        lines += [f"**incls** — reads **{t.label}** ({t.confidence:.2f})", "",
-                  f"Document: {_probabilities(report.labels, report.probabilities)}"]
+        lines += [
+            f"**incls** — reads **{t.label}** ({t.confidence:.2f})",
+            "",
+            f"Document: {_probabilities(report.labels, report.probabilities)}",
+        ]
         top = hints_for(report, settings, ignored)
         if top:
             lines += ["", "Evidence:"]
-            lines += [f"- “{tone.excerpt(evidence.unit_text(h.index))}” reads {tone.describe(h.label, h.probability)}"
-                      f" ({tone.percent(h.share)} of the {t.label} evidence)" for h in top]
+            lines += [
+                f"- “{tone.excerpt(evidence.unit_text(h.index))}” reads {tone.describe(h.label, h.probability)}"
+                f" ({tone.percent(h.share)} of the {t.label} evidence)"
+                for h in top
+            ]
     if i is not None:
         reading = evidence.readings()[i].tolist()
         j = max(range(len(reading)), key=reading.__getitem__)
@@ -99,14 +124,17 @@ def hover_markdown(report: Report, offset: int, on_first_line: bool, settings: S
         what = {"greeting": "This greeting", "signoff": "This sign-off", "line": "This line"}.get(kind, "This sentence")
         if lines:
             lines.append("")
-        lines += [f"{what} reads **{tone.describe(report.labels[j], reading[j])}** ({reading[j]:.2f}): "
-                  f"{_probabilities(report.labels, reading)}",
-                  f"Its share of the evidence for {t.label}: {tone.percent(share)}"
-                  + (" (it pulls the other way)" if share < 0 else "")]
+        lines += [
+            f"{what} reads **{tone.describe(report.labels[j], reading[j])}** ({reading[j]:.2f}): "
+            f"{_probabilities(report.labels, reading)}",
+            f"Its share of the evidence for {t.label}: {tone.percent(share)}"
+            + (" (it pulls the other way)" if share < 0 else ""),
+        ]
         rest = tone.without(evidence, i)
         if rest:
-            lines.append(f"Without it the document would read about {t.label} {rest[t.index]:.2f} "
-                         f"(now {t.confidence:.2f})")
+            lines.append(
+                f"Without it the document would read about {t.label} {rest[t.index]:.2f} (now {t.confidence:.2f})"
+            )
     return "\n".join(lines)
 
 
@@ -120,13 +148,21 @@ def status(report: Report | None, uri: str, state: str, message: str = "") -> di
         return payload
     t = tone.document_tone(report.labels, report.probabilities)
     ops_saved = (report.ops_full / report.ops) if report.ops and report.ops_full else None
-    payload.update({
-        "version": report.version, "label": report.label, "tone": t.label, "confidence": round(t.confidence, 4),
-        "probabilities": dict(zip(report.labels, report.probabilities)),
-        "latencyMs": None if report.latency_ms is None else round(report.latency_ms, 2),
-        "computeMs": round(report.compute_ms, 2), "engineMs": round(report.engine_ms, 2), "tokens": report.tokens,
-        "ops": report.ops, "opsFull": report.ops_full,
-        "opsSaved": None if ops_saved is None else round(ops_saved, 2),
-        "incremental": report.incremental,
-    })
+    payload.update(
+        {
+            "version": report.version,
+            "label": report.label,
+            "tone": t.label,
+            "confidence": round(t.confidence, 4),
+            "probabilities": dict(zip(report.labels, report.probabilities)),
+            "latencyMs": None if report.latency_ms is None else round(report.latency_ms, 2),
+            "computeMs": round(report.compute_ms, 2),
+            "engineMs": round(report.engine_ms, 2),
+            "tokens": report.tokens,
+            "ops": report.ops,
+            "opsFull": report.ops_full,
+            "opsSaved": None if ops_saved is None else round(ops_saved, 2),
+            "incremental": report.incremental,
+        }
+    )
     return payload

@@ -25,10 +25,18 @@ import textwrap
 import time
 
 TARGETS_MS = {"paragraph_p50": 20.0, "code_block_p50": 2.0}
-CODE = ["```python", "def handle(event):", "    # terrible, awful, broken: the worst hack we have",
-        "    if event is None:", "        raise Error('fatal failure, horrible crash, disgusting bug')",
-        "    for item in event.items:", "        log.error('hate this, awful, dreadful, ugly')",
-        "        retry(item)", "    return None", "```"]
+CODE = [
+    "```python",
+    "def handle(event):",
+    "    # terrible, awful, broken: the worst hack we have",
+    "    if event is None:",
+    "        raise Error('fatal failure, horrible crash, disgusting bug')",
+    "    for item in event.items:",
+    "        log.error('hate this, awful, dreadful, ugly')",
+    "        retry(item)",
+    "    return None",
+    "```",
+]
 
 
 def document(lines: int, seed: int = 0) -> str:
@@ -44,8 +52,8 @@ def document(lines: int, seed: int = 0) -> str:
         words = review.split()[:90]
         out += [f"## Section {i + 1}", ""]
         out += textwrap.wrap(" ".join(words[:60]), 80) + [""]
-        out += [f"- {' '.join(words[60 + 10 * k:70 + 10 * k]) or 'more'}" for k in range(3)] + [""]
-        out += CODE[:rng.randrange(5, len(CODE))] + ["```", ""] if rng.random() < 0.3 else CODE + [""]
+        out += [f"- {' '.join(words[60 + 10 * k : 70 + 10 * k]) or 'more'}" for k in range(3)] + [""]
+        out += CODE[: rng.randrange(5, len(CODE))] + ["```", ""] if rng.random() < 0.3 else CODE + [""]
         i += 1
     return "\n".join(out[:lines]) + "\n"
 
@@ -66,13 +74,16 @@ def is_status(uri: str, version: int):
     def match(message: dict) -> bool:
         params = message.get("params") or {}
         return message.get("method") == "incls/status" and params.get("uri") == uri and params.get("version") == version
+
     return match
 
 
 def percentiles(values: list[float], prefix: str) -> dict:
     ordered = sorted(values)
-    return {f"{prefix}p50_ms": round(statistics.median(ordered), 2),
-            f"{prefix}p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2)}
+    return {
+        f"{prefix}p50_ms": round(statistics.median(ordered), 2),
+        f"{prefix}p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+    }
 
 
 def measure(text: str, edits: int, seed: int) -> dict:
@@ -103,8 +114,12 @@ def measure(text: str, edits: int, seed: int) -> dict:
                 server.append(status["params"]["latencyMs"] or 0.0)
                 engine.append(bool(status["params"]["ops"]))
                 text = text[:offset] + ch + text[offset:]
-            results[name] = {"edits": len(latencies), **percentiles(latencies, ""),
-                             **percentiles(server, "server_"), "engine_updates": sum(engine)}
+            results[name] = {
+                "edits": len(latencies),
+                **percentiles(latencies, ""),
+                **percentiles(server, "server_"),
+                "engine_updates": sum(engine),
+            }
     finally:
         client.close()
     return results
@@ -124,15 +139,23 @@ def main(argv: list[str] | None = None) -> int:
     text = document(args.lines, args.seed)
     tokenizer = load_tokenizer()
     prose = project_text(Markdown(), text)
-    row = {"machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0]}, "targets_ms": TARGETS_MS,
-           "lines": text.count("\n"), "source_tokens": len(tokenizer.encode(text).ids),
-           "prose_tokens": len(tokenizer.encode(prose).ids), **measure(text, args.edits, args.seed)}
+    row = {
+        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0]},
+        "targets_ms": TARGETS_MS,
+        "lines": text.count("\n"),
+        "source_tokens": len(tokenizer.encode(text).ids),
+        "prose_tokens": len(tokenizer.encode(prose).ids),
+        **measure(text, args.edits, args.seed),
+    }
     if not args.json:
         for name in ("paragraph", "code_block"):
             r = row[name]
-            print(f"{name:>10}: p50 {r['p50_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms (target p50 <= "
-                  f"{TARGETS_MS[name + '_p50']} ms); in the server, change to reading: p50 {r['server_p50_ms']:.2f} ms; "
-                  f"engine updates: {r['engine_updates']} of {r['edits']}", file=sys.stderr)
+            print(
+                f"{name:>10}: p50 {r['p50_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms (target p50 <= "
+                f"{TARGETS_MS[name + '_p50']} ms); in the server, change to reading: p50 {r['server_p50_ms']:.2f} ms; "
+                f"engine updates: {r['engine_updates']} of {r['edits']}",
+                file=sys.stderr,
+            )
     print(json.dumps(row, indent=2))
     return 0
 

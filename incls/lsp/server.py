@@ -47,8 +47,10 @@ log = logging.getLogger(__name__)
 STATUS = "incls/status"
 CMD_DISABLE, CMD_ENABLE, CMD_IGNORE = "incls.disableForFile", "incls.enableForFile", "incls.ignoreSentence"
 CMD_INSPECT = "incls.inspect"  # the server's view of a document: for tests and bug reports
-MODEL_PATH_FIX = ("Fix: set incls.modelPath to a checkpoint written by `incls train` (.safetensors), "
-                  "or clear it to use the shipped model.")
+MODEL_PATH_FIX = (
+    "Fix: set incls.modelPath to a checkpoint written by `incls train` (.safetensors), "
+    "or clear it to use the shipped model."
+)
 
 
 class Unreadable:
@@ -94,7 +96,11 @@ class InclsProtocol(LanguageServerProtocol):
 
     def handle_message(self, message) -> None:
         if isinstance(message, Unreadable):
-            self._refuse(message.data, types.ErrorCodes.InvalidParams, f"invalid params: {message.error.message or message.error}")
+            self._refuse(
+                message.data,
+                types.ErrorCodes.InvalidParams,
+                f"invalid params: {message.error.message or message.error}",
+            )
             return
         if isinstance(message, dict) or getattr(message, "jsonrpc", None) != self.VERSION:
             data = message if isinstance(message, dict) else {}
@@ -145,8 +151,12 @@ class Writer(StdoutWriter):
 
 class InclsServer(LanguageServer):
     def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__("incls", __version__, protocol_cls=InclsProtocol,
-                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "incls",
+            __version__,
+            protocol_cls=InclsProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
         self.core = Core(settings or from_environment())
         self.worker = Worker(self.core.compute, lambda report: report is not None and report.more, self.deliver)
         self.reports: dict[str, Report] = {}
@@ -265,8 +275,11 @@ class InclsServer(LanguageServer):
     def deliver(self, uri: str, report: Report | None, error: BaseException | None) -> None:
         """On the event loop: a step's result. Stale ones (a newer version queued) are dropped."""
         if error is not None:
-            self.tell(f"classification of {uri} failed ({error}); it will be retried on the next change",
-                      types.MessageType.Error, popup=(uri, "failed"))
+            self.tell(
+                f"classification of {uri} failed ({error}); it will be retried on the next change",
+                types.MessageType.Error,
+                popup=(uri, "failed"),
+            )
             return
         doc = self.core.document(uri)
         if report is None or report.more or doc is None or self.worker.queued(uri) or report.version != doc.version:
@@ -290,8 +303,11 @@ class InclsServer(LanguageServer):
             self.show_disabled(uri)
             return
         if report.skip_reason:
-            self.tell(f"{Path(uri).name}: {report.skip_reason}", types.MessageType.Warning,
-                      popup=(uri, report.skip_kind or "skipped"))
+            self.tell(
+                f"{Path(uri).name}: {report.skip_reason}",
+                types.MessageType.Warning,
+                popup=(uri, report.skip_kind or "skipped"),
+            )
             self.publish(uri, [], report.version)
             self.notify_status(present.status(None, uri, "skipped", report.skip_reason))
             return
@@ -306,8 +322,13 @@ class InclsServer(LanguageServer):
             self.notify_status(present.status(None, uri, state, self.model_error))
             return
         self.reports[uri] = report
-        diagnostics = [] if not self.settings.enable else present.diagnostics(
-            report, self.settings, self.choices.ignored_in(uri), self.core.encoding, self.index_for(report))
+        diagnostics = (
+            []
+            if not self.settings.enable
+            else present.diagnostics(
+                report, self.settings, self.choices.ignored_in(uri), self.core.encoding, self.index_for(report)
+            )
+        )
         self.publish(uri, diagnostics, report.version)
         self.notify_status(present.status(report, uri, "ready"))
 
@@ -335,8 +356,7 @@ def guarded(handler):
             raise
         except Exception as exc:
             log.exception("incls: %s failed", handler.__name__)
-            ls.tell(f"internal error in {handler.__name__} ({exc}); the server keeps running",
-                    types.MessageType.Error)
+            ls.tell(f"internal error in {handler.__name__} ({exc}); the server keeps running", types.MessageType.Error)
             return None
 
     return wrapper
@@ -410,8 +430,9 @@ def build_server(settings: Settings | None = None) -> InclsServer:
             text += "\n\n_(updating…)_"
         return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text))
 
-    @ls.feature(types.TEXT_DOCUMENT_CODE_ACTION,
-                types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+    @ls.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix])
+    )
     @guarded
     def code_action(ls: InclsServer, params: types.CodeActionParams):
         uri = params.text_document.uri
@@ -463,8 +484,14 @@ def build_server(settings: Settings | None = None) -> InclsServer:
         doc = ls.core.document(uri)
         if doc is None:
             return None
-        return {"text": doc.text, "version": doc.version, "skipped": doc.skip_reason, "outOfSync": doc.out_of_sync,
-                "ids": None if doc.tokens is None else list(doc.tokens.ids), "prose": doc.prose}
+        return {
+            "text": doc.text,
+            "version": doc.version,
+            "skipped": doc.skip_reason,
+            "outOfSync": doc.out_of_sync,
+            "ids": None if doc.tokens is None else list(doc.tokens.ids),
+            "prose": doc.prose,
+        }
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: InclsServer, params: types.DidChangeConfigurationParams):
@@ -528,6 +555,7 @@ def release_memory() -> None:
     gc.collect()
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: the allocator keeps it for reuse
         pass
@@ -536,7 +564,9 @@ def release_memory() -> None:
 def _strings(args: tuple, *names: str) -> tuple[str, ...]:
     """A command's arguments, which must be `names` strings; InvalidParams otherwise."""
     if len(args) != len(names) or not all(isinstance(a, str) for a in args):
-        raise JsonRpcInvalidParams.of(ValueError(f"expected arguments ({', '.join(names)}), strings; got {list(args)!r}"))
+        raise JsonRpcInvalidParams.of(
+            ValueError(f"expected arguments ({', '.join(names)}), strings; got {list(args)!r}")
+        )
     return tuple(args)
 
 
@@ -548,8 +578,11 @@ def _range(change) -> tuple | None:
 
 
 def _action(title: str, command: str, arguments: list) -> types.CodeAction:
-    return types.CodeAction(title=title, kind=types.CodeActionKind.QuickFix,
-                            command=types.Command(title=title, command=command, arguments=arguments))
+    return types.CodeAction(
+        title=title,
+        kind=types.CodeActionKind.QuickFix,
+        command=types.Command(title=title, command=command, arguments=arguments),
+    )
 
 
 def _has_section(raw: object) -> bool:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class FullStats:
     ops: int | None = None
     ops_full: int | None = None
-    voted: object = None   # (T,) every position: the whole model ran again
+    voted: object = None  # (T,) every position: the whole model ran again
 
 
 class FullRecomputeSession:
@@ -43,12 +43,12 @@ class FullRecomputeSession:
     @torch.no_grad()
     def _forward(self) -> torch.Tensor:
         if not self.ids:
-            return self.model.document_logits([])[None]                  # (1, C): the prior
-        return self.model(torch.tensor([self.ids])).logits[0]            # (T, C)
+            return self.model.document_logits([])[None]  # (1, C): the prior
+        return self.model(torch.tensor([self.ids])).logits[0]  # (T, C)
 
     def apply(self, edits) -> FullStats:
         for edit in edits:
-            self.ids[edit.start:edit.end] = list(edit.new_ids)
+            self.ids[edit.start : edit.end] = list(edit.new_ids)
         self._logits = self._forward()
         return FullStats(voted=torch.arange(len(self.ids)))
 
@@ -58,9 +58,9 @@ class FullRecomputeSession:
         exact to the float32 rounding of the forward; this mode is for comparison only."""
         if not self.ids:
             return torch.zeros(0, self._logits.shape[-1], dtype=torch.float64)
-        r = self._logits.double()                                          # (T, C)
-        t = torch.arange(len(self.ids), dtype=torch.float64)[:, None]      # (T, 1)
-        previous = torch.cat([torch.zeros_like(r[:1]), r[:-1]])            # (T, C)
+        r = self._logits.double()  # (T, C)
+        t = torch.arange(len(self.ids), dtype=torch.float64)[:, None]  # (T, 1)
+        previous = torch.cat([torch.zeros_like(r[:1]), r[:-1]])  # (T, C)
         return (t + 1) * r - t * previous
 
     def document_logits(self) -> torch.Tensor:

@@ -31,21 +31,21 @@ HINTED_KINDS = (SENTENCE, ITEM)
 
 @dataclass(frozen=True)
 class Tone:
-    index: int        # the document's class
+    index: int  # the document's class
     label: str
     confidence: float
 
 
 @dataclass(frozen=True)
 class Hint:
-    index: int        # the unit in `Evidence`
-    start: int        # in the source
+    index: int  # the unit in `Evidence`
+    start: int  # in the source
     end: int
-    role: str         # CARRIES or AGAINST
-    label: str        # how the sentence reads on its own
+    role: str  # CARRIES or AGAINST
+    label: str  # how the sentence reads on its own
     probability: float
-    share: float      # of the evidence for the document's class
-    pull: float       # toward the document's class, relative to the mean over classes (logits)
+    share: float  # of the evidence for the document's class
+    pull: float  # toward the document's class, relative to the mean over classes (logits)
     key: str
     message: str
 
@@ -82,8 +82,8 @@ def hints(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored:
     labels, k, T = evidence.labels, tone.index, max(1, evidence.n_tokens)
     neutral = labels.index(NEUTRAL) if NEUTRAL in labels else -1
     z = evidence.sums_total
-    zk = (z[k] - sum(z) / len(z)) / T                       # the document's centred logit of k
-    positive = 0.0                                          # the units' centred contributions toward k, > 0
+    zk = (z[k] - sum(z) / len(z)) / T  # the document's centred logit of k
+    positive = 0.0  # the units' centred contributions toward k, > 0
     carrying, against, toward = [], [], {}
     for i, (kind, own, p, c) in enumerate(zip(evidence.kinds, evidence.own, evidence.own_p, evidence.centred)):
         if c[k] > 0:
@@ -104,14 +104,24 @@ def hints(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored:
     chosen = heapq.nlargest(count, carrying + against, key=lambda i: abs(toward[i]))
     strongest_against = min(against, key=toward.__getitem__, default=None)
     if strongest_against is not None and strongest_against not in chosen:
-        chosen = chosen[:count - 1] + [strongest_against]
+        chosen = chosen[: count - 1] + [strongest_against]
     against = set(against)
-    return [_hint(evidence, tone, i, AGAINST if i in against else CARRIES, labels[evidence.own[i]], evidence.own_p[i],
-                  evidence.centred[i][k] / positive if positive > 0 else 0.0, toward[i]) for i in chosen]
+    return [
+        _hint(
+            evidence,
+            tone,
+            i,
+            AGAINST if i in against else CARRIES,
+            labels[evidence.own[i]],
+            evidence.own_p[i],
+            evidence.centred[i][k] / positive if positive > 0 else 0.0,
+            toward[i],
+        )
+        for i in chosen
+    ]
 
 
-def _hint(evidence: Evidence, tone: Tone, i: int, role: str, label: str, p: float, share: float,
-          pull: float) -> Hint:
+def _hint(evidence: Evidence, tone: Tone, i: int, role: str, label: str, p: float, share: float, pull: float) -> Hint:
     if role == CARRIES:
         message = f"This sentence reads {describe(label, p)}"
     else:
@@ -134,7 +144,7 @@ def without(evidence: Evidence, i: int) -> list[float]:
 def excerpt(text: str, limit: int = 60) -> str:
     """One line of at most `limit` characters."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def percent(x: float) -> str:

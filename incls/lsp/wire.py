@@ -44,7 +44,7 @@ class FrameReader:
         if self.pending:
             cut = self.pending.find(b"\n")
             if cut >= 0:
-                line, self.pending = self.pending[:cut + 1], self.pending[cut + 1:]
+                line, self.pending = self.pending[: cut + 1], self.pending[cut + 1 :]
                 return line
             line, self.pending = self.pending, b""
             return line + self.stream.readline(MAX_HEADER_LINE)
@@ -106,7 +106,7 @@ class FrameReader:
             pass
         cut = LENGTH.search(body)
         if cut is not None:  # the next frame's header inside this body: read it again
-            self.pending = body[cut.start():] + self.pending
-            body = body[:cut.start()]
+            self.pending = body[cut.start() :] + self.pending
+            body = body[: cut.start()]
         self.problem(f"malformed frame: a body that is not JSON was skipped ({body[:60]!r})")
         return False

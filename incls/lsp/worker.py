@@ -24,8 +24,12 @@ log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, step: Callable[[str], object], more: Callable[[object], bool],
-                 deliver: Callable[[str, object, BaseException | None], None]) -> None:
+    def __init__(
+        self,
+        step: Callable[[str], object],
+        more: Callable[[object], bool],
+        deliver: Callable[[str, object, BaseException | None], None],
+    ) -> None:
         self.step, self.more, self.deliver = step, more, deliver
         self.loop: asyncio.AbstractEventLoop | None = None
         self.queue: deque[str] = deque()

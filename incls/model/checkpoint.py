@@ -29,8 +29,7 @@ def save_checkpoint(model: VQTransformer, path: Path, dtype=torch.float16, extra
     """Write the trainable tensors of `model` and its config to `path` (safetensors)."""
     from safetensors.torch import save_file
 
-    state = {n: t.detach().to(dtype).contiguous() for n, t in model.state_dict().items()
-             if model.is_trained(n)}
+    state = {n: t.detach().to(dtype).contiguous() for n, t in model.state_dict().items() if model.is_trained(n)}
     metadata = {"config": model.cfg.to_json(), "format": "incls-1"}
     for key, value in (extra or {}).items():
         metadata[key] = json.dumps(value)
@@ -75,8 +74,11 @@ def load_model(path: Path | None = None, log=lambda msg: print(msg, file=sys.std
     missing = sorted(set(expected) - set(state))
     wrong = sorted(n for n in expected.keys() & state.keys() if expected[n].shape != state[n].shape)
     if missing or unexpected or wrong:
-        detail = "; ".join(f"{label}: {names[:3]}" for label, names in
-                           (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if names)
+        detail = "; ".join(
+            f"{label}: {names[:3]}"
+            for label, names in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if names
+        )
         raise ModelError(f"model weights do not match their config ({detail})", path, fix=RETRAIN_FIX)
     model.load_state_dict(state)
     return model.eval()

@@ -78,7 +78,16 @@ class ModelConfig:
 def tiny_config(**changes) -> ModelConfig:
     """A small random model for tests of the engine and the training loop."""
     base = ModelConfig(
-        vocab_size=97, d_model=32, n_heads=4, n_kv_heads=2, head_dim=8, d_ff=64,
-        base_layers=(0, 1), window=6, codebook_size=8, max_tokens=4096, frozen_layers=0,
+        vocab_size=97,
+        d_model=32,
+        n_heads=4,
+        n_kv_heads=2,
+        head_dim=8,
+        d_ff=64,
+        base_layers=(0, 1),
+        window=6,
+        codebook_size=8,
+        max_tokens=4096,
+        frozen_layers=0,
     )
     return base.replace(**changes)

@@ -47,11 +47,11 @@ def clipped_scores(q: torch.Tensor, k: torch.Tensor, window: int, theta: float) 
     """
     T, hd = q.shape[-2], q.shape[-1]
     pos = torch.arange(T)
-    cos, sin = cos_sin(pos, hd, theta, q.dtype)                 # (T, hd)
+    cos, sin = cos_sin(pos, hd, theta, q.dtype)  # (T, hd)
     near = rotate(q, cos, sin) @ rotate(k, cos, sin).transpose(-1, -2)  # (B, H, T, T)
     cos_w, sin_w = cos_sin(torch.tensor(window), hd, theta, q.dtype)  # (hd,)
-    far = rotate(q, cos_w, sin_w) @ k.transpose(-1, -2)         # (B, H, T, T)
-    distance = pos[:, None] - pos[None, :]                      # (T, T)
+    far = rotate(q, cos_w, sin_w) @ k.transpose(-1, -2)  # (B, H, T, T)
+    distance = pos[:, None] - pos[None, :]  # (T, T)
     return torch.where(distance >= window, far, near)
 
 

@@ -51,7 +51,7 @@ class Block(nn.Module):
     def __init__(self, cfg: ModelConfig, local: bool = False) -> None:
         super().__init__()
         self.cfg = cfg
-        self.local = local                                           # attends only to keys closer than W
+        self.local = local  # attends only to keys closer than W
         d, H, Hkv, hd = cfg.d_model, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
         self.input_layernorm = RMSNorm(d, cfg.rms_eps)
         self.q_proj = nn.Linear(d, H * hd, bias=False)
@@ -74,15 +74,15 @@ class Block(nn.Module):
     def attend(self, q, k, v, pad_mask=None) -> torch.Tensor:
         """Clipped-RoPE causal attention (within W only, if local); each head's output o (B, T, H, hd)."""
         cfg = self.cfg
-        q = q.transpose(1, 2)                                        # (B, H, T, hd)
+        q = q.transpose(1, 2)  # (B, H, T, hd)
         k = k.transpose(1, 2).repeat_interleave(cfg.kv_group, dim=1)  # (B, H, T, hd)
         v = v.transpose(1, 2).repeat_interleave(cfg.kv_group, dim=1)  # (B, H, T, hd)
         T = q.shape[2]
         scores = clipped_scores(q, k, cfg.window, cfg.rope_theta) / math.sqrt(cfg.head_dim)  # (B, H, T, T)
         visible = causal_mask(T, cfg.window if self.local else None).to(q.device)  # (T, T)
         scores = scores.masked_fill(~visible, float("-inf"))
-        o = scores.softmax(-1) @ v                                   # (B, H, T, hd)
-        return o.transpose(1, 2)                                     # (B, T, H, hd)
+        o = scores.softmax(-1) @ v  # (B, H, T, hd)
+        return o.transpose(1, 2)  # (B, T, H, hd)
 
     def output_table(self) -> torch.Tensor:
         """(H, K, d): the output projection applied to every code of every head."""
@@ -102,22 +102,22 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor):
         """x (B, T, d) -> (x', codes (B, T, H) or None, vq loss, head outputs (B, T, H, hd))."""
-        o = self.attend(*self.project_qkv(x))                         # (B, T, H, hd)
+        o = self.attend(*self.project_qkv(x))  # (B, T, H, hd)
         if self.codebooks is None:
             return self.finish(x, self.o_proj(o.flatten(-2))), None, o.new_zeros(()), o
-        quantized, codes, loss = self.codebooks(o)                    # (B, T, H, hd), (B, T, H)
+        quantized, codes, loss = self.codebooks(o)  # (B, T, H, hd), (B, T, H)
         if self.training:
-            attn_out = self.o_proj(quantized.flatten(-2))             # (B, T, d)
+            attn_out = self.o_proj(quantized.flatten(-2))  # (B, T, d)
         else:
-            attn_out = self.table_sum(codes, self.output_table())     # (B, T, d)
+            attn_out = self.table_sum(codes, self.output_table())  # (B, T, d)
         return self.finish(x, attn_out), codes, loss, o
 
 
 @dataclass
 class ForwardOutput:
-    logits: torch.Tensor            # (B, T, C) running class logits at every position
-    codes: torch.Tensor | None      # (B, L, T, H) code of every layer, position and head
-    vq_loss: torch.Tensor           # () commitment + codebook loss (training only)
+    logits: torch.Tensor  # (B, T, C) running class logits at every position
+    codes: torch.Tensor | None  # (B, L, T, H) code of every layer, position and head
+    vq_loss: torch.Tensor  # () commitment + codebook loss (training only)
     head_outputs: list[torch.Tensor]  # L x (B, T, H, hd) continuous attention outputs
 
 
@@ -146,7 +146,7 @@ class VQTransformer(nn.Module):
         the lexicon when the model has one: either way a function of that position alone,
         so the document's logits (the mean vote) decompose exactly into positions.
         """
-        votes = self.classifier(self.norm(x))                         # (..., C)
+        votes = self.classifier(self.norm(x))  # (..., C)
         return votes if self.lexicon is None else votes + self.lexicon(ids)
 
     @staticmethod
@@ -164,7 +164,7 @@ class VQTransformer(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> ForwardOutput:
         """ids (B, T) -> ForwardOutput. Causal: padding on the right never reaches real positions."""
-        x = self.embed_tokens(ids)                                    # (B, T, d)
+        x = self.embed_tokens(ids)  # (B, T, d)
         codes, outputs, vq_loss = [], [], x.new_zeros(())
         for block in self.layers:
             x, layer_codes, loss, o = block(x)
@@ -172,14 +172,14 @@ class VQTransformer(nn.Module):
             outputs.append(o)
             vq_loss = vq_loss + loss
         stacked = torch.stack(codes, dim=1) if self.cfg.vq else None  # (B, L, T, H)
-        logits = self.running_mean(self.token_scores(x, ids))             # (B, T, C)
+        logits = self.running_mean(self.token_scores(x, ids))  # (B, T, C)
         return ForwardOutput(logits, stacked, vq_loss, outputs)
 
     @torch.no_grad()
     def document_logits(self, ids: list[int]) -> torch.Tensor:
         """(C,) logits of one document given as a list of token ids (empty allowed)."""
         if not ids:
-            return self.classifier.bias.detach().clone()             # no votes: the prior
+            return self.classifier.bias.detach().clone()  # no votes: the prior
         return self(torch.tensor([ids])).logits[0, -1]
 
     def is_trained(self, name: str) -> bool:

@@ -28,7 +28,7 @@ class HeadCodebooks(nn.Module):
 
     def distances(self, o: torch.Tensor) -> torch.Tensor:
         """Squared distances (..., H, K) from head outputs o (..., H, hd) to every code."""
-        cross = torch.einsum("...hc,hkc->...hk", o, self.codes)     # (..., H, K)
+        cross = torch.einsum("...hc,hkc->...hk", o, self.codes)  # (..., H, K)
         return o.pow(2).sum(-1, keepdim=True) - 2 * cross + self.codes.pow(2).sum(-1)  # (..., H, K)
 
     def nearest(self, o: torch.Tensor) -> torch.Tensor:
@@ -42,13 +42,13 @@ class HeadCodebooks(nn.Module):
 
     def forward(self, o: torch.Tensor):
         """Quantize o (..., H, hd): returns (straight-through output, codes, commitment loss)."""
-        codes = self.nearest(o.detach())                # (..., H)
-        quantized = self.lookup(codes)                  # (..., H, hd)
+        codes = self.nearest(o.detach())  # (..., H)
+        quantized = self.lookup(codes)  # (..., H, hd)
         loss = torch.zeros((), device=o.device)
         if self.training:
             loss = (o - quantized.detach()).pow(2).mean() * self.beta + (o.detach() - quantized).pow(2).mean()
             with torch.no_grad():
-                flat = codes.reshape(-1, codes.shape[-1])          # (N, H)
+                flat = codes.reshape(-1, codes.shape[-1])  # (N, H)
                 self.usage += torch.nn.functional.one_hot(flat, self.codebook_size).sum(0).to(self.usage.dtype)
         return o + (quantized - o).detach(), codes, loss
 
@@ -59,13 +59,13 @@ class HeadCodebooks(nn.Module):
         N, H, _ = samples.shape
         K = self.codebook_size
         for h in range(H):
-            x = samples[:, h].float()                              # (N, hd)
+            x = samples[:, h].float()  # (N, hd)
             centroids = x[torch.randperm(N, generator=gen)[:K]].clone()
             if centroids.shape[0] < K:
                 extra = centroids[torch.randint(0, N, (K - N,), generator=gen)]
                 centroids = torch.cat([centroids, extra + 1e-3 * torch.randn(extra.shape, generator=gen)])
             for _ in range(iterations):
-                assign = torch.cdist(x, centroids).argmin(1)       # (N,)
+                assign = torch.cdist(x, centroids).argmin(1)  # (N,)
                 for k in range(K):
                     members = x[assign == k]
                     if len(members):
@@ -78,7 +78,7 @@ class HeadCodebooks(nn.Module):
     def reseed_dead(self, recent: torch.Tensor, seed: int = 0) -> int:
         """Move codes unused since the last call onto random recent outputs (N, H, hd)."""
         gen = torch.Generator().manual_seed(seed)
-        dead = self.usage == 0                                     # (H, K)
+        dead = self.usage == 0  # (H, K)
         n_dead = int(dead.sum())
         for h, k in dead.nonzero().tolist():
             pick = torch.randint(0, recent.shape[0], (1,), generator=gen)

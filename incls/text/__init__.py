@@ -4,5 +4,13 @@ from .edits import TextEdit, diff_texts
 from .positions import InvalidPosition, LineIndex, normalize_encoding
 from .tokens import TokenEdit, TokenizedText, apply_token_edit
 
-__all__ = ["InvalidPosition", "LineIndex", "TextEdit", "TokenEdit", "TokenizedText",
-           "apply_token_edit", "diff_texts", "normalize_encoding"]
+__all__ = [
+    "InvalidPosition",
+    "LineIndex",
+    "TextEdit",
+    "TokenEdit",
+    "TokenizedText",
+    "apply_token_edit",
+    "diff_texts",
+    "normalize_encoding",
+]

@@ -20,7 +20,7 @@ class TextEdit:
     text: str
 
     def apply(self, old: str) -> str:
-        return old[: self.start] + self.text + old[self.end:]
+        return old[: self.start] + self.text + old[self.end :]
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -40,4 +40,4 @@ def diff_texts(old: str, new: str) -> TextEdit:
     prefix = _common_prefix(old, new)
     limit = min(len(old), len(new)) - prefix
     suffix = _common_prefix(old[::-1][:limit], new[::-1][:limit])
-    return TextEdit(prefix, len(old) - suffix, new[prefix:len(new) - suffix])
+    return TextEdit(prefix, len(old) - suffix, new[prefix : len(new) - suffix])

@@ -23,30 +23,126 @@ from .projection import LINE, MODES, PLACEHOLDER, Region, Segment, SegmentBuilde
 
 # command -> (mode, arguments it takes before any text: dropped with it, or skipped before its text)
 COMMANDS: dict[str, str] = {
-    **{c: "ignore" for c in (
-        "documentclass", "usepackage", "RequirePackage", "label", "includegraphics", "input",
-        "include", "bibliography", "bibliographystyle", "newcommand", "renewcommand",
-        "providecommand", "newenvironment", "renewenvironment", "setlength", "addtolength",
-        "setcounter", "addtocounter", "vspace", "hspace", "hypersetup", "graphicspath",
-        "pagestyle", "thispagestyle", "definecolor", "url", "nocite", "DeclareMathOperator",
-        "newtheorem", "geometry", "addbibresource", "bibitem", "color", "pagenumbering",
-        "fontsize", "linespread", "usetikzlibrary", "captionsetup", "lstset", "renewrobustcmd")},
-    **{c: "placeholder" for c in (
-        "cite", "citep", "citet", "parencite", "textcite", "autocite", "footcite", "citeauthor",
-        "citeyear", "ref", "eqref", "pageref", "cref", "Cref", "autoref", "nameref", "vref")},
+    **{
+        c: "ignore"
+        for c in (
+            "documentclass",
+            "usepackage",
+            "RequirePackage",
+            "label",
+            "includegraphics",
+            "input",
+            "include",
+            "bibliography",
+            "bibliographystyle",
+            "newcommand",
+            "renewcommand",
+            "providecommand",
+            "newenvironment",
+            "renewenvironment",
+            "setlength",
+            "addtolength",
+            "setcounter",
+            "addtocounter",
+            "vspace",
+            "hspace",
+            "hypersetup",
+            "graphicspath",
+            "pagestyle",
+            "thispagestyle",
+            "definecolor",
+            "url",
+            "nocite",
+            "DeclareMathOperator",
+            "newtheorem",
+            "geometry",
+            "addbibresource",
+            "bibitem",
+            "color",
+            "pagenumbering",
+            "fontsize",
+            "linespread",
+            "usetikzlibrary",
+            "captionsetup",
+            "lstset",
+            "renewrobustcmd",
+        )
+    },
+    **{
+        c: "placeholder"
+        for c in (
+            "cite",
+            "citep",
+            "citet",
+            "parencite",
+            "textcite",
+            "autocite",
+            "footcite",
+            "citeauthor",
+            "citeyear",
+            "ref",
+            "eqref",
+            "pageref",
+            "cref",
+            "Cref",
+            "autoref",
+            "nameref",
+            "vref",
+        )
+    },
 }
-ARITY = {"newcommand": 2, "renewcommand": 2, "providecommand": 2, "newenvironment": 3,
-         "renewenvironment": 3, "setlength": 2, "addtolength": 2, "setcounter": 2, "addtocounter": 2,
-         "definecolor": 3, "fontsize": 2, "newtheorem": 2, "DeclareMathOperator": 2,
-         "href": 1, "textcolor": 1, "colorbox": 1}  # for a kept command: arguments before its text
+ARITY = {
+    "newcommand": 2,
+    "renewcommand": 2,
+    "providecommand": 2,
+    "newenvironment": 3,
+    "renewenvironment": 3,
+    "setlength": 2,
+    "addtolength": 2,
+    "setcounter": 2,
+    "addtocounter": 2,
+    "definecolor": 3,
+    "fontsize": 2,
+    "newtheorem": 2,
+    "DeclareMathOperator": 2,
+    "href": 1,
+    "textcolor": 1,
+    "colorbox": 1,
+}  # for a kept command: arguments before its text
 ENVIRONMENTS: dict[str, str] = {
-    **{e: "ignore" for base in ("equation", "align", "gather", "multline", "eqnarray", "flalign",
-                                "alignat", "math", "displaymath", "verbatim", "Verbatim",
-                                "lstlisting", "minted", "comment", "tikzpicture", "filecontents")
-       for e in (base, base + "*")},
+    **{
+        e: "ignore"
+        for base in (
+            "equation",
+            "align",
+            "gather",
+            "multline",
+            "eqnarray",
+            "flalign",
+            "alignat",
+            "math",
+            "displaymath",
+            "verbatim",
+            "Verbatim",
+            "lstlisting",
+            "minted",
+            "comment",
+            "tikzpicture",
+            "filecontents",
+        )
+        for e in (base, base + "*")
+    },
 }
-ENV_ARGS = {"tabular": 1, "tabular*": 2, "tabularx": 2, "array": 1, "minipage": 1, "multicols": 1,
-            "wrapfigure": 2, "thebibliography": 1}  # arguments after \begin{..} that hold no prose
+ENV_ARGS = {
+    "tabular": 1,
+    "tabular*": 2,
+    "tabularx": 2,
+    "array": 1,
+    "minipage": 1,
+    "multicols": 1,
+    "wrapfigure": 2,
+    "thebibliography": 1,
+}  # arguments after \begin{..} that hold no prose
 
 WORD = re.compile(r"[A-Za-z@]+")
 PLAIN = re.compile(r"[^\\%${}~&\r\n]+|\r\n|\r|\n")
@@ -67,8 +163,9 @@ class Latex:
         """After a blank line nothing but an open environment goes on (and that keeps the segment whole)."""
         return not self.may_cut(source, offset)
 
-    def project(self, source: str, at_start: bool, probe: str, context: str | None = None,
-                probe_context: str | None = None) -> Region:
+    def project(
+        self, source: str, at_start: bool, probe: str, context: str | None = None, probe_context: str | None = None
+    ) -> Region:
         return _Masker(self, source).run()
 
 
@@ -245,7 +342,7 @@ class _Masker:
         group = self._group(end, self.limit(pos))
         if group is None:
             return end
-        name = self.text[group[0] + 1:group[1] - 1].strip()
+        name = self.text[group[0] + 1 : group[1] - 1].strip()
         mode = self.lang.environments.get(name, "keep")
         after = group[1]
         if mode == "keep":

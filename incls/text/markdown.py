@@ -29,16 +29,16 @@ from markdown_it.token import Token
 from .projection import LINE, PLACEHOLDER, Region, Segment, SegmentBuilder, previous_line_blank
 
 NODES = {
-    "code_block": "ignore",    # fenced and indented code
+    "code_block": "ignore",  # fenced and indented code
     "front_matter": "ignore",  # YAML / TOML at the top ("keep" reads it as Markdown)
-    "html": "ignore",          # HTML blocks and inline tags (the text between inline tags stays)
+    "html": "ignore",  # HTML blocks and inline tags (the text between inline tags stays)
     "code_inline": "placeholder",
-    "link": "keep",            # the link text; the target is always dropped
-    "image": "ignore",         # "keep" reads the alt text
-    "autolink": "ignore",      # <https://...>
-    "url": "ignore",           # bare URLs in text
+    "link": "keep",  # the link text; the target is always dropped
+    "image": "ignore",  # "keep" reads the alt text
+    "autolink": "ignore",  # <https://...>
+    "url": "ignore",  # bare URLs in text
     "heading": "keep",
-    "table": "keep",           # cell text; the table syntax is always dropped
+    "table": "keep",  # cell text; the table syntax is always dropped
     "blockquote": "keep",
     "list": "keep",
 }
@@ -85,6 +85,7 @@ def _recording(name: str, fn):
             pushed = state.tokens[count:]
             rec.events.append(Event(name, start, state.pos, pushed, [len(t.content) for t in pushed]))
         return ok
+
     return rule
 
 
@@ -133,8 +134,9 @@ class Markdown:
         """After a blank line only a list goes on, with an item at the margin."""
         return not self.may_cut(source, offset) or LIST_ITEM.match(source, offset) is not None
 
-    def project(self, source: str, at_start: bool, probe: str, context: str | None = None,
-                probe_context: str | None = None) -> Region:
+    def project(
+        self, source: str, at_start: bool, probe: str, context: str | None = None, probe_context: str | None = None
+    ) -> Region:
         text = normalize((context or "") + source)
         shift = len(context or "")
         starts = [m.start() for m in LINE.finditer(text)][:-1] if text else []
@@ -152,13 +154,13 @@ def _front_matter(text: str, starts: list[int]) -> tuple[int, bool]:
     """(offset where the Markdown body starts, whether front matter, if any, is closed here)."""
     if not starts:
         return 0, True
-    first = text[:starts[1] if len(starts) > 1 else len(text)].rstrip()
+    first = text[: starts[1] if len(starts) > 1 else len(text)].rstrip()
     closers = FRONT_MATTER.get(first)
     if closers is None:
         return 0, True
     for i in range(1, len(starts)):
         end = starts[i + 1] if i + 1 < len(starts) else len(text)
-        if text[starts[i]:end].rstrip() in closers:
+        if text[starts[i] : end].rstrip() in closers:
             return end, True
     return len(text), False
 
@@ -226,7 +228,7 @@ class _Reading:
                 if token.level == 0 and line > first_line and self.lang.may_cut(self.text, self.line_start(line)):
                     self.cut(self.line_start(line), None)
             if token.type == "table_open" and token.level == 0:
-                table = self.text[self.line_start(line):self.line_start(line + 2)]
+                table = self.text[self.line_start(line) : self.line_start(line + 2)]
                 rows = 0
             elif token.type in ("tbody_open", "tbody_close") and token.level == 1 and table is not None:
                 in_body = token.type == "tbody_open"
@@ -292,7 +294,7 @@ class _Reading:
             lines = range(first, first + token.content.count("\n"))  # the body, not the fences
             for line in lines:
                 s = self.line_start(line)
-                self.out.copy(self.text[s:self.line_start(line + 1)], s)
+                self.out.copy(self.text[s : self.line_start(line + 1)], s)
             if not self.out.ends_with("\n"):
                 self.out.synth("\n", self.line_start(token.map[1] + first_line))
             self.out.synth("\n", self.line_start(token.map[1] + first_line))
@@ -315,8 +317,13 @@ class _Reading:
 
 
 def _container_kind(token: Token) -> str | None:
-    return {"table_open": "table", "blockquote_open": "blockquote", "bullet_list_open": "list",
-            "ordered_list_open": "list", "heading_open": "heading"}.get(token.type)
+    return {
+        "table_open": "table",
+        "blockquote_open": "blockquote",
+        "bullet_list_open": "list",
+        "ordered_list_open": "list",
+        "heading_open": "heading",
+    }.get(token.type)
 
 
 class _Origin:
@@ -394,7 +401,7 @@ def _inline(lang: Markdown, content: str, origin: _Origin, out: SegmentBuilder) 
             if "hardbreak" in types:
                 drop(a, a + 1)
                 drop(a + 2, b)
-            elif e.tokens and e.tokens[-1].content == content[a + 1:b]:
+            elif e.tokens and e.tokens[-1].content == content[a + 1 : b]:
                 drop(a, a + 1)
         elif e.rule == "backticks" and "code_inline" in types:
             marker = len(e.tokens[-1].markup)
@@ -453,7 +460,7 @@ def _copy(content: str, a: int, b: int, origin: _Origin, out: SegmentBuilder, ur
 def _copy_line(content: str, a: int, b: int, origin: _Origin, out: SegmentBuilder, url_mode: str) -> None:
     if url_mode != "keep":
         for m in URL.finditer(content, a, b):
-            out.copy(content[a:m.start()], origin.source(a))
+            out.copy(content[a : m.start()], origin.source(a))
             if url_mode == "placeholder":
                 out.synth(PLACEHOLDER, origin.source(m.start()))
             a = m.end()

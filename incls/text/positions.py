@@ -92,7 +92,7 @@ class LineIndex:
             raise InvalidPosition(f"line {line} is past the last line ({len(self.starts) - 1})")
         start, end = self._line_bounds(line)
         # every code point is at least one unit: the answer is within `character` of the start
-        head = self.text[start:min(end, start + character)]
+        head = self.text[start : min(end, start + character)]
         if self.encoding == "utf-32" or head.isascii():
             return start + len(head)
         lo, hi = 0, len(head)  # the longest prefix of head within `character` units

@@ -88,7 +88,7 @@ class SegmentBuilder:
         self.size += len(text)
 
     def ends_with(self, suffix: str) -> bool:
-        tail = "".join(self.parts[-len(suffix):])
+        tail = "".join(self.parts[-len(suffix) :])
         return tail.endswith(suffix)
 
     def build(self, length: int, context: str | None = None) -> Segment:
@@ -106,8 +106,9 @@ class Region:
 class Language(Protocol):
     """What a markup language provides to the incremental projection."""
 
-    def project(self, source: str, at_start: bool, probe: str, context: str | None = None,
-                probe_context: str | None = None) -> Region:
+    def project(
+        self, source: str, at_start: bool, probe: str, context: str | None = None, probe_context: str | None = None
+    ) -> Region:
         """Project `source` (whole lines; at the document's start if `at_start`).
 
         `probe` is the line that follows the region in the document ("" at its end): the
@@ -170,8 +171,11 @@ class IncrementalProjection:
         first = max(0, bisect_right(self.src_starts, edit.start) - 1)
         if first > 0:
             start = self.src_starts[first]
-            if (self.segments[first].context is None and edit.start <= _line_end(old, start)
-                    and self.language.may_join(new, start)):
+            if (
+                self.segments[first].context is None
+                and edit.start <= _line_end(old, start)
+                and self.language.may_join(new, start)
+            ):
                 first -= 1  # the segment's first line changed into one that may continue the segment before
         last = max(first, bisect_right(self.src_starts, edit.end) - 1)
         start = self.src_starts[first] if n else 0
@@ -180,7 +184,7 @@ class IncrementalProjection:
         while True:
             end = (self.src_starts[last + 1] + delta) if last + 1 < n else len(new)
             if end < len(new):
-                probe = new[end:_line_end(new, end) + 1]
+                probe = new[end : _line_end(new, end) + 1]
                 after = self.segments[last + 1].context
                 region = self.language.project(new[start:end], start == 0, probe, context, after)
                 if region.closed and (after is not None or self.language.may_cut(new, end)):
@@ -198,7 +202,7 @@ class IncrementalProjection:
         proj_start = self.proj_starts[first] if n else 0
         proj_end = (self.proj_starts[last + 1] if last + 1 < n else len(self.text)) if n else 0
         self.source = new
-        self.segments[first:last + 1] = region.segments
+        self.segments[first : last + 1] = region.segments
         self._reindex(first, start, proj_start)
         old_text = self.text
         new_region = "".join(seg.text for seg in region.segments)

@@ -12,10 +12,22 @@ from .latex import Latex
 from .markdown import Markdown
 from .projection import IncrementalProjection
 
-LANGUAGE_IDS = {"markdown": "markdown", "gfm": "markdown", "latex": "latex", "tex": "latex", "plaintex": "latex",
-                "plaintext": "plaintext"}  # editors' ids: VS Code, Neovim filetypes, eglot modes
-EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".tex": "latex",
-              ".latex": "latex", ".ltx": "latex"}
+LANGUAGE_IDS = {
+    "markdown": "markdown",
+    "gfm": "markdown",
+    "latex": "latex",
+    "tex": "latex",
+    "plaintex": "latex",
+    "plaintext": "plaintext",
+}  # editors' ids: VS Code, Neovim filetypes, eglot modes
+EXTENSIONS = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".mdown": "markdown",
+    ".tex": "latex",
+    ".latex": "latex",
+    ".ltx": "latex",
+}
 
 
 def kind_of(language_id: str | None) -> str:
@@ -27,8 +39,13 @@ def kind_of_path(path: str) -> str:
     return EXTENSIONS.get(PurePath(path).suffix.lower(), "plaintext")
 
 
-def projection(kind: str, text: str, markdown_nodes: dict | None = None, latex_commands: dict | None = None,
-               latex_environments: dict | None = None) -> IncrementalProjection | None:
+def projection(
+    kind: str,
+    text: str,
+    markdown_nodes: dict | None = None,
+    latex_commands: dict | None = None,
+    latex_environments: dict | None = None,
+) -> IncrementalProjection | None:
     """The incremental projection of `text` for a projection kind; None for plain text."""
     if kind == "markdown":
         return IncrementalProjection(Markdown(markdown_nodes), text)

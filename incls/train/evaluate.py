@@ -37,8 +37,8 @@ def document_logits(model, docs: list[list[int]], batch_size: int = 16, desc: st
     batches = bucketed(list(range(len(docs))), lengths, batch_size, None)
     for index in tqdm(batches, desc=desc, disable=desc is None, file=sys.stderr, mininterval=5):
         ids, lens = pad([docs[i] for i in index])
-        logits = model(ids).logits                                   # (B, T, C)
-        out[index] = logits[torch.arange(len(index)), lens - 1]      # (B, C)
+        logits = model(ids).logits  # (B, T, C)
+        out[index] = logits[torch.arange(len(index)), lens - 1]  # (B, C)
     return out
 
 
@@ -65,7 +65,9 @@ def score_sets(model, sets: dict[str, Dataset], tokenizer, name: str = "model") 
     out = {}
     for set_name, data in sets.items():
         cols = columns(data.label_names, model.cfg.labels, f"held-out set `{set_name}`", f"the {name}")
-        logits = document_logits(model, encode_all(tokenizer, data.texts, EVAL_MAX_TOKENS), desc=f"{name} on {set_name}")
+        logits = document_logits(
+            model, encode_all(tokenizer, data.texts, EVAL_MAX_TOKENS), desc=f"{name} on {set_name}"
+        )
         out[set_name] = scores(restricted_argmax(logits, cols), data.labels)
     return out
 
@@ -84,10 +86,18 @@ def model_facts(model, docs: list[list[int]]) -> dict:
     """Shape, size, and the CPU cost of one full forward (what a non-incremental classifier
     pays on every change), on the first held-out document of 300+ tokens, cut to 300."""
     cfg = model.cfg
-    facts = {"config": {"layers": cfg.n_layers, "window": cfg.window, "local_layers": cfg.local_layers,
-                        "codebook_size": cfg.codebook_size, "labels": list(cfg.labels)},
-             "parameters_without_embedding": sum(
-                 p.numel() for n, p in model.named_parameters() if not n.startswith("embed_tokens."))}
+    facts = {
+        "config": {
+            "layers": cfg.n_layers,
+            "window": cfg.window,
+            "local_layers": cfg.local_layers,
+            "codebook_size": cfg.codebook_size,
+            "labels": list(cfg.labels),
+        },
+        "parameters_without_embedding": sum(
+            p.numel() for n, p in model.named_parameters() if not n.startswith("embed_tokens.")
+        ),
+    }
     probe = next((d for d in docs if len(d) >= 300), max(docs, key=len, default=[]))[:300]
     if probe:
         facts.update({"full_forward_tokens": len(probe), "full_forward_ms": forward_ms(model, probe)})
@@ -110,28 +120,46 @@ def forward_ms(model, ids: list[int], runs: int = 7, threads: int = 2) -> float:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", type=Path,
-                        help=f"VQ model weights (default: the shipped model, {DEFAULT_MODEL.name})")
-    parser.add_argument("--twin", type=Path,
-                        help=f"non-VQ twin weights (default: the shipped twin, {DEFAULT_TWIN.name}, when --model is not given)")
+    parser.add_argument(
+        "--model", type=Path, help=f"VQ model weights (default: the shipped model, {DEFAULT_MODEL.name})"
+    )
+    parser.add_argument(
+        "--twin",
+        type=Path,
+        help=f"non-VQ twin weights (default: the shipped twin, {DEFAULT_TWIN.name}, when --model is not given)",
+    )
     parser.add_argument("--no-twin", action="store_true", help="leave the twin out (default: evaluate it)")
-    parser.add_argument("--no-baseline", action="store_true",
-                        help="leave the TF-IDF + logistic regression baseline out (default: run it when scikit-learn is installed)")
-    parser.add_argument("--data", help="CSV/JSONL (text,label): its seeded 10%% held-out part is evaluated and its 90%% "
-                                       "trains the baseline; needs --model (default: the named --sets)")
-    parser.add_argument("--sets", default="imdb",
-                        help=f"comma-separated named held-out sets among {', '.join(SETS)}: "
-                             + "; ".join(f"{n}: {s.description}" for n, s in SETS.items()).replace("%", "%%") + " (default: %(default)s)")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="leave the TF-IDF + logistic regression baseline out (default: run it when scikit-learn is installed)",
+    )
+    parser.add_argument(
+        "--data",
+        help="CSV/JSONL (text,label): its seeded 10%% held-out part is evaluated and its 90%% "
+        "trains the baseline; needs --model (default: the named --sets)",
+    )
+    parser.add_argument(
+        "--sets",
+        default="imdb",
+        help=f"comma-separated named held-out sets among {', '.join(SETS)}: "
+        + "; ".join(f"{n}: {s.description}" for n, s in SETS.items()).replace("%", "%%")
+        + " (default: %(default)s)",
+    )
     parser.add_argument("--limit", type=int, help="evaluate on the first N documents of each set only (default: all)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table (default: a table)")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of a table (default: a table)"
+    )
 
 
 def model_paths(args) -> tuple[Path, Path | None]:
     """(model, twin or None): the shipped pair, or what was passed."""
     if args.data and args.model is None:
-        raise DataError(f"--data {args.data}: the shipped model's labels may not be this file's. "
-                        f"Fix: pass --model PATH of a model trained on this data "
-                        f"(incls train --data {args.data} --out PATH)")
+        raise DataError(
+            f"--data {args.data}: the shipped model's labels may not be this file's. "
+            f"Fix: pass --model PATH of a model trained on this data "
+            f"(incls train --data {args.data} --out PATH)"
+        )
     twin = args.twin or (DEFAULT_TWIN if args.model is None else None)
     return args.model or DEFAULT_MODEL, None if args.no_twin else twin
 
@@ -141,8 +169,10 @@ def held_out_sets(args, labels: tuple[str, ...]) -> tuple[dict[str, Dataset], Da
     if args.data:
         train, held = split_user_data(load_user_file(Path(args.data), labels))
         if len(set(train.labels)) < 2:
-            raise DataError(f"{args.data} has a single class ({train.label_names[train.labels[0]]!r}) in its training "
-                            "90%; the baseline, like the model, needs two. Fix: add examples of another class")
+            raise DataError(
+                f"{args.data} has a single class ({train.label_names[train.labels[0]]!r}) in its training "
+                "90%; the baseline, like the model, needs two. Fix: add examples of another class"
+            )
         return {"data": held.take(args.limit)}, train
     return {name: SETS[name].held_out().take(args.limit) for name in parse_sets(args.sets)}, None
 
@@ -151,15 +181,19 @@ def run(args) -> int:
     model_path, twin_path = model_paths(args)
     labels = read_checkpoint(model_path)[0].labels
     sets, user_train = held_out_sets(args, labels)
-    for path in filter(None, (model_path, twin_path)):    # refuse a set a model cannot read before any work
+    for path in filter(None, (model_path, twin_path)):  # refuse a set a model cannot read before any work
         path_labels = read_checkpoint(path)[0].labels
         for name, data in sets.items():
             columns(data.label_names, path_labels, f"held-out set `{name}`", path)
     start = time.time()
     tokenizer = load_tokenizer()
     model = load_model(model_path)
-    result = {"model": str(model_path), "twin": str(twin_path) if twin_path else None, "max_tokens": EVAL_MAX_TOKENS,
-              "sets": {name: {"n": len(data), "labels": list(data.label_names)} for name, data in sets.items()}}
+    result = {
+        "model": str(model_path),
+        "twin": str(twin_path) if twin_path else None,
+        "max_tokens": EVAL_MAX_TOKENS,
+        "sets": {name: {"n": len(data), "labels": list(data.label_names)} for name, data in sets.items()},
+    }
     for name, got in score_sets(model, sets, tokenizer).items():
         result["sets"][name]["model"] = got
     if twin_path is not None:
@@ -190,11 +224,15 @@ def table(result: dict) -> str:
     for name, s in result["sets"].items():
         cells = [f"{s[k]['accuracy']:.4f} / {s[k]['macro_f1']:.4f}" if k in s else "-" for k in kinds]
         lines.append((f"{name:<14}{s['n']:>6}  " + "".join(f"{c:<19}" for c in cells)).rstrip())
-    lines.append(f"(accuracy / macro-F1) model: {result['model']}" + (f"; twin: {result['twin']}" if result["twin"] else ""))
+    lines.append(
+        f"(accuracy / macro-F1) model: {result['model']}" + (f"; twin: {result['twin']}" if result["twin"] else "")
+    )
     baseline = result.get("baseline")
     if baseline and "skipped" in baseline:
         lines.append(f"baseline skipped: {baseline['skipped']}")
     elif baseline:
-        lines.append(f"TF-IDF + LR trained on {', '.join(baseline['trained_on'])} ({baseline['examples']} documents, "
-                     f"{baseline['seconds']} s)")
+        lines.append(
+            f"TF-IDF + LR trained on {', '.join(baseline['trained_on'])} ({baseline['examples']} documents, "
+            f"{baseline['seconds']} s)"
+        )
     return "\n".join(lines)

@@ -46,10 +46,10 @@ def docs_key(docs: list[list[int]]) -> str:
 @torch.no_grad()
 def final_states(model, ids: torch.Tensor) -> torch.Tensor:
     """ids (B, T) -> the normed final states (B, T, d) that the head reads."""
-    x = model.embed_tokens(ids)                                        # (B, T, d)
+    x = model.embed_tokens(ids)  # (B, T, d)
     for block in model.layers:
-        x = block(x)[0]                                                # (B, T, d)
-    return model.norm(x)                                               # (B, T, d)
+        x = block(x)[0]  # (B, T, d)
+    return model.norm(x)  # (B, T, d)
 
 
 def token_batches(lengths: list[int]) -> list[list[int]]:
@@ -68,10 +68,10 @@ def token_batches(lengths: list[int]) -> list[list[int]]:
 @torch.no_grad()
 def mean_states(model, docs: list[list[int]]) -> torch.Tensor:
     """(N, d) mean over positions of each document's normed final state (docs: token ids)."""
-    out = torch.zeros(len(docs), model.cfg.d_model)                    # (N, d)
+    out = torch.zeros(len(docs), model.cfg.d_model)  # (N, d)
     for index in token_batches([len(x) for x in docs]):
         ids, lens = pad([docs[i] for i in index])
-        states = final_states(model, ids)                              # (B, T, d)
+        states = final_states(model, ids)  # (B, T, d)
         for row, i in enumerate(index):
             out[i] = states[row, : lens[row]].mean(0)
     return out
@@ -86,12 +86,16 @@ def cached_mean_states(model, docs: list[list[int]], root: Path, name: str, prog
     folder.mkdir(parents=True, exist_ok=True)
     parts = []
     for first in range(0, len(docs), SHARD_DOCS):
-        shard = folder / f"{first:07d}-{docs_key(docs[first: first + SHARD_DOCS])}.safetensors"
+        shard = folder / f"{first:07d}-{docs_key(docs[first : first + SHARD_DOCS])}.safetensors"
         if not shard.is_file():
             tmp = shard.with_suffix(".part")
-            save_file({"mean": mean_states(model, docs[first: first + SHARD_DOCS])}, str(tmp))
+            save_file({"mean": mean_states(model, docs[first : first + SHARD_DOCS])}, str(tmp))
             tmp.replace(shard)
             if progress:
-                print(f"features {name}: {min(first + SHARD_DOCS, len(docs))}/{len(docs)} documents", file=sys.stderr, flush=True)
+                print(
+                    f"features {name}: {min(first + SHARD_DOCS, len(docs))}/{len(docs)} documents",
+                    file=sys.stderr,
+                    flush=True,
+                )
         parts.append(load_file(str(shard))["mean"])
     return torch.cat(parts) if parts else torch.zeros(0, model.cfg.d_model)

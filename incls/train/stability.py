@@ -21,27 +21,28 @@ def replace_one_token(ids: torch.Tensor, lengths: torch.Tensor, gen: torch.Gener
     B = ids.shape[0]
     lengths = lengths.to(ids.device)
     u = torch.rand(B, 2, generator=gen).to(ids.device)
-    at = (u[:, 0] * lengths).long().clamp(max=lengths - 1)                 # (B,)
-    donor_row = torch.randint(0, B, (B,), generator=gen).to(ids.device)    # (B,)
+    at = (u[:, 0] * lengths).long().clamp(max=lengths - 1)  # (B,)
+    donor_row = torch.randint(0, B, (B,), generator=gen).to(ids.device)  # (B,)
     donor_pos = (u[:, 1] * lengths[donor_row]).long().clamp(max=lengths[donor_row] - 1)
     perturbed = ids.clone()
     perturbed[torch.arange(B, device=ids.device), at] = ids[donor_row, donor_pos]
     return perturbed, at
 
 
-def output_shift(before: list[torch.Tensor], after: list[torch.Tensor], at: torch.Tensor,
-                 lengths: torch.Tensor) -> torch.Tensor:
+def output_shift(
+    before: list[torch.Tensor], after: list[torch.Tensor], at: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
     """Mean relative squared move of the head outputs of positions after the replaced one.
 
     before, after: per layer (B, T, H, hd) head outputs (before quantization).
     """
     T = before[0].shape[1]
-    t = torch.arange(T, device=at.device)[None, :]                          # (1, T)
-    later = (t > at[:, None]) & (t < lengths.to(at.device)[:, None])         # (B, T)
+    t = torch.arange(T, device=at.device)[None, :]  # (1, T)
+    later = (t > at[:, None]) & (t < lengths.to(at.device)[:, None])  # (B, T)
     n = later.sum().clamp(min=1)
     total = before[0].new_zeros(())
     for o, o2 in zip(before, after):
-        move = (o2 - o).pow(2).sum(-1).mean(-1)                             # (B, T)
+        move = (o2 - o).pow(2).sum(-1).mean(-1)  # (B, T)
         size = o.detach()[later].pow(2).sum(-1).mean().clamp(min=1e-8)
         total = total + (move * later).sum() / n / size
     return total / len(before)

@@ -8,15 +8,23 @@ import sys
 
 import pytest
 
-KEYS = {"ops_reduction_median", "ops_reduction_vs_prefix_median", "wall_speedup_median", "mismatch_rate",
-        "by_kind_and_length", "memory_bytes_per_document"}
+KEYS = {
+    "ops_reduction_median",
+    "ops_reduction_vs_prefix_median",
+    "wall_speedup_median",
+    "mismatch_rate",
+    "by_kind_and_length",
+    "memory_bytes_per_document",
+}
 
 
 @pytest.mark.slow
 def test_bench_quick_json(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "incls.cli", "bench", "--quick", "--json", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])

@@ -36,7 +36,7 @@ def test_prefix_reuse_equals_full_recompute(tiny):
     prefix.update(ids, 0)
     for _ in range(5):
         a = rng.randrange(len(ids))
-        ids = ids[:a] + [rng.randrange(97)] + ids[a + 2:]
+        ids = ids[:a] + [rng.randrange(97)] + ids[a + 2 :]
         got = prefix.update(ids)
         assert (got - full_recompute(tiny, ids)).abs().max() < 1e-5
 
@@ -54,5 +54,5 @@ def test_streams_replay_to_the_tokenizers_ids(kind):
     assert stream.edits
     ids = list(stream.start_ids)
     for edit in stream.edits:
-        ids = ids[:edit.start] + list(edit.new_ids) + ids[edit.end:]
+        ids = ids[: edit.start] + list(edit.new_ids) + ids[edit.end :]
     assert ids == tokenizer.encode(stream.final_text).ids

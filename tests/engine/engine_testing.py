@@ -15,9 +15,9 @@ def random_model(seed: int = 0, **changes) -> VQTransformer:
     model = VQTransformer(tiny_config(**changes)).eval()
     with torch.no_grad():
         for block in model.layers:
-            block.codebooks.codes.mul_(10.0)   # comparable to head outputs, so codes vary
+            block.codebooks.codes.mul_(10.0)  # comparable to head outputs, so codes vary
         if model.lexicon is not None:
-            model.lexicon.weight.normal_()     # per-token votes that matter
+            model.lexicon.weight.normal_()  # per-token votes that matter
     return model
 
 

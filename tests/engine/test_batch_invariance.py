@@ -32,7 +32,7 @@ def _check(model, n_rows: int) -> None:
     w = engine_weights(model)
     lw = w.layers[-1]
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(n_rows, w.d, generator=gen).to(PW) * 2.0                # (n, d)
+    x = torch.randn(n_rows, w.d, generator=gen).to(PW) * 2.0  # (n, d)
     codes = torch.randint(0, w.K, (n_rows, w.H), generator=gen)
     before = torch.get_num_threads()
     try:
@@ -42,9 +42,9 @@ def _check(model, n_rows: int) -> None:
         for threads in (1, 2):
             torch.set_num_threads(threads)
             for start, size in [(0, 1), (5, 2), (7, 3), (11, 5), (3, 9), (20, 17), (1, 40), (2, 33), (0, n_rows)]:
-                part = _rows(w, lw, x[start:start + size], codes[start:start + size], ids[start:start + size])
+                part = _rows(w, lw, x[start : start + size], codes[start : start + size], ids[start : start + size])
                 for got, want in zip(part, reference):
-                    assert torch.equal(got, want[start:start + size]), (threads, start, size)
+                    assert torch.equal(got, want[start : start + size]), (threads, start, size)
     finally:
         torch.set_num_threads(before)
 

@@ -28,7 +28,7 @@ def test_split_rule():
 
 
 def test_a_blank_line_split_over_two_newline_tokens_is_a_break():
-    newline, ends_line, other = 5, 6, 1                  # "\n", "word\n", a word
+    newline, ends_line, other = 5, 6, 1  # "\n", "word\n", a word
     breaks = ParagraphBreaks(ends_line=frozenset({newline, ends_line}), starts_line=frozenset({newline}))
     ids = [other] * 6 + [ends_line, newline] + [other] * 6 + [newline] + [other] * 12
     # a single newline (after a word that does not end a line) is not a break
@@ -41,7 +41,7 @@ def test_token_diff_roundtrip():
         old = [rng.randrange(5) for _ in range(rng.randrange(8))]
         new = [rng.randrange(5) for _ in range(rng.randrange(8))]
         edit = token_diff(old, new)
-        got = old if edit is None else old[:edit.start] + list(edit.new_ids) + old[edit.end:]
+        got = old if edit is None else old[: edit.start] + list(edit.new_ids) + old[edit.end :]
         assert got == new
 
 
@@ -50,7 +50,7 @@ def test_token_edits_turn_old_into_new():
     for _ in range(200):
         old = [rng.randrange(6) for _ in range(rng.randrange(120))]
         cut = rng.randrange(len(old) + 1)
-        new = old[cut:] + [rng.randrange(6) for _ in range(rng.randrange(40))]   # a moved chunk cut, often
+        new = old[cut:] + [rng.randrange(6) for _ in range(rng.randrange(40))]  # a moved chunk cut, often
         if rng.random() < 0.5:
             new = [rng.randrange(6) for _ in range(rng.randrange(80))]
         assert plan_edits(token_edits(old, new), old, 6).ids == new

@@ -19,7 +19,7 @@ def test_ten_thousand_edits_do_not_drift():
     for step in range(10_000):
         T = len(session.ids)
         a = rng.randrange(T + 1)
-        b = min(T, a + rng.randrange(3)) if T > 12 else a      # keep the document near 24 tokens
+        b = min(T, a + rng.randrange(3)) if T > 12 else a  # keep the document near 24 tokens
         new = [rng.randrange(97) for _ in range(rng.randrange(3) if T < 36 else 0)]
         refreshed += session.apply([TokenEdit(a, b, new)]).refreshed_rows
     fresh = Session(model, session.ids)

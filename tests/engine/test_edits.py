@@ -20,17 +20,20 @@ def test_batch_is_read_in_pre_edit_coordinates():
     assert plan.first_change == 0
 
 
-@pytest.mark.parametrize("edits", [
-    [TokenEdit(-1, 0, [])],
-    [TokenEdit(0, 11, [])],
-    [TokenEdit(3, 2, [])],
-    [TokenEdit(0, 0, [97])],
-    [TokenEdit(0, 0, [-1])],
-    [TokenEdit(0, 0, ["a"])],
-    [TokenEdit(1, 4, [1]), TokenEdit(3, 5, [2])],
-    [TokenEdit(2, 2, [1]), TokenEdit(2, 2, [2])],
-    [TokenEdit(2, 2, [1]), TokenEdit(2, 4, [2])],
-])
+@pytest.mark.parametrize(
+    "edits",
+    [
+        [TokenEdit(-1, 0, [])],
+        [TokenEdit(0, 11, [])],
+        [TokenEdit(3, 2, [])],
+        [TokenEdit(0, 0, [97])],
+        [TokenEdit(0, 0, [-1])],
+        [TokenEdit(0, 0, ["a"])],
+        [TokenEdit(1, 4, [1]), TokenEdit(3, 5, [2])],
+        [TokenEdit(2, 2, [1]), TokenEdit(2, 2, [2])],
+        [TokenEdit(2, 2, [1]), TokenEdit(2, 4, [2])],
+    ],
+)
 def test_invalid_edits_raise_and_change_nothing(tiny_model, edits):
     ids = list(range(10))
     session = Session(tiny_model, ids)
@@ -40,7 +43,7 @@ def test_invalid_edits_raise_and_change_nothing(tiny_model, edits):
     assert session.ids == ids
     assert torch.equal(session.codes(), before_codes)
     assert torch.equal(session.running_logits(), before_logits)
-    session.apply([TokenEdit(3, 4, [50])])          # still usable afterwards
+    session.apply([TokenEdit(3, 4, [50])])  # still usable afterwards
     assert_matches_fresh(session)
 
 
@@ -51,7 +54,7 @@ def test_unknown_token_in_initial_document(tiny_model):
 
 def test_adjacent_edits_and_any_edit_type(tiny_model):
     @dataclass
-    class OtherEdit:                                # e.g. the text layer's own edit type
+    class OtherEdit:  # e.g. the text layer's own edit type
         start: int
         end: int
         new_ids: tuple

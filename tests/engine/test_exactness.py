@@ -22,7 +22,7 @@ def edit_batches(draw, length: int):
     cuts = sorted(draw(st.lists(st.integers(0, length), max_size=6)))
     edits, last = [], -1
     for a, b in zip(cuts[::2], cuts[1::2]):
-        if a == last:           # at most one edit starts at a point where another ended empty
+        if a == last:  # at most one edit starts at a point where another ended empty
             continue
         edits.append(TokenEdit(a, b, draw(token_lists)))
         last = a if a == b else -1
@@ -61,7 +61,7 @@ def test_local_layers_keep_an_edit_within_their_reach():
     session = Session(model, ids)
     before = session.codes()
     session.apply([TokenEdit(30, 31, [(ids[30] + 1) % VOCAB])])
-    changed = (session.codes() != before).any(-1).any(0).nonzero().squeeze(1)   # positions
+    changed = (session.codes() != before).any(-1).any(0).nonzero().squeeze(1)  # positions
     assert changed.numel() > 0
     assert int(changed.min()) >= 30 and int(changed.max()) < 30 + 2 * model.cfg.window
     assert session.last_stats.dirty_per_layer[1] <= model.cfg.window

@@ -39,11 +39,12 @@ def test_portable_build_without_avx2(tmp_path, monkeypatch, half):
 
     def matmul(rows: torch.Tensor) -> torch.Tensor:
         out = torch.empty(rows.shape[0], weight.shape[0])
-        kern.incls_matmul(rows.data_ptr(), rows.shape[0], rows.shape[1], weight.data_ptr(), half, weight.shape[0],
-                         out.data_ptr(), 2)
+        kern.incls_matmul(
+            rows.data_ptr(), rows.shape[0], rows.shape[1], weight.data_ptr(), half, weight.shape[0], out.data_ptr(), 2
+        )
         return out
 
     every = matmul(x)
     assert torch.allclose(every, x @ weight.float().t(), rtol=1e-5, atol=1e-5)
     for start, size in [(0, 1), (3, 2), (4, 5)]:
-        assert torch.equal(matmul(x[start:start + size].contiguous()), every[start:start + size])
+        assert torch.equal(matmul(x[start : start + size].contiguous()), every[start : start + size])

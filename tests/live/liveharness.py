@@ -11,6 +11,7 @@ Environment:
   INCLS_LIVE_FLIP_TIMEOUT seconds to wait for the flipped label after the edit (default 20)
   INCLS_LIVE_KEEP         keep each test's scratch directory (for debugging)
 """
+
 from __future__ import annotations
 
 import json
@@ -35,10 +36,7 @@ FLIP_TIMEOUT_S = float(os.environ.get("INCLS_LIVE_FLIP_TIMEOUT", "20"))
 
 # A short, clearly positive review: short, so that one typed sentence outweighs it (the model
 # reads the whole document, so the flip has to be longer and stronger than the review).
-REVIEW = (
-    "A wonderful film: superb acting and a moving, beautifully told story.\n"
-    "I loved every minute of it.\n"
-)
+REVIEW = "A wonderful film: superb acting and a moving, beautifully told story.\nI loved every minute of it.\n"
 # Typed at the end of the review: afterwards it reads negative.
 FLIP = (
     " Then it all falls apart. The second half is the worst, most boring and awful mess I have"
@@ -119,7 +117,8 @@ class LatencyRecord:
             "edit deleting the sentence -> the first label back; paste_ms: one edit inserting it again -> "
             "the flipped label back (cut/paste are single-change round trips: edit -> didChange -> "
             "server -> publishDiagnostics -> shown); server_latency_median_ms: median latencyMs of the "
-            "server's incls/status notifications")
+            "server's incls/status notifications"
+        )
         LATENCY_FILE.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
@@ -181,24 +180,35 @@ def _check_outcome(result: dict, editor: str, latency: LatencyRecord, *, hover: 
     assert update.get("message"), f"{editor}: no new diagnostic after typing ({result.get('error')})"
     assert flipped.get("message"), (
         f"{editor}: the label did not flip after typing the sentence; last diagnostic "
-        f"{update.get('last') or update.get('message')!r} ({result.get('error')})")
+        f"{update.get('last') or update.get('message')!r} ({result.get('error')})"
+    )
     parsed = parse_message(flipped["message"])
     assert parsed and parsed[0] == FLIPPED_LABEL, f"{editor}: after the edit: {flipped['message']!r}"
     if flipped.get("code") is not None:
         assert str(flipped["code"]) == FLIPPED_LABEL
     if "cut" in result or "paste" in result:
         assert parse_message(cut.get("message")) and parse_message(cut["message"])[0] == FIRST_LABEL, (
-            f"{editor}: cutting the sentence did not bring back {FIRST_LABEL!r}: {cut!r}")
+            f"{editor}: cutting the sentence did not bring back {FIRST_LABEL!r}: {cut!r}"
+        )
         assert parse_message(paste.get("message")) and parse_message(paste["message"])[0] == FLIPPED_LABEL, (
-            f"{editor}: pasting the sentence again did not bring back {FLIPPED_LABEL!r}: {paste!r}")
+            f"{editor}: pasting the sentence again did not bring back {FLIPPED_LABEL!r}: {paste!r}"
+        )
     if hover:
         text = result.get("hover") or ""
         assert FIRST_LABEL in text and FLIPPED_LABEL in text and re.search(r"\d\.\d", text), (
-            f"{editor}: hover does not show the class probabilities: {text!r}")
+            f"{editor}: hover does not show the class probabilities: {text!r}"
+        )
 
 
-def run_driver(name: str, argv: list[str], workspace: Path, *, env: dict | None = None,
-               extra: dict | None = None, timeout_s: float | None = None) -> dict:
+def run_driver(
+    name: str,
+    argv: list[str],
+    workspace: Path,
+    *,
+    env: dict | None = None,
+    extra: dict | None = None,
+    timeout_s: float | None = None,
+) -> dict:
     """Run an editor (argv) on a driver script that reads $INCLS_LIVE_CONFIG and writes JSON.
 
     The config: cmd (server argv), root, file (the review), append (the flip sentence),
@@ -223,9 +233,15 @@ def run_driver(name: str, argv: list[str], workspace: Path, *, env: dict | None 
     log_path = scratch / f"{name}.log"
     budget = timeout_s if timeout_s is not None else 3 * TIMEOUT_S + 30
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, cwd=workspace, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "INCLS_LIVE_CONFIG": str(cfg_path), **(env or {})},
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=workspace,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "INCLS_LIVE_CONFIG": str(cfg_path), **(env or {})},
+            start_new_session=True,
+        )
         try:
             rc = proc.wait(timeout=budget)
         except subprocess.TimeoutExpired:

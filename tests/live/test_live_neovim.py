@@ -1,4 +1,5 @@
 """Neovim's built-in LSP client against `incls --stdio`: Debian's 0.7 and the 0.11 wheel."""
+
 import sys
 from pathlib import Path
 

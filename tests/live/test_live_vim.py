@@ -1,4 +1,5 @@
 """Vim 9 (Debian) with ALE (Debian's vim-ale) against `incls --stdio`."""
+
 from pathlib import Path
 
 import pytest

@@ -5,6 +5,7 @@ Needs scripts/install-editors.sh (code-server under .tools/, the .vsix, playwrig
 Artifacts: test-artifacts/vscode-live.png (and vscode-live-failure.png when it fails);
 test-artifacts/vscode-install.png from the test where the extension installs its own server.
 """
+
 import json
 import os
 import shutil
@@ -18,8 +19,19 @@ from pathlib import Path
 
 import pytest
 
-from liveharness import (ARTIFACTS, kill_group, FIRST_LABEL, FLIPPED_LABEL, ROOT, TIMEOUT_S, check_outcome,
-                         parse_message, require_tool, run_driver, server_command)
+from liveharness import (
+    ARTIFACTS,
+    kill_group,
+    FIRST_LABEL,
+    FLIPPED_LABEL,
+    ROOT,
+    TIMEOUT_S,
+    check_outcome,
+    parse_message,
+    require_tool,
+    run_driver,
+    server_command,
+)
 
 TOOLS = Path(os.environ.get("INCLS_TOOLS", ROOT / ".tools"))
 CODE_SERVER = TOOLS / "code-server" / "bin" / "code-server"
@@ -77,8 +89,9 @@ def workbench(workspace: Path, settings: dict, env: dict | None = None):
     exts.mkdir()
     (data / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
     common = ["--user-data-dir", str(data), "--extensions-dir", str(exts)]
-    installed = subprocess.run([exe, *common, "--install-extension", str(newest_vsix())],
-                               capture_output=True, text=True, timeout=180)
+    installed = subprocess.run(
+        [exe, *common, "--install-extension", str(newest_vsix())], capture_output=True, text=True, timeout=180
+    )
     assert installed.returncode == 0, f"installing the .vsix failed:\n{installed.stdout}\n{installed.stderr}"
     assert any(p.name.startswith("incls.incls-") for p in exts.iterdir()), installed.stdout
 
@@ -88,10 +101,27 @@ def workbench(workspace: Path, settings: dict, env: dict | None = None):
     config.write_text(f"bind-addr: 127.0.0.1:{port}\nauth: none\ncert: false\n")
     log = open(scratch / "code-server.log", "wb")
     proc = subprocess.Popen(
-        [exe, "--config", str(config), "--auth", "none", "--bind-addr", f"127.0.0.1:{port}",
-         "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
-         "--disable-getting-started-override", *common, str(workspace)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        [
+            exe,
+            "--config",
+            str(config),
+            "--auth",
+            "none",
+            "--bind-addr",
+            f"127.0.0.1:{port}",
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
+            *common,
+            str(workspace),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -133,9 +163,13 @@ def test_vscode(workspace, code_server, latency):
     shot = ARTIFACTS / "vscode-live.png"
     for old in (shot, ARTIFACTS / "vscode-live-failure.png"):
         old.unlink(missing_ok=True)
-    result = run_driver("vscode", [node, str(DRIVER_DIR / "drive.mjs")], workspace, extra={
-        "url": url, "chromium": chromium, "file": "review.txt", "screenshot": str(shot)},
-        timeout_s=4 * TIMEOUT_S + 60)
+    result = run_driver(
+        "vscode",
+        [node, str(DRIVER_DIR / "drive.mjs")],
+        workspace,
+        extra={"url": url, "chromium": chromium, "file": "review.txt", "screenshot": str(shot)},
+        timeout_s=4 * TIMEOUT_S + 60,
+    )
     result["version"] = version
     check_outcome(result, "vscode", latency)
     bar = result.get("statusbar") or {}
@@ -171,13 +205,28 @@ def test_vscode_installs_its_own_server(workspace, latency):
     for old in (shot, ARTIFACTS / "vscode-install-failure.png"):
         old.unlink(missing_ok=True)
     with workbench(workspace, settings, env) as (url, version, data):
-        result = run_driver("vscode-install", [node, str(DRIVER_DIR / "drive.mjs")], workspace, extra={
-            "url": url, "chromium": chromium, "file": "review.txt", "screenshot": str(shot),
-            "install": INSTALL_BUTTON, "install_timeout_ms": int(INSTALL_TIMEOUT_S * 1000)},
-            timeout_s=INSTALL_TIMEOUT_S + 2 * TIMEOUT_S)
+        result = run_driver(
+            "vscode-install",
+            [node, str(DRIVER_DIR / "drive.mjs")],
+            workspace,
+            extra={
+                "url": url,
+                "chromium": chromium,
+                "file": "review.txt",
+                "screenshot": str(shot),
+                "install": INSTALL_BUTTON,
+                "install_timeout_ms": int(INSTALL_TIMEOUT_S * 1000),
+            },
+            timeout_s=INSTALL_TIMEOUT_S + 2 * TIMEOUT_S,
+        )
     first = result.get("first") or {}
-    latency.add("vscode-install", prompt_ms=result.get("prompt_ms"), install_to_first_diagnostic_ms=result.get("install_ms"),
-                first_diagnostic_ms=first.get("ms"), editor_version=version)
+    latency.add(
+        "vscode-install",
+        prompt_ms=result.get("prompt_ms"),
+        install_to_first_diagnostic_ms=result.get("install_ms"),
+        first_diagnostic_ms=first.get("ms"),
+        editor_version=version,
+    )
     assert result.get("prompt_ms") is not None, f"no offer to install the server: {result.get('error')}"
     assert first.get("message"), f"no diagnostic after the install: {result.get('error')}\n{result.get('progress')}"
     assert parse_message(first["message"]) and parse_message(first["message"])[0] == FIRST_LABEL, first

@@ -4,6 +4,7 @@ The schema (`python -m incls.lsp.settings --json`) is the single source of truth
 `npm run settings` in vscode-client/ regenerates package.json from it. The extension adds
 only its own client settings (vscode-client/src/client-settings.json).
 """
+
 import json
 import subprocess
 import sys
@@ -14,8 +15,9 @@ CLIENT = ROOT / "vscode-client"
 
 
 def server_schema() -> dict:
-    out = subprocess.run([sys.executable, "-m", "incls.lsp.settings", "--json"], cwd=ROOT,
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "incls.lsp.settings", "--json"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(out)["properties"]
 
 
@@ -27,7 +29,8 @@ def test_contributed_settings_equal_the_server_schema():
     assert not set(server) & set(client), "a setting is both the server's and the client's"
     assert set(contributed) == set(server) | set(client), (
         f"{hint}: missing {sorted(set(server) | set(client) - set(contributed))}, "
-        f"extra {sorted(set(contributed) - set(server) - set(client))}")
+        f"extra {sorted(set(contributed) - set(server) - set(client))}"
+    )
     for key, entry in server.items():
         assert contributed[key] == entry, f"{hint}: {key} differs: {contributed[key]!r} != {entry!r}"
     for key, entry in client.items():

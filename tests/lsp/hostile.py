@@ -21,8 +21,13 @@ SERVER = [sys.executable, "-m", "incls.cli", "--stdio"]
 
 class RawServer:
     def __init__(self, env: dict | None = None) -> None:
-        self.process = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, env=dict(os.environ, **(env or {})))
+        self.process = subprocess.Popen(
+            SERVER,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ, **(env or {})),
+        )
         self.messages: queue.Queue = queue.Queue()
         self.seen: list[dict] = []
         self.ids = itertools.count(1)
@@ -79,27 +84,44 @@ class RawServer:
         self.send({"jsonrpc": "2.0", "method": method, "params": params})
 
     def initialize(self, options: dict | None = None) -> None:
-        reply = self.request("initialize", {"processId": None, "rootUri": None, "capabilities": {},
-                                            "initializationOptions": options or {}})
+        reply = self.request(
+            "initialize",
+            {"processId": None, "rootUri": None, "capabilities": {}, "initializationOptions": options or {}},
+        )
         assert "result" in reply, reply
         self.notify("initialized", {})
 
     def open(self, uri: str, text: str, version: int = 1) -> None:
-        self.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "plaintext",
-                                                              "version": version, "text": text}})
+        self.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "plaintext", "version": version, "text": text}},
+        )
 
     def change(self, uri: str, version: int, text: str, start=None, end=None) -> None:
-        event = {"text": text} if start is None else {
-            "range": {"start": {"line": start[0], "character": start[1]},
-                      "end": {"line": end[0], "character": end[1]}}, "text": text}
-        self.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-                                               "contentChanges": [event]})
+        event = (
+            {"text": text}
+            if start is None
+            else {
+                "range": {
+                    "start": {"line": start[0], "character": start[1]},
+                    "end": {"line": end[0], "character": end[1]},
+                },
+                "text": text,
+            }
+        )
+        self.notify(
+            "textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [event]}
+        )
 
     def diagnostics(self, uri: str, version: int | None = None, timeout: float = 120.0) -> list:
         def match(m):
             p = m.get("params") or {}
-            return (m.get("method") == "textDocument/publishDiagnostics" and p.get("uri") == uri
-                    and (version is None or p.get("version") == version))
+            return (
+                m.get("method") == "textDocument/publishDiagnostics"
+                and p.get("uri") == uri
+                and (version is None or p.get("version") == version)
+            )
+
         return self.next(match, timeout)["params"]["diagnostics"]
 
     def inspect(self, uri: str) -> dict | None:

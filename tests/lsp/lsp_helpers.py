@@ -12,12 +12,14 @@ from lsprotocol import types
 SERVER = [sys.executable, "-m", "incls.cli", "--stdio"]
 
 # A courteous complaint with a greeting and a signature (hints must land on the complaint).
-COMPLAINT_LETTER = ("To whom it may concern,\n\n"
-                    "I am writing to complain about the service I received at your store on Main St. last week. "
-                    "The staff were rude, the order was wrong, and nobody apologised. "
-                    "I waited forty minutes for a refund that never came.\n\n"
-                    "I have been a customer for years.\n\n"
-                    "Best regards,\nDana Smith")
+COMPLAINT_LETTER = (
+    "To whom it may concern,\n\n"
+    "I am writing to complain about the service I received at your store on Main St. last week. "
+    "The staff were rude, the order was wrong, and nobody apologised. "
+    "I waited forty minutes for a refund that never came.\n\n"
+    "I have been a customer for years.\n\n"
+    "Best regards,\nDana Smith"
+)
 
 
 CAPABILITIES = types.ClientCapabilities(
@@ -34,8 +36,7 @@ CAPABILITIES = types.ClientCapabilities(
 async def start_session(client, options: dict | None = None) -> None:
     """Record notifications, then initialize with the test capabilities and `options`."""
     record_notifications(client)
-    await client.initialize_session(types.InitializeParams(capabilities=CAPABILITIES,
-                                                           initialization_options=options))
+    await client.initialize_session(types.InitializeParams(capabilities=CAPABILITIES, initialization_options=options))
 
 
 def utf16_position(text: str, offset: int) -> tuple[int, int]:
@@ -117,8 +118,11 @@ async def status_for(client, uri: str, version: int, timeout: float = 30.0) -> d
 
 
 def open_doc(client, uri: str, text: str, version: int = 1, language: str = "plaintext") -> None:
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        types.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)
+        )
+    )
 
 
 def change(client, uri: str, version: int, *changes) -> None:
@@ -129,7 +133,11 @@ def change(client, uri: str, version: int, *changes) -> None:
             events.append(types.TextDocumentContentChangeWholeDocument(text=c[0]))
         else:
             (l0, c0), (l1, c1) = c[1], c[2]
-            events.append(types.TextDocumentContentChangePartial(
-                range=types.Range(types.Position(l0, c0), types.Position(l1, c1)), text=c[0]))
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        types.VersionedTextDocumentIdentifier(uri=uri, version=version), events))
+            events.append(
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(l0, c0), types.Position(l1, c1)), text=c[0]
+                )
+            )
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(types.VersionedTextDocumentIdentifier(uri=uri, version=version), events)
+    )

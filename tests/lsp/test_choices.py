@@ -7,9 +7,11 @@ import os
 from incls.lsp.choices import Choices
 from incls.lsp.client import StdioClient, is_diagnostics
 
-REVIEW = ("This film was a delight from start to finish.\n\n"
-          "The plot was dull and the acting was wooden.\n\n"
-          "I would watch it again.")
+REVIEW = (
+    "This film was a delight from start to finish.\n\n"
+    "The plot was dull and the acting was wooden.\n\n"
+    "I would watch it again."
+)
 
 
 def test_choices_round_trip(tmp_path):
@@ -57,8 +59,10 @@ def diagnostics(client: StdioClient, uri: str, version: int = 1) -> list:
 
 def code_actions(client: StdioClient, uri: str, line: int) -> dict:
     position = {"line": line, "character": 2}
-    actions = client.request("textDocument/codeAction", {
-        "textDocument": {"uri": uri}, "range": {"start": position, "end": position}, "context": {"diagnostics": []}})
+    actions = client.request(
+        "textDocument/codeAction",
+        {"textDocument": {"uri": uri}, "range": {"start": position, "end": position}, "context": {"diagnostics": []}},
+    )
     return {a["title"]: a["command"] for a in actions}
 
 

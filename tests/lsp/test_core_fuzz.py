@@ -15,8 +15,25 @@ from incls.lsp.core import Change, Core
 from incls.lsp.settings import Settings
 from lsp_helpers import random_range, utf16_position
 
-PIECES = ["good", " bad", " film", ".", " ", "\n", "\r\n", "\n\n", "\r\n\r\n", "é", "e\u0301", "👍🏽", "🇫🇷",
-          "中文", "'s", " not", "!"]
+PIECES = [
+    "good",
+    " bad",
+    " film",
+    ".",
+    " ",
+    "\n",
+    "\r\n",
+    "\n\n",
+    "\r\n\r\n",
+    "é",
+    "e\u0301",
+    "👍🏽",
+    "🇫🇷",
+    "中文",
+    "'s",
+    " not",
+    "!",
+]
 texts = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
 SETTINGS = Settings(sentenceThreshold=0.0)
 
@@ -27,6 +44,7 @@ def model_and_tokenizer():
     if not _loaded:
         from incls.model.base import load_tokenizer
         from incls.model.checkpoint import load_model
+
         _loaded["tokenizer"], _loaded["model"] = load_tokenizer(), load_model()
     return _loaded["tokenizer"], _loaded["model"]
 
@@ -53,10 +71,12 @@ def expected_after(text: str, change: Change) -> str:
     def offset(line, character):
         for k in range(len(text) + 1):
             if utf16_position(text, k) == (line, character) and not (
-                    0 < k < len(text) and text[k - 1] == "\r" and text[k] == "\n"):
+                0 < k < len(text) and text[k - 1] == "\r" and text[k] == "\n"
+            ):
                 return k
         raise AssertionError("position not found")
-    return text[:offset(l0, c0)] + change.text + text[offset(l1, c1):]
+
+    return text[: offset(l0, c0)] + change.text + text[offset(l1, c1) :]
 
 
 def shown(core: Core, uri: str):
@@ -80,7 +100,10 @@ def test_random_changes_match_a_fresh_open(data):
         if data.draw(st.booleans()):
             core.compute("file:///a")  # sometimes the model sees each version, sometimes a burst
         assert core.document("file:///a").text == text
-        assert core.document("file:///a").tokens is None or core.document("file:///a").tokens.ids == tokenizer.encode(text).ids
+        assert (
+            core.document("file:///a").tokens is None
+            or core.document("file:///a").tokens.ids == tokenizer.encode(text).ids
+        )
     report, diags = shown(core, "file:///a")
     assert core.document("file:///a").tokens.ids == tokenizer.encode(text).ids
     core.open("file:///b", text, 1)

@@ -8,8 +8,13 @@ import pytest
 
 @pytest.mark.trained
 def test_demo_flips_the_label_through_the_real_server():
-    result = subprocess.run([sys.executable, "-m", "incls.cli", "demo", "--delay", "0.001"],
-                            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "incls.cli", "demo", "--delay", "0.001"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "before: Reads negative" in result.stdout
     assert "after: Reads positive" in result.stdout and "(label flipped)" in result.stdout

@@ -31,8 +31,9 @@ def core(**changes) -> Core:
         if "parts" not in _loaded:
             from incls.model.base import load_tokenizer
             from incls.model.checkpoint import load_model
+
             _loaded["parts"] = (load_tokenizer(), load_model())
-        c = Core(Settings(sentenceThreshold=0.0, **changes), encoding="utf-32")   # positions in code points
+        c = Core(Settings(sentenceThreshold=0.0, **changes), encoding="utf-32")  # positions in code points
         c.load(*_loaded["parts"])
         _loaded[key] = c
     return _loaded[key]
@@ -67,7 +68,7 @@ def test_contributions_add_up_to_the_document_logits_in_one_session_and_in_chunk
         ev = report.evidence
         assert len(ev) == 6 and ev.n_tokens == len(session.ids)
         assert ev.t0[0] == 0 and ev.t1[-1] == ev.n_tokens and all(ev.t1[i] == ev.t0[i + 1] for i in range(len(ev) - 1))
-        exact = ev.contributions().sum(0)                                    # (C,)
+        exact = ev.contributions().sum(0)  # (C,)
         assert torch.allclose(exact.float(), session.document_logits(), rtol=0, atol=1e-5)
         assert torch.allclose(ev.pulls().sum(0), torch.zeros(ev.sums.shape[1], dtype=torch.float64), atol=1e-9)
     chunked = core(chunkTokens=24).documents["file:///sum.txt"].session
@@ -84,10 +85,31 @@ def test_the_pull_is_the_leave_one_out_change_of_the_head():
         assert torch.allclose(z - without, T / (T - n) * ev.pulls()[i], atol=1e-12)
 
 
-EDITS = st.lists(st.tuples(st.floats(0, 1), st.integers(0, 12),
-                           st.sampled_from(["", "x", " bad", ". The", "\n\n", "\n", "Hi Sam,\n", " great!",
-                                            "\nBest,\nDana", "- item\n", "é", "👍🏽", " Mr. Lee"])),
-                 min_size=1, max_size=6)
+EDITS = st.lists(
+    st.tuples(
+        st.floats(0, 1),
+        st.integers(0, 12),
+        st.sampled_from(
+            [
+                "",
+                "x",
+                " bad",
+                ". The",
+                "\n\n",
+                "\n",
+                "Hi Sam,\n",
+                " great!",
+                "\nBest,\nDana",
+                "- item\n",
+                "é",
+                "👍🏽",
+                " Mr. Lee",
+            ]
+        ),
+    ),
+    min_size=1,
+    max_size=6,
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -153,7 +175,7 @@ def test_votes_are_read_across_chunk_blocks():
 
 
 def test_spans_compose_like_edits_in_a_row():
-    span = Span(10, 12, 15).then(20, 22, 0)          # after the first edit, delete [20, 22)
+    span = Span(10, 12, 15).then(20, 22, 0)  # after the first edit, delete [20, 22)
     assert span == Span(10, 19, 20)
     assert Span(10, 12, 15).then(0, 1, 3) == Span(0, 12, 17)
 
@@ -174,28 +196,37 @@ def test_evidence_costs_little_per_keystroke_at_2000_tokens():
             pending, chars = doc.pending, doc.pending_chars
             doc.pending, doc.pending_chars = None, None
             ids, ends = list(doc.tokens.ids), doc.tokens.char_ends.copy()
-        stats = c.factory.apply(doc.session, TokenEdit(pending.start, pending.old_end, tuple(ids[pending.start:pending.new_end])))
+        stats = c.factory.apply(
+            doc.session, TokenEdit(pending.start, pending.old_end, tuple(ids[pending.start : pending.new_end]))
+        )
         started = time.perf_counter()
         ledger.update(doc.tokens.text, ends, Votes.of(doc.session, c.model.cfg.n_classes), chars, pending, stats.voted)
         timings.append(time.perf_counter() - started)
     timings.sort()
-    print(f"evidence update per keystroke, 2,000 tokens: p50 {1000 * timings[len(timings) // 2]:.3f} ms, "
-          f"max {1000 * timings[-1]:.3f} ms")
+    print(
+        f"evidence update per keystroke, 2,000 tokens: p50 {1000 * timings[len(timings) // 2]:.3f} ms, "
+        f"max {1000 * timings[-1]:.3f} ms"
+    )
     assert timings[len(timings) // 2] < 0.005, timings
-    again = Ledger(c.model.cfg.n_classes)   # the same session's votes, summed from scratch: the same evidence
+    again = Ledger(c.model.cfg.n_classes)  # the same session's votes, summed from scratch: the same evidence
     again.rebuild(doc.tokens.text, doc.tokens.char_ends, Votes.of(doc.session, c.model.cfg.n_classes))
     assert_same(ledger.snapshot(("negative", "positive")), again.snapshot(("negative", "positive")))
 
 
 LABELS3 = ("negative", "neutral", "positive")
 NOTE = "Hi Sam,\n\nThe food was awful. The room was fine. The staff were lovely.\n\nBest,\nDana"
-VOTE = {"The food was awful.": (6.0, 0.0, 0.0), "The room was fine.": (0.0, 3.0, 0.0),
-        "The staff were lovely.": (0.0, 0.0, 2.0), "Hi Sam,": (0.0, 0.0, 3.0), "Best,\nDana": (0.0, 0.0, 3.0)}
+VOTE = {
+    "The food was awful.": (6.0, 0.0, 0.0),
+    "The room was fine.": (0.0, 3.0, 0.0),
+    "The staff were lovely.": (0.0, 0.0, 2.0),
+    "Hi Sam,": (0.0, 0.0, 3.0),
+    "Best,\nDana": (0.0, 0.0, 3.0),
+}
 
 
 def three_class_evidence(text: str, votes_of) -> Evidence:
     """A real ledger over `text` with one token per character and the given vote per character."""
-    votes = torch.tensor([votes_of(i) for i in range(len(text))], dtype=torch.float64)   # (T, 3)
+    votes = torch.tensor([votes_of(i) for i in range(len(text))], dtype=torch.float64)  # (T, 3)
     ledger = Ledger(3)
     ledger.rebuild(text, list(range(1, len(text) + 1)), Votes([(0, votes)], 3))
     return ledger.snapshot(LABELS3)
@@ -222,13 +253,21 @@ def test_three_classes_neutral_sentences_are_never_pointed_out_and_a_neutral_doc
     assert t.label == "negative"
     shown = tone.hints(ev, t, count=5, threshold=0.5, ignored=set())
     assert {(ev.unit_text(h.index), h.role) for h in shown} == {
-        ("The food was awful.", tone.CARRIES), ("The staff were lovely.", tone.AGAINST)}
+        ("The food was awful.", tone.CARRIES),
+        ("The staff were lovely.", tone.AGAINST),
+    }
     assert [h.message for h in shown if h.role == tone.CARRIES] == ["This sentence reads strongly negative"]
     report = Report("file:///n.txt", 1, NOTE, LABELS3, probs, evidence=ev)
-    assert [d.message for d in present.diagnostics(report, Settings(), set(), "utf-16")][1:] == [h.message for h in shown]
+    assert [d.message for d in present.diagnostics(report, Settings(), set(), "utf-16")][1:] == [
+        h.message for h in shown
+    ]
 
     flat = three_class_evidence(NOTE, lambda i: (0.0, 2.0, 0.0))
     probs = tuple(flat.logits.softmax(-1).tolist())
     assert tone.document_tone(LABELS3, probs).label == "neutral"
-    assert present.diagnostics(Report("file:///n.txt", 1, NOTE, LABELS3, probs, evidence=flat), Settings(), set(),
-                               "utf-16") == []
+    assert (
+        present.diagnostics(
+            Report("file:///n.txt", 1, NOTE, LABELS3, probs, evidence=flat), Settings(), set(), "utf-16"
+        )
+        == []
+    )

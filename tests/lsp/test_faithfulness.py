@@ -22,6 +22,6 @@ def test_the_top_unit_is_the_one_the_server_would_point_out_first_and_drops_are_
     toward = [float(pulls[i, k] - pulls[i].mean()) for i in order]
     assert toward == sorted(toward, reverse=True)
     result = comprehensiveness(reader, [LETTER, "Too short."], [1, 3], draws=2, seed=0)
-    assert result["k=1"]["documents"] == 1 and result["k=3"]["documents"] == 1   # one unit: left out
+    assert result["k=1"]["documents"] == 1 and result["k=3"]["documents"] == 1  # one unit: left out
     top = reader.read(delete(LETTER, [(ev.starts[order[0]], ev.ends[order[0]])]))
     assert abs(result["k=1"]["top_k_drop"] - round(report.probabilities[k] - top.probabilities[k], 4)) < 1e-4

@@ -38,24 +38,31 @@ def hover(uri: str, line: int = 0, character: int = 0) -> dict:
 
 # -- every request answered -----------------------------------------------------------------
 
-@pytest.mark.parametrize("params", [
-    hover("file:///h/doc.txt", line=-1),
-    None,
-    {"textDocument": None, "position": POSITION},
-    {"position": POSITION},
-])
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        hover("file:///h/doc.txt", line=-1),
+        None,
+        {"textDocument": None, "position": POSITION},
+        {"position": POSITION},
+    ],
+)
 def test_invalid_hover_params_get_invalid_params(server, params):
     assert error_code(server.request("textDocument/hover", params, timeout=10)) == INVALID_PARAMS
 
 
-@pytest.mark.parametrize("method, params", [
-    ("textDocument/codeAction", {"textDocument": None, "range": None, "context": None}),
-    ("textDocument/codeAction", None),
-    ("workspace/executeCommand", {"command": None}),
-    ("workspace/executeCommand", {"command": "incls.disableForFile", "arguments": None}),
-    ("workspace/executeCommand", {"command": "incls.disableForFile", "arguments": [None]}),
-    ("workspace/executeCommand", {"command": "incls.ignoreParagraph", "arguments": ["file:///h/doc.txt"]}),
-])
+@pytest.mark.parametrize(
+    "method, params",
+    [
+        ("textDocument/codeAction", {"textDocument": None, "range": None, "context": None}),
+        ("textDocument/codeAction", None),
+        ("workspace/executeCommand", {"command": None}),
+        ("workspace/executeCommand", {"command": "incls.disableForFile", "arguments": None}),
+        ("workspace/executeCommand", {"command": "incls.disableForFile", "arguments": [None]}),
+        ("workspace/executeCommand", {"command": "incls.ignoreParagraph", "arguments": ["file:///h/doc.txt"]}),
+    ],
+)
 def test_invalid_action_and_command_params_get_invalid_params(server, method, params):
     assert error_code(server.request(method, params, timeout=10)) == INVALID_PARAMS
 
@@ -71,8 +78,10 @@ def test_requests_before_initialize_get_server_not_initialized():
         assert error_code(s.request("textDocument/hover", hover("file:///x"), timeout=30)) == SERVER_NOT_INITIALIZED
         assert error_code(s.request("shutdown", None, timeout=10)) == SERVER_NOT_INITIALIZED
         s.initialize()  # and initialize still works afterwards
-        assert error_code(s.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}},
-                                    timeout=10)) == INVALID_REQUEST
+        assert (
+            error_code(s.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}}, timeout=10))
+            == INVALID_REQUEST
+        )
     finally:
         s.close()
 
@@ -102,12 +111,14 @@ def test_exit_without_shutdown_is_one():
 
 # -- malformed frames: logged, the stream recovers ------------------------------------------
 
+
 def alive(s: RawServer) -> bool:
     return "result" in s.request("textDocument/hover", hover("file:///h/doc.txt"), timeout=15)
 
 
-@pytest.mark.parametrize("broken", [
-    "short-length", "lowercase", "lf-only", "no-length", "garbage", "not-json", "long-length"])
+@pytest.mark.parametrize(
+    "broken", ["short-length", "lowercase", "lf-only", "no-length", "garbage", "not-json", "long-length"]
+)
 def test_a_malformed_frame_never_leaves_the_server_deaf(server, broken):
     good = server.request_message("textDocument/hover", hover("file:///h/doc.txt"))
     body = b'{"jsonrpc": "2.0", "method": "textDocument/didSave", "params": {}}'
@@ -173,6 +184,7 @@ def test_exit_ends_the_process_within_a_second_even_mid_computation():
 
 # -- exact text ----------------------------------------------------------------------------
 
+
 def test_a_lone_surrogate_is_kept_and_later_offsets_stay_the_clients(server):
     uri = "file:///h/lone.txt"
     server.open(uri, "ab, an awful, terrible mess")
@@ -190,12 +202,12 @@ def test_an_emoji_sent_as_two_halves_becomes_the_emoji(server, tokenizer):
     server.change(uri, 4, "!", (0, 11), (0, 11))
     server.diagnostics(uri, 4)
     state = server.inspect(uri)
-    assert state["text"] == "I love it\U0001F600!"
-    assert state["ids"] == tokenizer.encode("I love it\U0001F600!").ids
+    assert state["text"] == "I love it\U0001f600!"
+    assert state["ids"] == tokenizer.encode("I love it\U0001f600!").ids
     server.change(uri, 5, "", (0, 9), (0, 10))  # delete the first half only
     server.change(uri, 6, "\ud83d", (0, 9), (0, 9))  # and put it back
     server.diagnostics(uri, 6)
-    assert server.inspect(uri)["text"] == "I love it\U0001F600!"
+    assert server.inspect(uri)["text"] == "I love it\U0001f600!"
 
 
 def test_a_change_that_cannot_be_applied_asks_for_the_whole_text(server):
@@ -209,10 +221,14 @@ def test_a_change_that_cannot_be_applied_asks_for_the_whole_text(server):
     assert server.inspect(uri)["text"] == TEXT
     server.change(uri, 4, "All new text, and an awful, terrible mess.")
     assert server.diagnostics(uri, 4)[0]["source"] == "incls"
-    assert server.inspect(uri)["text"] == "All new text, and an awful, terrible mess." and server.inspect(uri)["outOfSync"] is False
+    assert (
+        server.inspect(uri)["text"] == "All new text, and an awful, terrible mess."
+        and server.inspect(uri)["outOfSync"] is False
+    )
 
 
 # -- messages ------------------------------------------------------------------------------
+
 
 def test_one_popup_per_problem_while_typing_in_an_oversized_document(server):
     uri = "file:///h/big.txt"
@@ -227,6 +243,7 @@ def test_one_popup_per_problem_while_typing_in_an_oversized_document(server):
 
 # -- bounded work --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("huge", ["1 MB single line", "10 MB document"])
 def test_a_huge_document_neither_starves_a_small_one_nor_takes_gigabytes_nor_delays_the_exit(huge):
     s = RawServer()
@@ -234,7 +251,7 @@ def test_a_huge_document_neither_starves_a_small_one_nor_takes_gigabytes_nor_del
         s.initialize()
         s.open("file:///h/warm.txt", "Warm up.")
         s.diagnostics("file:///h/warm.txt", 1)
-        words = ["good", "bad", "film", "the", "a", "great", "awful", "plot", "actor", "\U0001F600", "é"]
+        words = ["good", "bad", "film", "the", "a", "great", "awful", "plot", "actor", "\U0001f600", "é"]
         line = " ".join(words[(i * 7) % len(words)] for i in range(200_000))[:999_000]
         text = line if huge == "1 MB single line" else "\n\n".join([line] * 10)
         s.open("file:///h/huge.txt", text)
@@ -273,6 +290,7 @@ def test_a_long_document_is_built_chunk_by_chunk_and_a_small_one_is_served_meanw
 
 # -- model path and full recompute -----------------------------------------------------------
 
+
 def test_a_bad_model_path_falls_back_to_the_shipped_model_and_a_change_reloads(tmp_path):
     corrupt = tmp_path / "corrupt.safetensors"
     corrupt.write_bytes(b"\x00not a checkpoint" * 10)
@@ -297,7 +315,7 @@ def test_full_recompute_reads_an_empty_document_as_having_no_tone():
     try:
         s.initialize({"incls": {"fullRecompute": True}})
         s.open("file:///h/empty.txt", "")
-        assert s.diagnostics("file:///h/empty.txt", 1) == []   # an empty document shows no tone
+        assert s.diagnostics("file:///h/empty.txt", 1) == []  # an empty document shows no tone
         s.change("file:///h/empty.txt", 2, "The staff were rude and the food was cold.")
         assert s.diagnostics("file:///h/empty.txt", 2)[0]["source"] == "incls"
         assert not any("internal error" in p for p in s.popups())

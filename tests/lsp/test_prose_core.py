@@ -12,8 +12,30 @@ from lsp_helpers import random_range
 from test_core_fuzz import expected_after, fresh_core, model_and_tokenizer, shown
 from incls.lsp.core import Change
 
-PIECES = ["good", " bad", " film", ".", " ", "\n", "\n\n", "\r\n", "```\n", "```", "# ", "- ", "> ", "`", "*",
-          "[", "](http://x)", "---\n", "| a | b |\n|---|---|\n", "<div>", "é", "👍🏽"]
+PIECES = [
+    "good",
+    " bad",
+    " film",
+    ".",
+    " ",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "```\n",
+    "```",
+    "# ",
+    "- ",
+    "> ",
+    "`",
+    "*",
+    "[",
+    "](http://x)",
+    "---\n",
+    "| a | b |\n|---|---|\n",
+    "<div>",
+    "é",
+    "👍🏽",
+]
 texts = st.lists(st.sampled_from(PIECES), max_size=14).map("".join)
 
 

@@ -9,23 +9,33 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_helpers import (SERVER, change, diagnostics_for, mark, open_doc, start_session,
-                         status_for)
+from lsp_helpers import SERVER, change, diagnostics_for, mark, open_doc, start_session, status_for
 
-PROSE = ("# Release 2.4\n\n"
-         "We are delighted with this release: the new editor is wonderful, fast and a joy to use.\n\n"
-         "Thanks to everyone who helped, it is the best version we have shipped.\n")
-CODE = ("```python\n"
-        "raise Error(\"terrible failure, awful bug, worst crash, horrible, hateful, disgusting\")\n"
-        "# awful awful awful terrible terrible terrible\n"
-        "```\n")
-RELEASE_NOTES = ("---\ntitle: awful terrible horrible\nmood: worst\n---\n" + PROSE + "\n" + CODE
-                 + "\nSee [the notes](https://example.com/awful-terrible-bug) for more.\n")
-PAPER = ("\\documentclass{article}\n\\begin{document}\n"
-         "\\section{A wonderful result}\n"
-         "We are \\emph{delighted}: the method is elegant, simple and works beautifully. % awful, terrible, horrible\n"
-         "\\begin{equation}\n\\text{awful} = \\text{terrible}\n\\end{equation}\n"
-         "Run \\verb|worst_crash()| to see it.\n\\end{document}\n")
+PROSE = (
+    "# Release 2.4\n\n"
+    "We are delighted with this release: the new editor is wonderful, fast and a joy to use.\n\n"
+    "Thanks to everyone who helped, it is the best version we have shipped.\n"
+)
+CODE = (
+    "```python\n"
+    'raise Error("terrible failure, awful bug, worst crash, horrible, hateful, disgusting")\n'
+    "# awful awful awful terrible terrible terrible\n"
+    "```\n"
+)
+RELEASE_NOTES = (
+    "---\ntitle: awful terrible horrible\nmood: worst\n---\n"
+    + PROSE
+    + "\n"
+    + CODE
+    + "\nSee [the notes](https://example.com/awful-terrible-bug) for more.\n"
+)
+PAPER = (
+    "\\documentclass{article}\n\\begin{document}\n"
+    "\\section{A wonderful result}\n"
+    "We are \\emph{delighted}: the method is elegant, simple and works beautifully. % awful, terrible, horrible\n"
+    "\\begin{equation}\n\\text{awful} = \\text{terrible}\n\\end{equation}\n"
+    "Run \\verb|worst_crash()| to see it.\n\\end{document}\n"
+)
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
@@ -58,11 +68,14 @@ async def test_markdown_with_code_front_matter_and_a_link_reads_like_its_prose(c
     for word in ("awful", "terrible", "worst", "example.com", "```", "---"):
         assert word not in state["prose"]
     assert "delighted" in state["prose"] and "the notes" in state["prose"]
-    prose_label, _, prose_state = await reading(client, "file:///tmp/prose.md",
-                                                PROSE + "\nSee [the notes](https://x.org) for more.\n", "markdown")
+    prose_label, _, prose_state = await reading(
+        client, "file:///tmp/prose.md", PROSE + "\nSee [the notes](https://x.org) for more.\n", "markdown"
+    )
     assert state["ids"] == prose_state["ids"] and label == prose_label
     code_lines = set(range(RELEASE_NOTES.splitlines().index("```python"), len(RELEASE_NOTES.splitlines())))
-    code_lines &= set(range(0, RELEASE_NOTES.splitlines().index("See [the notes](https://example.com/awful-terrible-bug) for more.")))
+    code_lines &= set(
+        range(0, RELEASE_NOTES.splitlines().index("See [the notes](https://example.com/awful-terrible-bug) for more."))
+    )
     front = set(range(0, 4))
     assert diags[0].range.start.line == 4  # the first prose line, not the front matter
     for d in diags[1:]:
@@ -90,7 +103,9 @@ async def test_adding_moving_and_deleting_a_code_block_never_changes_what_is_rea
                 start, end, new = at, at + len(block), ""
             lines = text[:start].split("\n")
             end_lines = text[:end].split("\n")
-            change(client, uri, version, (new, (len(lines) - 1, len(lines[-1])), (len(end_lines) - 1, len(end_lines[-1]))))
+            change(
+                client, uri, version, (new, (len(lines) - 1, len(lines[-1])), (len(end_lines) - 1, len(end_lines[-1])))
+            )
             text = text[:start] + new + text[end:]
             diags = await diagnostics_for(client, uri, version)
             assert diags[0].code == label
@@ -114,11 +129,13 @@ async def test_hover_in_a_code_block_names_no_sentence(client: LanguageClient):
     uri = "file:///tmp/hover.md"
     await reading(client, uri, RELEASE_NOTES, "markdown")
     line = RELEASE_NOTES.splitlines().index("# awful awful awful terrible terrible terrible")
-    hover = await client.text_document_hover_async(types.HoverParams(
-        types.TextDocumentIdentifier(uri), types.Position(line, 3)))
+    hover = await client.text_document_hover_async(
+        types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(line, 3))
+    )
     assert "Document:" in hover.contents.value and "This sentence" not in hover.contents.value
-    hover = await client.text_document_hover_async(types.HoverParams(
-        types.TextDocumentIdentifier(uri), types.Position(6, 5)))
+    hover = await client.text_document_hover_async(
+        types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(6, 5))
+    )
     assert "This sentence reads" in hover.contents.value
 
 
@@ -146,21 +163,23 @@ async def test_node_settings_change_what_is_read(client: LanguageClient):
     _, _, state = await reading(client, uri, PROSE + "\n" + CODE, "markdown")
     assert "terrible" not in state["prose"]
     since = mark(client)
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"incls": {"markdownNodes": {"code_block": "keep"}}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"incls": {"markdownNodes": {"code_block": "keep"}}})
+    )
     await diagnostics_for(client, uri, 1, since)
     prose = (await inspect(client, uri))["prose"]
     assert "terrible" in prose and "```" not in prose
     since = mark(client)
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"incls": {"markdownNodes": {}}}))  # back to the defaults
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"incls": {"markdownNodes": {}}})
+    )  # back to the defaults
     await diagnostics_for(client, uri, 1, since)
     assert "terrible" not in (await inspect(client, uri))["prose"]
 
 
 NOTES = '---\ntitle: Release 2.4\ntags: [awful, terrible, broken, worst, crash]\n---\n# Release 2.4\n\nWe are delighted with this release. The new editor is wonderful, fast and a joy to use,\nand the team did a brilliant job. Thank you all, we love it.\n\n```python\nraise Error("terrible failure, awful bug, worst crash, horrible, hateful, disgusting")\n# awful awful awful terrible terrible terrible, the worst code ever written\n```\n\nEverything feels smoother and happier: a great, delightful release we are proud of.\nSee [the terrible awful bug list](https://example.com/awful-terrible-worst) for details.\n'
-INCIDENT = '---\nsummary: wonderful, delightful, amazing, brilliant, perfect, great\nmood: happy, joyful, fantastic\n---\n# Incident review: the outage of March 3\n\nThe outage was a disaster. Customers lost data, the recovery was slow and painful,\nand our alerts failed completely. It was the worst failure we have had, and it was\nentirely avoidable. We let our users down badly, and we are ashamed of it.\n\n| status | feeling |\n|---|---|\n| great | wonderful |\n| amazing | delightful |\n\nThe response was chaotic, confusing and frustrating. This must never happen again.\n'
-PAPER_PRAISE = '\\documentclass{article}\n\\usepackage{amsmath} % terrible, awful package\n\\begin{document}\n\\section{A wonderful result}\nWe are \\emph{delighted} to present an elegant, simple and beautiful method that works\nremarkably well. The results are excellent and we are proud of them.\n% this is terrible, awful, horrible, the worst paper ever, hateful and disgusting\n\\begin{equation}\n  \\text{awful} + \\text{terrible} = \\text{worst}\n\\end{equation}\nRun \\verb|awful_terrible_crash()| to reproduce it; the experience is a pleasure.\n\\end{document}\n'
+INCIDENT = "---\nsummary: wonderful, delightful, amazing, brilliant, perfect, great\nmood: happy, joyful, fantastic\n---\n# Incident review: the outage of March 3\n\nThe outage was a disaster. Customers lost data, the recovery was slow and painful,\nand our alerts failed completely. It was the worst failure we have had, and it was\nentirely avoidable. We let our users down badly, and we are ashamed of it.\n\n| status | feeling |\n|---|---|\n| great | wonderful |\n| amazing | delightful |\n\nThe response was chaotic, confusing and frustrating. This must never happen again.\n"
+PAPER_PRAISE = "\\documentclass{article}\n\\usepackage{amsmath} % terrible, awful package\n\\begin{document}\n\\section{A wonderful result}\nWe are \\emph{delighted} to present an elegant, simple and beautiful method that works\nremarkably well. The results are excellent and we are proud of them.\n% this is terrible, awful, horrible, the worst paper ever, hateful and disgusting\n\\begin{equation}\n  \\text{awful} + \\text{terrible} = \\text{worst}\n\\end{equation}\nRun \\verb|awful_terrible_crash()| to reproduce it; the experience is a pleasure.\n\\end{document}\n"
 
 
 @pytest.mark.trained
@@ -168,9 +187,11 @@ async def test_the_tone_of_the_prose_wins_over_the_markup(client: LanguageClient
     """The issue's cases: delighted release notes with loaded code, front matter and a link;
     a grim incident review with cheerful YAML and a cheerful table; a praising paper whose
     comments, math and \\verb insult."""
-    for name, text, language, label in (("notes.md", NOTES, "markdown", "positive"),
-                                        ("incident.md", INCIDENT, "markdown", "negative"),
-                                        ("paper.tex", PAPER_PRAISE, "latex", "positive")):
+    for name, text, language, label in (
+        ("notes.md", NOTES, "markdown", "positive"),
+        ("incident.md", INCIDENT, "markdown", "negative"),
+        ("paper.tex", PAPER_PRAISE, "latex", "positive"),
+    ):
         got, _, _ = await reading(client, f"file:///tmp/tone-{name}", text, language)
         assert got == label, name
 

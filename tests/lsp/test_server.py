@@ -7,12 +7,13 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_helpers import (COMPLAINT_LETTER, SERVER, change, diagnostics_for, mark, open_doc, start_session,
-                         status_for)
+from lsp_helpers import COMPLAINT_LETTER, SERVER, change, diagnostics_for, mark, open_doc, start_session, status_for
 
-REVIEW = ("This film was a delight from start to finish.\n\n"
-          "The acting is superb and the story kept me hooked.\n\n"
-          "I would watch it again.")
+REVIEW = (
+    "This film was a delight from start to finish.\n\n"
+    "The acting is superb and the story kept me hooked.\n\n"
+    "I would watch it again."
+)
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
@@ -48,13 +49,17 @@ async def test_hover_shows_the_sentence_reading_and_on_the_first_line_the_docume
     uri = "file:///tmp/hover.txt"
     open_doc(client, uri, REVIEW)
     await diagnostics_for(client, uri, 1)
-    result = await client.text_document_hover_async(types.HoverParams(
-        types.TextDocumentIdentifier(uri), types.Position(2, 5)))
+    result = await client.text_document_hover_async(
+        types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(2, 5))
+    )
     text = result.contents.value
     assert text.startswith("This sentence reads") and "negative" in text and "positive" in text
     assert "share of the evidence for" in text and "Document:" not in text
-    first = (await client.text_document_hover_async(types.HoverParams(
-        types.TextDocumentIdentifier(uri), types.Position(0, 3)))).contents.value
+    first = (
+        await client.text_document_hover_async(
+            types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(0, 3))
+        )
+    ).contents.value
     assert "Document: negative" in first and "positive" in first and "This sentence reads" in first
 
 
@@ -65,9 +70,13 @@ async def test_code_actions_disable_the_file_and_ignore_a_sentence(client: Langu
     hinted = [d for d in diags if d.data and d.data.get("kind") == "sentence"]
     assert hinted, diags
     line = hinted[0].range.start.line
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        types.TextDocumentIdentifier(uri), types.Range(types.Position(line, 3), types.Position(line, 3)),
-        types.CodeActionContext(diagnostics=[])))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            types.TextDocumentIdentifier(uri),
+            types.Range(types.Position(line, 3), types.Position(line, 3)),
+            types.CodeActionContext(diagnostics=[]),
+        )
+    )
     # the client library may read a CodeAction that carries a command as that Command
     titles = {a.title: as_command(a) for a in actions}
     assert "Disable incls for this file" in titles and "Ignore this sentence (incls)" in titles
@@ -99,19 +108,24 @@ async def test_configuration_change_applies_to_open_documents(client: LanguageCl
     open_doc(client, uri, REVIEW)
     await diagnostics_for(client, uri, 1)
     since = mark(client)
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"incls": {"severity": "warning", "sentenceHints": 0}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"incls": {"severity": "warning", "sentenceHints": 0}})
+    )
     diags = await diagnostics_for(client, uri, 1, since)
     assert [d.severity for d in diags] == [types.DiagnosticSeverity.Warning]
     since = mark(client)
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"incls": {"severity": "information", "sentenceHints": 3, "sentenceSeverity": "warning"}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"incls": {"severity": "information", "sentenceHints": 3, "sentenceSeverity": "warning"}}
+        )
+    )
     diags = await diagnostics_for(client, uri, 1, since)
     assert diags[0].severity == types.DiagnosticSeverity.Information
     assert len(diags) > 1 and all(d.severity == types.DiagnosticSeverity.Warning for d in diags[1:])
     since = mark(client)
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"incls": {"sentenceSeverity": "hint"}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"incls": {"sentenceSeverity": "hint"}})
+    )
     await diagnostics_for(client, uri, 1, since)
 
 
@@ -145,8 +159,10 @@ async def test_typing_a_contrary_sentence_flips_the_label(client: LanguageClient
     open_doc(client, uri, text)
     assert (await diagnostics_for(client, uri, 1))[0].code == "negative"
     # every position votes, so the typed text has to outweigh the review it follows
-    sentence = (" But the ending changed everything: wonderful, moving, brilliant, I loved it and would watch it again!"
-                " A great film, superbly acted, beautifully told: one of the best I have seen this year.")
+    sentence = (
+        " But the ending changed everything: wonderful, moving, brilliant, I loved it and would watch it again!"
+        " A great film, superbly acted, beautifully told: one of the best I have seen this year."
+    )
     version = 1
     for ch in sentence:
         version += 1
@@ -166,9 +182,9 @@ async def test_a_complaint_letters_hints_never_land_on_its_greeting_or_signature
     hints = [d for d in diags if d.data and d.data.get("kind") == "sentence"]
     assert hints and all(d.severity == types.DiagnosticSeverity.Hint and d.source == "incls" for d in hints)
     lines = {d.range.start.line for d in hints} | {d.range.end.line for d in hints}
-    assert not lines & {0, 2, 8, 9}, [(d.range, d.message) for d in hints]   # greetings, sign-off, name
+    assert not lines & {0, 2, 8, 9}, [(d.range, d.message) for d in hints]  # greetings, sign-off, name
     assert all(d.message.startswith("This sentence reads ") for d in hints)
-    for d in hints:   # a hint covers one sentence of the letter's body, exactly
+    for d in hints:  # a hint covers one sentence of the letter's body, exactly
         assert d.range.start.line == d.range.end.line and d.range.end.character > d.range.start.character
 
 
@@ -185,11 +201,13 @@ async def test_a_complaint_letter_reads_negative_with_its_complaint_pointed_out(
 @pytest.mark.trained
 async def test_a_cheerful_update_reads_positive_with_the_annoyed_sentence_against_it(client: LanguageClient):
     uri = "file:///tmp/update.txt"
-    text = ("Hi team,\n\n"
-            "Great news: the launch went really well and the customers love the new dashboard. "
-            "Thank you all for the fantastic work this month!\n\n"
-            "One thing though: I am really annoyed that the release notes were late again.\n\n"
-            "Cheers,\nDana")
+    text = (
+        "Hi team,\n\n"
+        "Great news: the launch went really well and the customers love the new dashboard. "
+        "Thank you all for the fantastic work this month!\n\n"
+        "One thing though: I am really annoyed that the release notes were late again.\n\n"
+        "Cheers,\nDana"
+    )
     open_doc(client, uri, text)
     diags = await diagnostics_for(client, uri, 1)
     assert diags[0].code == "positive"
@@ -206,8 +224,9 @@ async def test_an_empty_document_shows_no_tone(client: LanguageClient):
     assert list(await diagnostics_for(client, uri, 2)) == []
     status = await status_for(client, uri, 2)
     assert status["state"] == "empty" and status["tone"] is None
-    hover = await client.text_document_hover_async(types.HoverParams(
-        types.TextDocumentIdentifier(uri), types.Position(0, 0)))
+    hover = await client.text_document_hover_async(
+        types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(0, 0))
+    )
     assert hover is None
     change(client, uri, 3, ("The staff were rude and the food was cold.", (2, 1), (2, 1)))
     diags = await diagnostics_for(client, uri, 3)

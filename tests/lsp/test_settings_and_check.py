@@ -15,8 +15,9 @@ CLI = [sys.executable, "-m", "incls.cli"]
 
 
 def run(*args, env=None, timeout=300):
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, **(env or {})))
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **(env or {}))
+    )
 
 
 @pytest.mark.parametrize("raw", [{"incls": {"maxSesions": 3}}, {"incls.maxSesions": 3}, {"maxSesions": 3}])
@@ -27,8 +28,14 @@ def test_a_misspelt_key_is_reported_with_the_nearest_name(raw):
 
 
 def test_unknown_keys_of_ours_are_reported_and_other_tools_keys_and_client_keys_are_not():
-    _, problems = merge(Settings(), {"incls": {"colour": "red", "server": {"path": "x"}, "languages": []},
-                                     "python.pythonPath": "/usr/bin/python", "editor.fontSize": 12})
+    _, problems = merge(
+        Settings(),
+        {
+            "incls": {"colour": "red", "server": {"path": "x"}, "languages": []},
+            "python.pythonPath": "/usr/bin/python",
+            "editor.fontSize": 12,
+        },
+    )
     assert problems == ["incls.colour: unknown setting"]
 
 

@@ -33,8 +33,10 @@ def as_message(change) -> dict:
     if change.range is None:
         return {"text": change.text}
     (l0, c0), (l1, c1) = change.range
-    return {"text": change.text, "range": {"start": {"line": l0, "character": c0},
-                                           "end": {"line": l1, "character": c1}}}
+    return {
+        "text": change.text,
+        "range": {"start": {"line": l0, "character": c0}, "end": {"line": l1, "character": c1}},
+    }
 
 
 def published(client: StdioClient, uri: str, version: int) -> list:
@@ -42,7 +44,9 @@ def published(client: StdioClient, uri: str, version: int) -> list:
     return [(d["range"], d.get("code"), d.get("severity"), d["message"]) for d in message["params"]["diagnostics"]]
 
 
-@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])  # shrinking over stdio takes minutes
+@settings(
+    max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate]
+)  # shrinking over stdio takes minutes
 @given(data=st.data())
 def test_random_changes_over_stdio_match_a_fresh_open(data):
     client = _server["client"]

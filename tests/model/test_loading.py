@@ -28,12 +28,27 @@ def test_layers_equal_the_pretrained_llama_within_the_window():
 
     cfg = ModelConfig(vq=False, base_layers=(0, 1), window=4096)
     ours = model_from_base(cfg).eval()
-    llama = LlamaModel(LlamaConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=cfg.d_ff,
-                                   num_hidden_layers=2, num_attention_heads=cfg.n_heads, num_key_value_heads=cfg.n_kv_heads,
-                                   head_dim=cfg.head_dim, rms_norm_eps=cfg.rms_eps, rope_theta=cfg.rope_theta)).eval()
+    llama = LlamaModel(
+        LlamaConfig(
+            vocab_size=cfg.vocab_size,
+            hidden_size=cfg.d_model,
+            intermediate_size=cfg.d_ff,
+            num_hidden_layers=2,
+            num_attention_heads=cfg.n_heads,
+            num_key_value_heads=cfg.n_kv_heads,
+            head_dim=cfg.head_dim,
+            rms_norm_eps=cfg.rms_eps,
+            rope_theta=cfg.rope_theta,
+        )
+    ).eval()
     state = base.load_base_state(cfg.base_layers)
-    state = {k.replace(".q_proj", ".self_attn.q_proj").replace(".k_proj", ".self_attn.k_proj")
-             .replace(".v_proj", ".self_attn.v_proj").replace(".o_proj", ".self_attn.o_proj"): v for k, v in state.items()}
+    state = {
+        k.replace(".q_proj", ".self_attn.q_proj")
+        .replace(".k_proj", ".self_attn.k_proj")
+        .replace(".v_proj", ".self_attn.v_proj")
+        .replace(".o_proj", ".self_attn.o_proj"): v
+        for k, v in state.items()
+    }
     llama.load_state_dict(state)
     ids = torch.tensor([base.load_tokenizer().encode("The film was a quiet delight from start to end.").ids])
     with torch.no_grad():

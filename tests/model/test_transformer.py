@@ -29,9 +29,9 @@ def test_twin_has_no_codes():
 def test_quantized_output_equals_table_lookup_of_codes():
     model = tiny_model()
     block = model.layers[0]
-    x = model.embed_tokens(torch.randint(0, 97, (2, 11)))             # (B, T, d)
-    o = block.attend(*block.project_qkv(x))                            # (B, T, H, hd)
-    codes = block.codebooks.nearest(o)                                  # (B, T, H)
+    x = model.embed_tokens(torch.randint(0, 97, (2, 11)))  # (B, T, d)
+    o = block.attend(*block.project_qkv(x))  # (B, T, H, hd)
+    codes = block.codebooks.nearest(o)  # (B, T, H)
     through_projection = block.o_proj(block.codebooks.lookup(codes).flatten(-2))
     through_table = block.table_sum(codes, block.output_table())
     torch.testing.assert_close(through_table, through_projection, atol=1e-5, rtol=1e-5)
@@ -105,7 +105,7 @@ def test_local_mask_and_local_layers():
     ids = torch.randint(0, cfg.vocab_size, (1, 30))
     changed = ids.clone()
     changed[0, 5] = (changed[0, 5] + 1) % cfg.vocab_size
-    a, b = model(ids).head_outputs[-1], model(changed).head_outputs[-1]   # (1, T, H, hd)
-    reach = cfg.n_layers * (cfg.window - 1)                                # how far a change can travel
-    assert torch.equal(a[0, :5], b[0, :5]) and torch.equal(a[0, 5 + reach + 1:], b[0, 5 + reach + 1:])
+    a, b = model(ids).head_outputs[-1], model(changed).head_outputs[-1]  # (1, T, H, hd)
+    reach = cfg.n_layers * (cfg.window - 1)  # how far a change can travel
+    assert torch.equal(a[0, :5], b[0, :5]) and torch.equal(a[0, 5 + reach + 1 :], b[0, 5 + reach + 1 :])
     assert not torch.equal(a[0, 5], b[0, 5])

@@ -12,12 +12,15 @@ texts = st.lists(ALPHABET, max_size=25).map("".join)
 def reference_offset(text, line, character, encoding):
     """Line by line, unit by unit: what the protocol describes."""
     import re
+
     lines = re.split(r"(\r\n|\r|\n)", text)
     contents, breaks = lines[0::2], lines[1::2] + [""]
     offset = sum(len(c) + len(b) for c, b in zip(contents[:line], breaks[:line]))
     units = 0
     for ch in contents[line]:
-        size = len(ch.encode("utf-16-le")) // 2 if encoding == "utf-16" else len(ch.encode()) if encoding == "utf-8" else 1
+        size = (
+            len(ch.encode("utf-16-le")) // 2 if encoding == "utf-16" else len(ch.encode()) if encoding == "utf-8" else 1
+        )
         if units + size > character:
             break
         units += size
@@ -59,7 +62,7 @@ def test_positions_outside_the_document_are_rejected(line, character):
 def test_diff_is_minimal_and_exact(old, new):
     edit = diff_texts(old, new)
     assert edit.apply(old) == new
-    assert old[:edit.start] == new[:edit.start]
+    assert old[: edit.start] == new[: edit.start]
 
 
 @given(text=texts, data=st.data())
@@ -82,6 +85,7 @@ def test_a_lone_surrogate_is_one_utf16_unit():
 
 def test_a_long_line_converts_quickly():
     import time
+
     text = "é👍 word " * 120_000  # about 1 MB on one line
     index = LineIndex(text, "utf-16")
     started = time.perf_counter()

@@ -31,6 +31,7 @@ def words(text: str) -> list[str]:
 
 # -- Markdown, node by node ------------------------------------------------------------------
 
+
 def test_paragraphs_and_headings_keep_their_text_and_end_in_a_blank_line():
     out = md("# Title here\n\nA first paragraph\nwrapped over two lines.\n\nSetext\n===\n")
     assert out == "Title here\n\nA first paragraph\nwrapped over two lines.\n\nSetext\n\n"
@@ -81,8 +82,10 @@ def test_lists_quotes_and_table_cells_keep_their_text_and_drop_the_syntax():
 
 
 def test_emphasis_markers_go_and_literal_punctuation_stays():
-    assert md("A **bold** and *calm* ~~old~~ snake_case_name, 2 * 3.\n") == \
-        "A bold and calm old snake_case_name, 2 * 3.\n\n"
+    assert (
+        md("A **bold** and *calm* ~~old~~ snake_case_name, 2 * 3.\n")
+        == "A bold and calm old snake_case_name, 2 * 3.\n\n"
+    )
 
 
 def test_escapes_and_entities_read_as_the_characters_they_stand_for():
@@ -107,10 +110,13 @@ def test_crlf_and_cr_line_breaks_read_like_lf():
 
 # -- the map back to the source ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("word", ["lovely", "docs", "cell", "quoted", "Title", "wrapped"])
 def test_projected_words_map_back_onto_the_same_words_in_the_source(word):
-    src = ("---\na: b\n---\n# Title\n\nA *lovely* [docs](http://u) line\n  wrapped here.\n\n"
-           "> quoted text\n\n| head | cell |\n|---|---|\n| x | y |\n")
+    src = (
+        "---\na: b\n---\n# Title\n\nA *lovely* [docs](http://u) line\n  wrapped here.\n\n"
+        "> quoted text\n\n| head | cell |\n|---|---|\n| x | y |\n"
+    )
     p = IncrementalProjection(Markdown(), src)
     at = p.text.index(word)
     start, end = p.source_range(at, at + len(word))
@@ -127,15 +133,32 @@ def test_latex_words_map_back_onto_the_source():
 
 # -- LaTeX ------------------------------------------------------------------------------------
 
+
 def test_latex_drops_comments_math_verbatim_and_command_names():
-    src = ("\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n"
-           "\\section{A wonderful result}\nWe are \\emph{delighted} that $x$ works \\cite{k}. % awful\n"
-           "% terrible, horrible\n\\begin{equation}\n\\text{awful} = 1\n\\end{equation}\n"
-           "Use \\verb|awful()| with \\textbf{joy}\\label{sec:awful}.\n"
-           "\\begin{verbatim}\nworst crash\n\\end{verbatim}\n\\[ \\text{bad} \\]\n\\end{document}\n")
+    src = (
+        "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n"
+        "\\section{A wonderful result}\nWe are \\emph{delighted} that $x$ works \\cite{k}. % awful\n"
+        "% terrible, horrible\n\\begin{equation}\n\\text{awful} = 1\n\\end{equation}\n"
+        "Use \\verb|awful()| with \\textbf{joy}\\label{sec:awful}.\n"
+        "\\begin{verbatim}\nworst crash\n\\end{verbatim}\n\\[ \\text{bad} \\]\n\\end{document}\n"
+    )
     out = tex(src)
-    assert words(out) == ["A", "wonderful", "result", "We", "are", "delighted", "that", PLACEHOLDER, "works",
-                          f"{PLACEHOLDER}.", "Use", PLACEHOLDER, "with", "joy."]
+    assert words(out) == [
+        "A",
+        "wonderful",
+        "result",
+        "We",
+        "are",
+        "delighted",
+        "that",
+        PLACEHOLDER,
+        "works",
+        f"{PLACEHOLDER}.",
+        "Use",
+        PLACEHOLDER,
+        "with",
+        "joy.",
+    ]
 
 
 def test_latex_special_characters_and_spacing():
@@ -156,11 +179,22 @@ def test_an_unclosed_math_or_group_ends_at_the_paragraph():
 
 # -- languages --------------------------------------------------------------------------------
 
+
 def test_language_ids_and_file_extensions_choose_the_projection():
-    assert [kind_of(x) for x in ("markdown", "latex", "tex", "plaintext", None, "python")] == \
-        ["markdown", "latex", "latex", "plaintext", "plaintext", "plaintext"]
-    assert [kind_of_path(x) for x in ("a.md", "b.markdown", "c.tex", "d.txt")] == \
-        ["markdown", "markdown", "latex", "plaintext"]
+    assert [kind_of(x) for x in ("markdown", "latex", "tex", "plaintext", None, "python")] == [
+        "markdown",
+        "latex",
+        "latex",
+        "plaintext",
+        "plaintext",
+        "plaintext",
+    ]
+    assert [kind_of_path(x) for x in ("a.md", "b.markdown", "c.tex", "d.txt")] == [
+        "markdown",
+        "markdown",
+        "latex",
+        "plaintext",
+    ]
 
 
 # -- incremental --------------------------------------------------------------------------------
@@ -202,21 +236,98 @@ def test_segments_stay_small_under_edits():
     assert len(p.segments) >= count - 1
 
 
-MD_ATOMS = ["\n", "\n\n", "```", "~~~", "---", "+++", "...", "# ", "- ", "1. ", "> ", "    ", "|", "|---|",
-            "| a | b |\n|---|---|\n", "`", "*", "**", "_", "[", "]", "(", ")", "](u)", "<div>", "</div>", "<!--",
-            "-->", "<pre>", "</pre>", "word ", "great ", "\\", "&amp;", "http://x.y ", "\r\n", "\r", "\t", "==\n",
-            "[x]: /u\n", " ", "é", "😀"]
-TEX_ATOMS = ["\n", "\n\n", "\\begin{equation}", "\\end{equation}", "\\begin{verbatim}", "\\end{verbatim}",
-             "\\begin{itemize}", "\\end{itemize}", "\\item ", "$", "$$", "\\(", "\\)", "\\[", "\\]", "%", "\\verb|",
-             "|", "\\section{", "{", "}", "\\cite{a}", "\\emph", "[", "]", "word ", "great ", "\\", "\\\\", "~",
-             "&", "\r\n", "\r", " ", "\\newcommand{\\x}[1]{y}", "\\%", "é"]
+MD_ATOMS = [
+    "\n",
+    "\n\n",
+    "```",
+    "~~~",
+    "---",
+    "+++",
+    "...",
+    "# ",
+    "- ",
+    "1. ",
+    "> ",
+    "    ",
+    "|",
+    "|---|",
+    "| a | b |\n|---|---|\n",
+    "`",
+    "*",
+    "**",
+    "_",
+    "[",
+    "]",
+    "(",
+    ")",
+    "](u)",
+    "<div>",
+    "</div>",
+    "<!--",
+    "-->",
+    "<pre>",
+    "</pre>",
+    "word ",
+    "great ",
+    "\\",
+    "&amp;",
+    "http://x.y ",
+    "\r\n",
+    "\r",
+    "\t",
+    "==\n",
+    "[x]: /u\n",
+    " ",
+    "é",
+    "😀",
+]
+TEX_ATOMS = [
+    "\n",
+    "\n\n",
+    "\\begin{equation}",
+    "\\end{equation}",
+    "\\begin{verbatim}",
+    "\\end{verbatim}",
+    "\\begin{itemize}",
+    "\\end{itemize}",
+    "\\item ",
+    "$",
+    "$$",
+    "\\(",
+    "\\)",
+    "\\[",
+    "\\]",
+    "%",
+    "\\verb|",
+    "|",
+    "\\section{",
+    "{",
+    "}",
+    "\\cite{a}",
+    "\\emph",
+    "[",
+    "]",
+    "word ",
+    "great ",
+    "\\",
+    "\\\\",
+    "~",
+    "&",
+    "\r\n",
+    "\r",
+    " ",
+    "\\newcommand{\\x}[1]{y}",
+    "\\%",
+    "é",
+]
 
 
 def edits(atoms):
     chunk = st.lists(st.sampled_from(atoms), max_size=4).map("".join)
-    return st.tuples(st.lists(st.sampled_from(atoms), max_size=40).map("".join),
-                     st.lists(st.tuples(st.floats(0, 1), st.sampled_from([0, 0, 1, 2, 5, 30]), chunk),
-                              min_size=1, max_size=12))
+    return st.tuples(
+        st.lists(st.sampled_from(atoms), max_size=40).map("".join),
+        st.lists(st.tuples(st.floats(0, 1), st.sampled_from([0, 0, 1, 2, 5, 30]), chunk), min_size=1, max_size=12),
+    )
 
 
 def check_equal_under_edits(lang, case):
@@ -246,8 +357,29 @@ def test_incremental_latex_projection_equals_the_full_projection(case):
     check_equal_under_edits(Latex(), case)
 
 
-TABLE_ATOMS = ["| a | b |\n", "| c |\n", "|---|---|\n", "|:-:|\n", "|", "\n", "\n\n", "```", "```\n", "- ", "> ",
-               "x", " ", "# ", "    ", "`", "\\|", "<div>", "para\n", "-", ":"]
+TABLE_ATOMS = [
+    "| a | b |\n",
+    "| c |\n",
+    "|---|---|\n",
+    "|:-:|\n",
+    "|",
+    "\n",
+    "\n\n",
+    "```",
+    "```\n",
+    "- ",
+    "> ",
+    "x",
+    " ",
+    "# ",
+    "    ",
+    "`",
+    "\\|",
+    "<div>",
+    "para\n",
+    "-",
+    ":",
+]
 
 
 @st.composite
@@ -266,6 +398,7 @@ def test_incremental_markdown_tables_cut_by_rows_equal_the_full_projection(case,
 
 
 # -- bad input ---------------------------------------------------------------------------------
+
 
 def test_unterminated_constructs_deep_nesting_and_all_code_do_not_break_it():
     assert md("Hi\n\n```\nnever closed") == "Hi\n\n"
@@ -328,7 +461,7 @@ def copied_pieces_equal_the_source(lang, text: str, source: str) -> None:
         ends = seg.proj[1:] + [len(seg.text)]
         for start, end, src, linear in zip(seg.proj, ends, seg.src, seg.linear):
             if linear:
-                assert seg.text[start:end] == source[base + src:base + src + end - start]
+                assert seg.text[start:end] == source[base + src : base + src + end - start]
 
 
 @settings(max_examples=200, deadline=None)

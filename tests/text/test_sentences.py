@@ -8,7 +8,7 @@ from incls.text.sentences import GREETING, ITEM, LINE, SENTENCE, SIGNOFF, paragr
 
 
 def pieces(text: str) -> list[tuple[str, str]]:
-    return [(u.kind, text[u.start:u.end]) for u in split_units(text)]
+    return [(u.kind, text[u.start : u.end]) for u in split_units(text)]
 
 
 def sentences(text: str) -> list[str]:
@@ -19,17 +19,26 @@ def test_abbreviations_initials_and_number_references_do_not_end_sentences():
     text = "Dr. Smith met Mr. and Mrs. Jones at 5 p.m. on Main St. in the U.S. today. J. K. Rowling wrote it, e.g. book No. 5 of the set. Fine."
     assert sentences(text) == [
         "Dr. Smith met Mr. and Mrs. Jones at 5 p.m. on Main St. in the U.S. today.",
-        "J. K. Rowling wrote it, e.g. book No. 5 of the set.", "Fine."]
+        "J. K. Rowling wrote it, e.g. book No. 5 of the set.",
+        "Fine.",
+    ]
 
 
 def test_decimals_and_ellipses():
-    assert sentences("It cost $3.50 and version 2.1 works. Next one.") == ["It cost $3.50 and version 2.1 works.", "Next one."]
+    assert sentences("It cost $3.50 and version 2.1 works. Next one.") == [
+        "It cost $3.50 and version 2.1 works.",
+        "Next one.",
+    ]
     assert sentences("Well... maybe not. Wait… What?") == ["Well... maybe not.", "Wait…", "What?"]
 
 
 def test_quotes_and_brackets_stay_with_their_sentence():
     assert sentences('He said "Stop." Then he left. (It was late.) "Really?" she asked.') == [
-        'He said "Stop."', "Then he left.", "(It was late.)", '"Really?" she asked.']
+        'He said "Stop."',
+        "Then he left.",
+        "(It was late.)",
+        '"Really?" she asked.',
+    ]
 
 
 def test_exclamations_and_questions():
@@ -38,30 +47,49 @@ def test_exclamations_and_questions():
 
 def test_hard_wrapped_lines_join_into_sentences():
     assert sentences("This sentence is wrapped\nacross two lines. And this\none too.") == [
-        "This sentence is wrapped\nacross two lines.", "And this\none too."]
+        "This sentence is wrapped\nacross two lines.",
+        "And this\none too.",
+    ]
 
 
 def test_list_items_start_at_their_line():
     text = "Problems:\n- the order was late. It was cold\n* the staff were rude\n1. no refund\n2) no reply"
-    assert pieces(text) == [(SENTENCE, "Problems:"), (ITEM, "the order was late."), (ITEM, "It was cold"),
-                            (ITEM, "the staff were rude"), (ITEM, "no refund"), (ITEM, "no reply")]
+    assert pieces(text) == [
+        (SENTENCE, "Problems:"),
+        (ITEM, "the order was late."),
+        (ITEM, "It was cold"),
+        (ITEM, "the staff were rude"),
+        (ITEM, "no refund"),
+        (ITEM, "no reply"),
+    ]
 
 
 def test_greetings_and_sign_offs_are_their_own_units():
-    text = ("Hi Sam,\n\nThe launch went well. Thanks for the help!\n\n"
-            "Best,\nDana")
-    assert pieces(text) == [(GREETING, "Hi Sam,"), (SENTENCE, "The launch went well."),
-                            (SENTENCE, "Thanks for the help!"), (SIGNOFF, "Best,\nDana")]
+    text = "Hi Sam,\n\nThe launch went well. Thanks for the help!\n\nBest,\nDana"
+    assert pieces(text) == [
+        (GREETING, "Hi Sam,"),
+        (SENTENCE, "The launch went well."),
+        (SENTENCE, "Thanks for the help!"),
+        (SIGNOFF, "Best,\nDana"),
+    ]
     assert pieces("To the recruitment team,\nI applied.")[0] == (GREETING, "To the recruitment team,")
-    letter = "To whom it may concern,\nDear Ms. Lee,\nI am writing about my order.\nKind regards,\nDana Smith\nAcme Inc."
-    assert pieces(letter) == [(GREETING, "To whom it may concern,"), (GREETING, "Dear Ms. Lee,"),
-                              (SENTENCE, "I am writing about my order."),
-                              (SIGNOFF, "Kind regards,\nDana Smith\nAcme Inc.")]
+    letter = (
+        "To whom it may concern,\nDear Ms. Lee,\nI am writing about my order.\nKind regards,\nDana Smith\nAcme Inc."
+    )
+    assert pieces(letter) == [
+        (GREETING, "To whom it may concern,"),
+        (GREETING, "Dear Ms. Lee,"),
+        (SENTENCE, "I am writing about my order."),
+        (SIGNOFF, "Kind regards,\nDana Smith\nAcme Inc."),
+    ]
 
 
 def test_a_greeting_opening_a_line_is_split_from_the_rest():
     assert pieces("Hi Sam, thanks for the update. It was great.") == [
-        (GREETING, "Hi Sam,"), (SENTENCE, "thanks for the update."), (SENTENCE, "It was great.")]
+        (GREETING, "Hi Sam,"),
+        (SENTENCE, "thanks for the update."),
+        (SENTENCE, "It was great."),
+    ]
 
 
 def test_sign_off_words_inside_a_sentence_are_prose():
@@ -72,15 +100,42 @@ def test_sign_off_words_inside_a_sentence_are_prose():
 
 def test_a_lone_short_line_is_a_line_unit():
     assert pieces("Report\n\nSales rose. Costs fell.\n\nDana") == [
-        (LINE, "Report"), (SENTENCE, "Sales rose."), (SENTENCE, "Costs fell."), (LINE, "Dana")]
+        (LINE, "Report"),
+        (SENTENCE, "Sales rose."),
+        (SENTENCE, "Costs fell."),
+        (LINE, "Dana"),
+    ]
 
 
 def test_empty_and_whitespace_only():
     assert split_units("") == [] and split_units(" \n\n\t \r\n") == []
 
 
-PIECES = ["Hi Sam,", "Best,", "Dana", " ", "\n", "\n\n", "\r\n", "\r\n\r\n", "Mr.", " bad.", " Good!", "...", " e.g.",
-          "- item", "1. ", "3.5", '"', "ok", "?", "Thanks, Dana", " the end.", "é", "👍🏽"]
+PIECES = [
+    "Hi Sam,",
+    "Best,",
+    "Dana",
+    " ",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "\r\n\r\n",
+    "Mr.",
+    " bad.",
+    " Good!",
+    "...",
+    " e.g.",
+    "- item",
+    "1. ",
+    "3.5",
+    '"',
+    "ok",
+    "?",
+    "Thanks, Dana",
+    " the end.",
+    "é",
+    "👍🏽",
+]
 texts = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
 
 

@@ -6,9 +6,46 @@ from incls.model.base import load_tokenizer
 
 from incls.text import TextEdit, TokenizedText, apply_token_edit, diff_texts
 
-PIECES = ["a", "b", "the", " ", "  ", "\t", "\n", "\r\n", "\r", "\n\n", "'s", "'", "12", "3", ".", ",", "!",
-          "é", "e\u0301", "\u0301", "👍", "👍🏽", "🇫🇷", "中文", "ß", "\u200d", "<|im_end|>", "<|", "\x00",
-          "Hello", " world", "don't", "    ", "--", "\u2028", "\x04", "\U00040000", "\x1d"]
+PIECES = [
+    "a",
+    "b",
+    "the",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\r",
+    "\n\n",
+    "'s",
+    "'",
+    "12",
+    "3",
+    ".",
+    ",",
+    "!",
+    "é",
+    "e\u0301",
+    "\u0301",
+    "👍",
+    "👍🏽",
+    "🇫🇷",
+    "中文",
+    "ß",
+    "\u200d",
+    "<|im_end|>",
+    "<|",
+    "\x00",
+    "Hello",
+    " world",
+    "don't",
+    "    ",
+    "--",
+    "\u2028",
+    "\x04",
+    "\U00040000",
+    "\x1d",
+]
 
 tokenizer = load_tokenizer()  # module level: hypothesis reports stay readable
 
@@ -37,7 +74,10 @@ def test_random_edits_keep_ids_equal_to_full_tokenization(data):
         assert mirror == doc.ids  # the token edit alone reproduces the new ids
         fresh = TokenizedText(tokenizer, expected_text)
         assert (doc.ends.tolist(), doc.char_ends.tolist(), doc.inside) == (
-            fresh.ends.tolist(), fresh.char_ends.tolist(), fresh.inside)
+            fresh.ends.tolist(),
+            fresh.char_ends.tolist(),
+            fresh.inside,
+        )
         assert doc.utf8_length == len(expected_text.encode("utf-8"))
 
 
@@ -50,7 +90,7 @@ def test_full_text_changes_become_the_smallest_edit(old, new):
     token_edit = doc.apply(edit)
     assert doc.ids == tokenizer.encode(new).ids
     old_ids = tokenizer.encode(old).ids
-    assert old_ids[:token_edit.start] == doc.ids[:token_edit.start]
+    assert old_ids[: token_edit.start] == doc.ids[: token_edit.start]
 
 
 def test_typing_a_word_changes_only_the_tokens_near_it():

@@ -25,7 +25,7 @@ def test_baseline_trains_on_the_files_90_percent_and_scores_its_10(tmp_path, cap
     train, held = split_user_data(data)
     info, got = baseline_scores(train, ["data train (90%)"], {"data": held})
     assert info["name"] == "tfidf-logreg" and info["examples"] == len(train) == 33
-    assert got["data"]["accuracy"] == 1.0 and got["data"]["macro_f1"] == 1.0   # repeated rows: seen in training
+    assert got["data"]["accuracy"] == 1.0 and got["data"]["macro_f1"] == 1.0  # repeated rows: seen in training
     err = capsys.readouterr().err
     assert "baseline: TF-IDF (word 1-2 grams) on 33 training documents" in err and "fitted in" in err
 
@@ -63,9 +63,9 @@ def test_tone_baseline_trains_on_the_tone_data_with_labels_mapped_by_name():
     assert names == ["imdb train", "tweets train", "news as neutral"]
     assert len(merged) == len(imdb) + len(tweets) + len(news)
     assert merged.label_names == TONE_LABELS
-    assert merged.labels[: len(imdb)] == [2 * y for y in imdb.labels]      # positive: 1 there, 2 here
-    assert merged.labels[len(imdb): len(imdb) + len(tweets)] == tweets.labels
-    assert set(merged.labels[len(imdb) + len(tweets):]) == {TONE_LABELS.index("neutral")}
+    assert merged.labels[: len(imdb)] == [2 * y for y in imdb.labels]  # positive: 1 there, 2 here
+    assert merged.labels[len(imdb) : len(imdb) + len(tweets)] == tweets.labels
+    assert set(merged.labels[len(imdb) + len(tweets) :]) == {TONE_LABELS.index("neutral")}
     assert not set(merged.texts) & set(tweets_split("test").texts)
     names, merged = training_sources(IMDB_LABELS)
     assert names == ["imdb train"] and merged.labels == imdb.labels

@@ -24,7 +24,10 @@ def test_data_without_model_says_what_to_pass(tmp_path, capsys):
 
 def test_unknown_set_lists_the_known_ones(capsys):
     assert main(["eval", "--sets", "imdb,reddit"]) == 2
-    assert "unknown held-out set reddit. Fix: pass --sets with names among imdb, tweets, rt, everyday" in capsys.readouterr().err
+    assert (
+        "unknown held-out set reddit. Fix: pass --sets with names among imdb, tweets, rt, everyday"
+        in capsys.readouterr().err
+    )
 
 
 def test_a_set_the_model_cannot_read_is_refused_before_any_work(tmp_path, capsys):
@@ -38,8 +41,12 @@ def test_a_set_the_model_cannot_read_is_refused_before_any_work(tmp_path, capsys
 
 @pytest.mark.slow
 def test_eval_json_reports_both_models_on_held_out_reviews():
-    done = subprocess.run([sys.executable, "-m", "incls.cli", "eval", "--limit", "6", "--no-baseline", "--json"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "incls.cli", "eval", "--limit", "6", "--no-baseline", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     imdb = result["sets"]["imdb"]

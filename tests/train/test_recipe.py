@@ -12,8 +12,11 @@ from incls.train.features import cached_mean_states
 from incls.train.recipe import HeadRecipe, Source, fit_tone_head, with_new_head
 
 LABELS = ("negative", "neutral", "positive")
-WORDS = {0: ["awful", "terrible", "dreadful", "horrible"], 1: ["table", "meeting", "agenda", "schedule"],
-         2: ["wonderful", "great", "superb", "lovely"]}
+WORDS = {
+    0: ["awful", "terrible", "dreadful", "horrible"],
+    1: ["table", "meeting", "agenda", "schedule"],
+    2: ["wonderful", "great", "superb", "lovely"],
+}
 FILLER = "the note says that we had a day and some people came to it and it went on".split()
 
 
@@ -47,7 +50,7 @@ def test_head_recipe_learns_three_classes_and_caches_states(tokenizer, tmp_path)
     recipe = HeadRecipe(state_docs=150, max_tokens=32, lexicon_epochs=20, state_epochs=20, lexicon_lr=0.1)
     summary = fit_tone_head(model, tokenizer, [Source("synthetic", examples(400, 1))], recipe, tmp_path)
     assert summary["state_documents"] == 150 and summary["lexicon_documents"] == 250
-    assert len(list(tmp_path.rglob("*.safetensors"))) == 1      # 150 documents: one shard
+    assert len(list(tmp_path.rglob("*.safetensors"))) == 1  # 150 documents: one shard
     test = examples(200, 2)
     ids = encode_all(tokenizer, test.texts, 32)
     preds = [int(model.document_logits(x).argmax()) for x in ids]
@@ -62,7 +65,7 @@ def test_cached_states_are_the_forward_pass_states(tokenizer, tmp_path):
         model.lexicon.weight.normal_()
     ids = encode_all(tokenizer, examples(20, 3).texts, 32)
     means = cached_mean_states(model, ids, tmp_path, "check", progress=False)
-    again = cached_mean_states(model, ids, tmp_path, "check", progress=False)   # read back from disk
+    again = cached_mean_states(model, ids, tmp_path, "check", progress=False)  # read back from disk
     assert torch.equal(means, again)
     for doc, mean in zip(ids, means):
         from_cache = model.classifier(mean) + model.lexicon.weight[doc].mean(0)

@@ -16,8 +16,9 @@ from test_train_smoke import make_examples  # tests/train is on the path (rootdi
 # the interruption at step 3 falls mid-epoch (5 batches of 16), before the codebooks'
 # re-seeding at step 4 (which reads usage counted since step 1) and the redraw of the batch
 # order at step 6; the stability term draws from the generator at every step
-RECIPE = TrainConfig(steps=9, batch_size=16, max_tokens=32, lr=3e-3, warmup=2, kmeans_docs=8,
-                     reseed_every=4, stability=0.5)
+RECIPE = TrainConfig(
+    steps=9, batch_size=16, max_tokens=32, lr=3e-3, warmup=2, kmeans_docs=8, reseed_every=4, stability=0.5
+)
 
 
 def fresh_model(tokenizer, **changes):
@@ -36,18 +37,30 @@ def test_resumed_run_matches_an_uninterrupted_one_bitwise(tokenizer, tmp_path):
 
     folder = tmp_path / "ckpt"
     first = fresh_model(tokenizer)
-    stopped = train(first, tokenizer, texts, labels, RECIPE, log=quiet,
-                    checkpoints=Checkpoints(folder, every=2, stop_after=3))
+    stopped = train(
+        first, tokenizer, texts, labels, RECIPE, log=quiet, checkpoints=Checkpoints(folder, every=2, stop_after=3)
+    )
     assert stopped["steps"] == 3 and stopped["stopped"]
     assert sorted(p.name for p in folder.iterdir()) == [
-        "step-00000002.json", "step-00000002.safetensors", "step-00000003.json", "step-00000003.safetensors"]
+        "step-00000002.json",
+        "step-00000002.safetensors",
+        "step-00000003.json",
+        "step-00000003.safetensors",
+    ]
     state = json.loads(latest(folder).read_text())
     assert state["step"] == 3 and len(state["losses"]) == 3 and len(state["batches"]) == 2
 
-    resumed = fresh_model(tokenizer)               # a new process would start from the same init
+    resumed = fresh_model(tokenizer)  # a new process would start from the same init
     messages = []
-    summary = train(resumed, tokenizer, texts, labels, RECIPE, log=messages.append,
-                    checkpoints=Checkpoints(folder, every=2, resume=True))
+    summary = train(
+        resumed,
+        tokenizer,
+        texts,
+        labels,
+        RECIPE,
+        log=messages.append,
+        checkpoints=Checkpoints(folder, every=2, resume=True),
+    )
     assert messages == [f"resumed from step 3 of 9 in {folder}"]
     assert summary["steps"] == 9 and "stopped" not in summary
     assert summary["final_loss"] == whole_summary["final_loss"]
@@ -61,36 +74,81 @@ def test_resumed_run_matches_an_uninterrupted_one_bitwise(tokenizer, tmp_path):
 def test_resume_with_other_config_names_the_checkpoint_and_the_fix(tokenizer, tmp_path):
     texts, labels = make_examples(32, seed=5)
     recipe = TrainConfig(steps=2, batch_size=16, max_tokens=32, warmup=1, kmeans_docs=8)
-    train(fresh_model(tokenizer), tokenizer, texts, labels, recipe, log=quiet,
-          checkpoints=Checkpoints(tmp_path, every=1, command="incls train --window 6"))
-    with pytest.raises(CheckpointError, match=r"(?s)window: this run 4, checkpoint 6.*step-00000002.json"
-                                              r".*Fix: resume with the options.*incls train --window 6"):
-        train(fresh_model(tokenizer, window=4), tokenizer, texts, labels, recipe, log=quiet,
-              checkpoints=Checkpoints(tmp_path, resume=True))
+    train(
+        fresh_model(tokenizer),
+        tokenizer,
+        texts,
+        labels,
+        recipe,
+        log=quiet,
+        checkpoints=Checkpoints(tmp_path, every=1, command="incls train --window 6"),
+    )
+    with pytest.raises(
+        CheckpointError,
+        match=r"(?s)window: this run 4, checkpoint 6.*step-00000002.json"
+        r".*Fix: resume with the options.*incls train --window 6",
+    ):
+        train(
+            fresh_model(tokenizer, window=4),
+            tokenizer,
+            texts,
+            labels,
+            recipe,
+            log=quiet,
+            checkpoints=Checkpoints(tmp_path, resume=True),
+        )
 
 
 def test_resume_with_other_data_is_refused(tokenizer, tmp_path):
     texts, labels = make_examples(32, seed=5)
     recipe = TrainConfig(steps=2, batch_size=16, max_tokens=32, warmup=1, kmeans_docs=8)
-    train(fresh_model(tokenizer), tokenizer, texts, labels, recipe, log=quiet, checkpoints=Checkpoints(tmp_path, every=1))
+    train(
+        fresh_model(tokenizer), tokenizer, texts, labels, recipe, log=quiet, checkpoints=Checkpoints(tmp_path, every=1)
+    )
     with pytest.raises(CheckpointError, match=r"data.examples: this run 31, checkpoint 32"):
-        train(fresh_model(tokenizer), tokenizer, texts[1:], labels[1:], recipe, log=quiet,
-              checkpoints=Checkpoints(tmp_path, resume=True))
+        train(
+            fresh_model(tokenizer),
+            tokenizer,
+            texts[1:],
+            labels[1:],
+            recipe,
+            log=quiet,
+            checkpoints=Checkpoints(tmp_path, resume=True),
+        )
 
 
 def test_resume_from_an_empty_folder_says_what_to_pass(tokenizer, tmp_path):
     texts, labels = make_examples(16, seed=5)
     with pytest.raises(CheckpointError, match=r"no training checkpoint.*\n.*Fix: pass the --checkpoint-dir"):
-        train(fresh_model(tokenizer), tokenizer, texts, labels, TrainConfig(steps=1), log=quiet,
-              checkpoints=Checkpoints(tmp_path / "none", resume=True))
+        train(
+            fresh_model(tokenizer),
+            tokenizer,
+            texts,
+            labels,
+            TrainConfig(steps=1),
+            log=quiet,
+            checkpoints=Checkpoints(tmp_path / "none", resume=True),
+        )
 
 
 def test_unreadable_checkpoint_says_which_to_delete(tokenizer, tmp_path):
     texts, labels = make_examples(32, seed=5)
     recipe = TrainConfig(steps=2, batch_size=16, max_tokens=32, warmup=1, kmeans_docs=8)
-    train(fresh_model(tokenizer), tokenizer, texts, labels, recipe, log=quiet, checkpoints=Checkpoints(tmp_path, every=1))
+    train(
+        fresh_model(tokenizer), tokenizer, texts, labels, recipe, log=quiet, checkpoints=Checkpoints(tmp_path, every=1)
+    )
     (tmp_path / "step-00000002.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(CheckpointError, match=r"(?s)unreadable.*step-00000002.json.*Fix: delete step-00000002.json "
-                                              r"and step-00000002.safetensors to resume from the checkpoint before it"):
-        train(fresh_model(tokenizer), tokenizer, texts, labels, recipe, log=quiet,
-              checkpoints=Checkpoints(tmp_path, resume=True))
+    with pytest.raises(
+        CheckpointError,
+        match=r"(?s)unreadable.*step-00000002.json.*Fix: delete step-00000002.json "
+        r"and step-00000002.safetensors to resume from the checkpoint before it",
+    ):
+        train(
+            fresh_model(tokenizer),
+            tokenizer,
+            texts,
+            labels,
+            recipe,
+            log=quiet,
+            checkpoints=Checkpoints(tmp_path, resume=True),
+        )

@@ -20,8 +20,22 @@ from incls.train import command
 GOOD = ["wonderful", "great", "superb", "lovely"]
 BAD = ["awful", "terrible", "dreadful", "boring"]
 FILLER = "the film had a plot and some actors in it".split()
-TINY = ["--recipe", "layers", "--layers", "1", "--frozen-layers", "0", "--steps", "3", "--batch-size", "8", "--max-tokens", "24",
-        "--codebook-size", "8"]
+TINY = [
+    "--recipe",
+    "layers",
+    "--layers",
+    "1",
+    "--frozen-layers",
+    "0",
+    "--steps",
+    "3",
+    "--batch-size",
+    "8",
+    "--max-tokens",
+    "24",
+    "--codebook-size",
+    "8",
+]
 
 
 def write_csv(path, n=60, labels=("bad", "good")):
@@ -38,8 +52,9 @@ def write_csv(path, n=60, labels=("bad", "good")):
 
 
 def incls(*argv, cwd):
-    return subprocess.run([sys.executable, "-m", "incls.cli", *argv], capture_output=True, text=True, cwd=cwd,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "incls.cli", *argv], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 def test_help_describes_every_option_with_its_default():
@@ -66,8 +81,22 @@ def test_csv_with_one_class_names_the_file_and_the_fix(tmp_path, capsys):
 
 def test_stop_after_without_a_checkpoint_folder_says_what_to_add(tmp_path, capsys):
     data = write_csv(tmp_path / "two.csv")
-    assert main(["train", "--recipe", "layers", "--data", str(data), "--out", str(tmp_path / "m.safetensors"),
-                 "--stop-after", "2"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--recipe",
+                "layers",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "m.safetensors"),
+                "--stop-after",
+                "2",
+            ]
+        )
+        == 2
+    )
     assert "Fix: add --checkpoint-dir DIR" in capsys.readouterr().err
 
 
@@ -76,8 +105,21 @@ def stopped_run(tmp_path_factory):
     """A tiny run on the real base (1 layer) stopped after step 2 with checkpoints in ck/."""
     folder = tmp_path_factory.mktemp("run")
     write_csv(folder / "two.csv")
-    done = incls("train", "--data", "two.csv", "--out", "m.safetensors", *TINY, "--checkpoint-dir", "ck",
-                 "--checkpoint-every", "1", "--stop-after", "2", cwd=folder)
+    done = incls(
+        "train",
+        "--data",
+        "two.csv",
+        "--out",
+        "m.safetensors",
+        *TINY,
+        "--checkpoint-dir",
+        "ck",
+        "--checkpoint-every",
+        "1",
+        "--stop-after",
+        "2",
+        cwd=folder,
+    )
     assert done.returncode == 0, done.stderr
     return folder, json.loads(done.stdout)
 
@@ -93,11 +135,15 @@ def test_stopped_run_prints_how_to_resume(stopped_run):
 @pytest.mark.slow
 def test_resume_with_other_options_is_refused(stopped_run):
     folder, _ = stopped_run
-    refused = incls("train", "--data", "two.csv", "--out", "m.safetensors", *TINY, "--window", "32",
-                    "--resume", "ck", cwd=folder)
+    refused = incls(
+        "train", "--data", "two.csv", "--out", "m.safetensors", *TINY, "--window", "32", "--resume", "ck", cwd=folder
+    )
     assert refused.returncode == 2 and refused.stdout == ""
     assert "model_config.window: this run 32, checkpoint 64: ck/step-00000002.json" in refused.stderr
-    assert "Fix: resume with the options and data of the run that wrote it (it was written by: incls train" in refused.stderr
+    assert (
+        "Fix: resume with the options and data of the run that wrote it (it was written by: incls train"
+        in refused.stderr
+    )
     assert "Traceback" not in refused.stderr
 
 
@@ -113,10 +159,11 @@ def finished_run(stopped_run):
 def test_resumed_run_scores_its_held_out_ten_percent(finished_run):
     folder, done = finished_run
     assert "resumed from step 2 of 3" in done.stderr and "held-out data (6 documents)" in done.stderr
-    result = json.loads(done.stdout)                       # stdout is the summary alone
+    result = json.loads(done.stdout)  # stdout is the summary alone
     assert result["steps"] == 3 and result["out"] == "m.safetensors" and result["examples"] == 54
     assert result["held_out"]["data"]["n"] == 6 and 0.0 <= result["held_out"]["data"]["accuracy"] <= 1.0
     from safetensors import safe_open
+
     with safe_open(str(folder / "m.safetensors"), framework="pt") as f:
         assert json.loads(f.metadata()["held_out"]) == result["held_out"]
 
@@ -141,8 +188,13 @@ def test_eval_of_a_users_model_sets_it_beside_the_baseline(finished_run):
 def test_eval_without_scikit_learn_reports_the_models_and_how_to_add_the_baseline(finished_run):
     folder, _ = finished_run
     hide = "import sys; sys.modules['sklearn'] = None; from incls.cli import main; sys.exit(main(sys.argv[1:]))"
-    done = subprocess.run([sys.executable, "-c", hide, "eval", "--model", "m.safetensors", "--data", "two.csv", "--json"],
-                          capture_output=True, text=True, cwd=folder, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", hide, "eval", "--model", "m.safetensors", "--data", "two.csv", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert "Fix: pip install 'incls[train]' (or pip install scikit-learn)" in result["baseline"]["skipped"]
@@ -153,18 +205,38 @@ def test_eval_without_scikit_learn_reports_the_models_and_how_to_add_the_baselin
 @pytest.mark.slow
 def test_ctrl_c_ends_the_run_after_a_step_with_a_checkpoint(tmp_path):
     write_csv(tmp_path / "two.csv")
-    run = subprocess.Popen([sys.executable, "-m", "incls.cli", "train", "--data", "two.csv", "--out", "m.safetensors",
-                            *TINY, "--steps", "500", "--checkpoint-dir", "ck", "--checkpoint-every", "1000"],
-                           cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "incls.cli",
+            "train",
+            "--data",
+            "two.csv",
+            "--out",
+            "m.safetensors",
+            *TINY,
+            "--steps",
+            "500",
+            "--checkpoint-dir",
+            "ck",
+            "--checkpoint-every",
+            "1000",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     err = []
     reader = threading.Thread(target=lambda: err.extend(iter(lambda: run.stderr.read(1), "")), daemon=True)
     reader.start()
     deadline = time.time() + 300
-    while "train:" not in "".join(err) and time.time() < deadline:   # the loop has started
+    while "train:" not in "".join(err) and time.time() < deadline:  # the loop has started
         time.sleep(0.2)
     time.sleep(1.0)
     run.send_signal(signal.SIGINT)
-    run.wait(timeout=300)                                  # stdout is one short line: no pipe to drain
+    run.wait(timeout=300)  # stdout is one short line: no pipe to drain
     out = run.stdout.read()
     reader.join(timeout=10)
     assert run.returncode == 0, "".join(err)
@@ -182,7 +254,7 @@ def test_init_from_another_number_of_classes_starts_a_new_head(tmp_path):
     quiet = lambda *_: None
     source = ModelConfig(base_layers=(0,), frozen_layers=0, codebook_size=8, labels=("bad", "good"))
     trained = model_from_base(source, log=quiet)
-    with torch.no_grad():                                  # stands for what training changed
+    with torch.no_grad():  # stands for what training changed
         trained.layers[0].q_proj.weight.add_(0.5)
         trained.classifier.weight.normal_()
     save_checkpoint(trained, tmp_path / "two-classes.safetensors", dtype=torch.float32)

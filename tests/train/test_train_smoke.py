@@ -41,14 +41,20 @@ def test_tiny_vq_model_learns_in_under_a_minute(tokenizer):
 
 
 def test_stability_term_trains_frozen_attention_and_leaves_frozen_mlps(tokenizer):
-    cfg = tiny_config(vocab_size=tokenizer.get_vocab_size(), d_model=32, codebook_size=16,
-                      frozen_layers=1, adapt_frozen_attention=True)
+    cfg = tiny_config(
+        vocab_size=tokenizer.get_vocab_size(),
+        d_model=32,
+        codebook_size=16,
+        frozen_layers=1,
+        adapt_frozen_attention=True,
+    )
     torch.manual_seed(0)
     model = VQTransformer(cfg)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     texts, labels = make_examples(64, seed=3)
-    recipe = TrainConfig(steps=6, batch_size=16, max_tokens=32, lr=3e-3, warmup=1, kmeans_docs=8,
-                         commitment=1.0, stability=1.0)
+    recipe = TrainConfig(
+        steps=6, batch_size=16, max_tokens=32, lr=3e-3, warmup=1, kmeans_docs=8, commitment=1.0, stability=1.0
+    )
     summary = train(model, tokenizer, texts, labels, recipe, log=lambda *_: None)
     assert summary["steps"] == 6 and all(b.codebooks.beta == 1.0 for b in model.layers)
     after = dict(model.named_parameters())
