@@ -90,7 +90,7 @@ class PrefixReuse:
             codes = block.codebooks.nearest(o)  # (n, H)
             x = block.finish(x, block.table_sum(codes, self.tables[layer]))
         self.kv, self.ids = new_kv, list(ids)
-        self.votes = torch.cat([self.votes[:start], model.token_scores(x, new_ids)])
+        self.votes = torch.cat([self.votes[:start], model.token_scores(x, torch.tensor(ids, dtype=torch.long), start)])
         return running_logits(model, self.votes)
 
 
@@ -143,7 +143,7 @@ def hf_twin(twin_model):
         hidden = hf(input_ids=tokens).last_hidden_state[0]  # (T, d), final norm applied
         votes = twin_model.classifier(hidden)  # (T, C)
         if twin_model.lexicon is not None:
-            votes = votes + twin_model.lexicon(tokens[0])
+            votes = votes + twin_model.lexical_votes(tokens[0])
         return running_logits(twin_model, votes)  # (T, C)
 
     return forward

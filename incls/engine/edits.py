@@ -33,6 +33,13 @@ class EditPlan:
     shifted: list[tuple[int, int]] = field(default_factory=list)  # (new start, new end) of length-changing edits
     n_inserted: int = 0
     first_change: int = 0  # first new position whose token or left context differs
+    edit_ends: list[int] = field(default_factory=list)  # new position just after each edit
+
+    def followers(self, n: int) -> torch.Tensor:
+        """(m,) sorted new positions among the n after each edit: the kept positions whose
+        n tokens before them changed (their n-gram votes do), in O(edits x n)."""
+        after = [p for end in self.edit_ends for p in range(end, min(end + n, len(self.ids)))]
+        return torch.tensor(sorted(set(after)), dtype=torch.long)
 
     @property
     def identity_layout(self) -> bool:
@@ -84,7 +91,7 @@ def plan_edits(edits, old_ids: list[int], vocab_size: int) -> EditPlan:
             raise ValueError(f"edits {prev.start}..{prev.end} and {nxt.start}..{nxt.end} overlap")
 
     ids: list[int] = []
-    src_parts, inserted, deleted, shifted = [], [], [], []
+    src_parts, inserted, deleted, shifted, ends = [], [], [], [], []
     cursor = 0
     first_change = None
     for edit in edits:
@@ -102,6 +109,7 @@ def plan_edits(edits, old_ids: list[int], vocab_size: int) -> EditPlan:
         deleted.append(torch.arange(edit.start, edit.end))
         if n != edit.end - edit.start:
             shifted.append((new_start, new_start + n))
+        ends.append(new_start + n)
         cursor = edit.end
     src_parts.append(torch.arange(cursor, T_old))
     ids.extend(old_ids[cursor:])
@@ -115,4 +123,5 @@ def plan_edits(edits, old_ids: list[int], vocab_size: int) -> EditPlan:
         shifted=shifted,
         n_inserted=int(ins.numel()),
         first_change=len(ids) if first_change is None else first_change,
+        edit_ends=ends,
     )

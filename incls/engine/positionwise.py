@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from incls.model.ngrams import rows_at
+
 from .native import check, kernels
 from .weights import DT, PW, EngineWeights, LayerWeights
 
@@ -163,7 +165,18 @@ def finish_rows(
     return out
 
 
-def classify(w: EngineWeights, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """Final hidden states (n, d) and their token ids (n,) -> the positions' votes (n, C) float64."""
-    votes = (rows_matmul(rms_norm(x, w.norm, w.eps), w.cls_w) + w.cls_b).to(DT)  # (n, C)
-    return votes if w.lexicon is None else votes + w.lexicon[ids]
+def state_votes(w: EngineWeights, x: torch.Tensor) -> torch.Tensor:
+    """Final hidden states (n, d) -> their linear votes (n, C) float64."""
+    return (rows_matmul(rms_norm(x, w.norm, w.eps), w.cls_w) + w.cls_b).to(DT)
+
+
+def lexical_votes(w: EngineWeights, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """A sequence's ids (T,) and some of its positions (n,) -> their lexical votes (n, C)
+    float64: each token's lexicon row plus the rows of the n-grams ending there."""
+    if w.lexicon is None:
+        return torch.zeros(positions.numel(), w.C, dtype=DT)
+    votes = w.lexicon[ids[positions]]  # (n, C)
+    if w.ngram_lexicon is None:
+        return votes
+    rows = rows_at(ids, positions, w.ngram_order, w.vocab, w.ngram_buckets)  # (n, order - 1)
+    return votes + w.ngram_lexicon[rows].to(DT).sum(1)

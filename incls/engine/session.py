@@ -155,6 +155,7 @@ class Session:
         self.slots = SlotMap()
         self.layers = [LayerCache.empty(self.w, lw.local) for lw in self.w.layers]
         self.votes = torch.zeros(0, self.w.C, dtype=DT)  # (T, C) head at each position
+        self.state_votes = torch.zeros(0, self.w.C, dtype=DT)  # (T, C) its part read from the final state
         # the model's head: mean of the positions' votes (running_mean), or the last position's
         self.pooled = hasattr(type(model), "running_mean")
         self.last_stats = UpdateStats()
@@ -196,7 +197,11 @@ class Session:
 
     def memory_bytes(self) -> int:
         """Bytes held by this session's state (the shared model weights not included)."""
-        return sum(c.nbytes() for c in self.layers) + self.votes.numel() * 8 + len(self.ids) * 16
+        return (
+            sum(c.nbytes() for c in self.layers)
+            + (self.votes.numel() + self.state_votes.numel()) * 8
+            + len(self.ids) * 16
+        )
 
     # ---- editing -------------------------------------------------------------------
     @torch.no_grad()
@@ -238,9 +243,15 @@ class Session:
             dirty, x_dirty = step(cache, lw, edit, dirty, x_dirty, ops, stats, threads)
 
         if T != T_old or not plan.identity_layout:
-            self.votes = self.votes[src.clamp(min=0)] if T_old else torch.zeros(T, w.C, dtype=DT)
-        self.votes[dirty] = pw.classify(w, x_dirty, ids[dirty])
-        stats.voted = dirty  # every other vote kept its value
+            moved = src.clamp(min=0)
+            self.votes = self.votes[moved] if T_old else torch.zeros(T, w.C, dtype=DT)
+            self.state_votes = self.state_votes[moved] if T_old else torch.zeros(T, w.C, dtype=DT)
+        self.state_votes[dirty] = pw.state_votes(w, x_dirty)
+        voted = dirty
+        if w.ngram_order > 1:  # the n-grams of the positions just after an edit changed too
+            voted = torch.cat([dirty, plan.followers(w.ngram_order - 1)]).unique()  # sorted
+        self.votes[voted] = self.state_votes[voted] + pw.lexical_votes(w, ids, voted)
+        stats.voted = voted  # every other vote kept its value
         ops.add("classify", dirty.numel() * units.classify)
         self.ids = plan.ids
 

@@ -70,6 +70,9 @@ class EngineWeights:
     cls_w: torch.Tensor  # (C, d)
     cls_b: torch.Tensor  # (C,)
     lexicon: torch.Tensor | None  # (V, C) float64 per-token votes, or None
+    ngram_lexicon: torch.Tensor | None  # ((order - 1) * buckets, C) float32 hashed n-gram votes, or None
+    ngram_order: int  # n-grams of up to this many tokens vote (1: tokens alone)
+    ngram_buckets: int
     eps: float
     d: int
     H: int
@@ -139,6 +142,10 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         cls_w=model.classifier.weight.detach().to(PW).contiguous(),
         cls_b=model.classifier.bias.detach().to(PW),
         lexicon=None if model.lexicon is None else model.lexicon.weight.detach().to(torch.float64),
+        # float32 holds the stored float16 votes exactly; rows are summed in float64
+        ngram_lexicon=None if model.ngram_lexicon is None else model.ngram_lexicon.weight.detach(),
+        ngram_order=cfg.ngram_order if model.ngram_lexicon is not None else 1,
+        ngram_buckets=cfg.ngram_buckets,
         eps=cfg.rms_eps,
         d=cfg.d_model,
         H=cfg.n_heads,

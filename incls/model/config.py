@@ -22,6 +22,8 @@ class ModelConfig:
     The bottom `local_layers` attend only to keys closer than W (sliding-window
     attention): an edit then reaches at most W positions per local layer, instead of
     nudging every later position's output (and flipping codes far away).
+    With `lexical_votes` each position also votes with its token's row of a lexicon and,
+    up to `ngram_order`, with hashed rows of the n-grams ending there (`incls.model.ngrams`).
     """
 
     vocab_size: int = 49152
@@ -42,6 +44,8 @@ class ModelConfig:
     adapt_frozen_attention: bool = False
     local_layers: int = 0
     lexical_votes: bool = False
+    ngram_order: int = 1  # with lexical_votes: n-grams of up to this many tokens vote too
+    ngram_buckets: int = 1 << 19  # hashed rows per n-gram order
 
     @property
     def n_layers(self) -> int:
@@ -55,6 +59,11 @@ class ModelConfig:
     def kv_group(self) -> int:
         """Query heads sharing one key/value head (grouped-query attention)."""
         return self.n_heads // self.n_kv_heads
+
+    @property
+    def ngram_rows(self) -> int:
+        """Rows of the n-gram lexicon (orders 2..ngram_order); 0 without one."""
+        return (self.ngram_order - 1) * self.ngram_buckets if self.lexical_votes else 0
 
     def replace(self, **changes) -> "ModelConfig":
         return dataclasses.replace(self, **changes)

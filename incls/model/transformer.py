@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .config import ModelConfig
+from .ngrams import sequence_rows
 from .rope import causal_mask, clipped_scores
 from .vq import HeadCodebooks
 
@@ -138,16 +139,33 @@ class VQTransformer(nn.Module):
         self.lexicon = nn.Embedding(cfg.vocab_size, cfg.n_classes) if cfg.lexical_votes else None
         if self.lexicon is not None:
             nn.init.zeros_(self.lexicon.weight)
+        self.ngram_lexicon = nn.Embedding(cfg.ngram_rows, cfg.n_classes) if cfg.ngram_rows else None
+        if self.ngram_lexicon is not None:
+            nn.init.zeros_(self.ngram_lexicon.weight)
 
-    def token_scores(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        """Final hidden states (..., d) and their token ids (...) -> each position's class vote (..., C).
+    def token_scores(self, x: torch.Tensor, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Final hidden states (..., T - start, d) of positions start.. of a sequence of ids
+        (..., T) -> those positions' class votes (..., T - start, C).
 
-        The vote is linear in the position's final state, plus its token's own entry in
-        the lexicon when the model has one: either way a function of that position alone,
-        so the document's logits (the mean vote) decompose exactly into positions.
+        The vote is linear in the position's final state, plus its lexical vote when the
+        model has a lexicon: either way a function of that position (and the tokens just
+        before it) alone, so the document's logits (the mean vote) decompose exactly into
+        positions.
         """
-        votes = self.classifier(self.norm(x))  # (..., C)
-        return votes if self.lexicon is None else votes + self.lexicon(ids)
+        votes = self.classifier(self.norm(x))  # (..., T - start, C)
+        return votes if self.lexicon is None else votes + self.lexical_votes(ids, start)
+
+    def lexical_votes(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """ids (..., T) -> the lexical votes (..., T - start, C) of positions start..: each
+        token's lexicon row plus the rows of the hashed n-grams ending there (orders 2..ngram_order)."""
+        votes = self.lexicon(ids[..., start:])  # (..., T - start, C)
+        if self.ngram_lexicon is None:
+            return votes
+        cfg = self.cfg
+        rows = sequence_rows(ids, cfg.ngram_order, cfg.vocab_size, cfg.ngram_buckets)[
+            ..., start:, :
+        ]  # (..., T - start, order - 1)
+        return votes + self.ngram_lexicon(rows).sum(-2)
 
     @staticmethod
     def running_mean(scores: torch.Tensor) -> torch.Tensor:

@@ -243,8 +243,8 @@ def run_head(args) -> int:
         ).eval()
     else:
         layers = load_model(args.init_from or DEFAULT_MODEL)
-    model = with_new_head(layers, labels)
     recipe = HeadRecipe(state_docs=args.state_docs, max_tokens=args.max_tokens, seed=args.seed)
+    model = with_new_head(layers, labels, recipe)
     start = time.time()
     summary = fit_tone_head(
         model,

@@ -18,7 +18,7 @@ import torch
 
 from .batches import pad
 
-HEAD_TENSORS = ("classifier.", "lexicon.")
+HEAD_TENSORS = ("classifier.", "lexicon.", "ngram_lexicon.")
 SHARD_DOCS = 256
 BATCH_TOKENS = 4096
 

@@ -23,9 +23,10 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from ..model.ngrams import sequence_rows
 from .batches import encode_all
 from .data import Dataset
-from .features import cached_mean_states
+from .features import HEAD_TENSORS, cached_mean_states
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,9 @@ class HeadRecipe:
     lexicon_tokens: int = 512  # tokens read per stage-1 document (token ids only: cheap)
     lexicon_epochs: int = 6
     lexicon_lr: float = 0.05
-    lexicon_decay: float = 1e-7  # L2 weight on the lexicon's entries
+    lexicon_decay: float = 1e-7  # L2 weight on the lexicon's entries (divided by their idf squared)
+    ngram_order: int = 3  # token n-grams of up to this many tokens vote (1: tokens alone)
+    ngram_buckets: int = 1 << 19  # hashed rows per n-gram order
     state_epochs: int = 40
     state_lr: float = 0.01
     state_decay: float = 0.1  # L2 weight on the linear vote's weights
@@ -53,11 +56,29 @@ class Source:
     state_docs: int | None = None  # stage-2 documents (default: the recipe's)
 
 
-def bag(ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(flat ids, offsets) for `F.embedding_bag` over documents."""
-    flat = torch.tensor([t for doc in ids for t in doc], dtype=torch.long)
-    offsets = torch.tensor([0] + [len(d) for d in ids[:-1]], dtype=torch.long).cumsum(0)
-    return flat, offsets
+def lexical_keys(doc: list[int], cfg) -> torch.Tensor:
+    """A document's rows of the joint lexical table (lexicon rows 0..V-1, then the n-gram
+    rows): each position's token and the n-grams ending there, int32 (n_keys,)."""
+    ids = torch.tensor(doc, dtype=torch.long)
+    if not cfg.ngram_rows:
+        return ids.int()
+    rows = sequence_rows(ids, cfg.ngram_order, cfg.vocab_size, cfg.ngram_buckets)  # (T, order - 1)
+    return torch.cat([ids, cfg.vocab_size + rows.reshape(-1)]).int()
+
+
+def bag(keys: list[torch.Tensor], lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(flat keys, offsets, weights) for `F.embedding_bag(mode="sum")`: every key of a
+    document of T positions weighs 1/T, so the bag is the mean of the positions' votes."""
+    flat = torch.cat(keys).long()
+    offsets = torch.tensor([0] + [len(k) for k in keys[:-1]], dtype=torch.long).cumsum(0)
+    weights = torch.cat([torch.full((len(k),), 1.0 / n) for k, n in zip(keys, lengths)])
+    return flat, offsets, weights
+
+
+def lexical_logits(table: torch.Tensor, keys: list[torch.Tensor], lengths: list[int]) -> torch.Tensor:
+    """(N, C) mean lexical votes of documents given by their keys and lengths."""
+    flat, offsets, weights = bag(keys, lengths)
+    return F.embedding_bag(flat, table, offsets, mode="sum", per_sample_weights=weights)
 
 
 def _epochs(n: int, epochs: int, batch: int, gen: torch.Generator):
@@ -67,27 +88,46 @@ def _epochs(n: int, epochs: int, batch: int, gen: torch.Generator):
             yield perm[start : start + batch]
 
 
+def inverse_document_frequency(keys: list[torch.Tensor], n_rows: int) -> torch.Tensor:
+    """(n_rows,) smoothed idf of every table row over the documents: log((1 + N) / (1 + df)) + 1."""
+    df = torch.zeros(n_rows)
+    for k in keys:
+        df[k.long().unique()] += 1
+    return torch.log((1 + len(keys)) / (1 + df)) + 1
+
+
 def fit_lexicon(
-    docs: list[list[int]], labels: torch.Tensor, vocab: int, n_classes: int, recipe: HeadRecipe, log
+    keys: list[torch.Tensor],
+    lengths: list[int],
+    labels: torch.Tensor,
+    n_rows: int,
+    n_classes: int,
+    recipe: HeadRecipe,
+    log,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(lexicon (V, C), bias (C,)) of a mean-of-token-votes classifier fitted on `docs`."""
-    lexicon = torch.zeros(vocab, n_classes, requires_grad=True)
+    """(table (n_rows, C), bias (C,)) of a mean-of-lexical-votes classifier fitted on the documents.
+
+    The L2 penalty on a row is divided by its idf squared: that is logistic regression on
+    idf-weighted features, which lets rare, telling phrases weigh more than a plain penalty
+    would (a row seen in few documents is not shrunk as hard as a common one).
+    """
+    table = torch.zeros(n_rows, n_classes, requires_grad=True)
     bias = torch.zeros(n_classes, requires_grad=True)
-    opt = torch.optim.Adam([lexicon, bias], lr=recipe.lexicon_lr)
+    shrink = inverse_document_frequency(keys, n_rows).pow(-2)[:, None]  # (n_rows, 1)
+    opt = torch.optim.Adam([table, bias], lr=recipe.lexicon_lr)
     gen = torch.Generator().manual_seed(recipe.seed)
-    steps = recipe.lexicon_epochs * math.ceil(len(docs) / recipe.batch_size)
+    steps = recipe.lexicon_epochs * math.ceil(len(keys) / recipe.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
-    for step, index in enumerate(_epochs(len(docs), recipe.lexicon_epochs, recipe.batch_size, gen)):
-        flat, offsets = bag([docs[i] for i in index])
-        logits = F.embedding_bag(flat, lexicon, offsets, mode="mean") + bias  # (B, C)
-        loss = F.cross_entropy(logits, labels[index]) + recipe.lexicon_decay * lexicon.pow(2).sum()
+    for step, index in enumerate(_epochs(len(keys), recipe.lexicon_epochs, recipe.batch_size, gen)):
+        logits = lexical_logits(table, [keys[i] for i in index], [lengths[i] for i in index]) + bias  # (B, C)
+        loss = F.cross_entropy(logits, labels[index]) + recipe.lexicon_decay * (table.pow(2) * shrink).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         if log and (step + 1) % 200 == 0:
             log(f"lexicon step {step + 1}/{steps}: loss {loss.item():.4f}")
-    return lexicon.detach(), bias.detach()
+    return table.detach(), bias.detach()
 
 
 def fit_state_vote(
@@ -137,17 +177,23 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
         state_labels += [labels[i] for i in stage2]
         state_means.append(means)
     cfg = model.cfg
-    lexicon, lex_bias = fit_lexicon(lex_docs, torch.tensor(lex_labels), cfg.vocab_size, cfg.n_classes, recipe, log)
+    n_rows = cfg.vocab_size + cfg.ngram_rows
+    keys = [lexical_keys(doc, cfg) for doc in lex_docs]
+    table, lex_bias = fit_lexicon(
+        keys, [len(d) for d in lex_docs], torch.tensor(lex_labels), n_rows, cfg.n_classes, recipe, log
+    )
     w, b = torch.zeros_like(model.classifier.weight), torch.zeros(cfg.n_classes)  # no stage 2: the lexicon alone
     if state_docs:
         with torch.no_grad():
-            flat, offsets = bag(state_docs)
-            offsets = F.embedding_bag(flat, lexicon, offsets, mode="mean") + lex_bias  # (N2, C)
+            state_keys = [lexical_keys(doc, cfg) for doc in state_docs]
+            offsets = lexical_logits(table, state_keys, [len(d) for d in state_docs]) + lex_bias  # (N2, C)
         w, b = fit_state_vote(torch.cat(state_means), offsets, torch.tensor(state_labels), recipe)
     with torch.no_grad():
         model.classifier.weight.copy_(w)
         model.classifier.bias.copy_(b + lex_bias)
-        model.lexicon.weight.copy_(lexicon)
+        model.lexicon.weight.copy_(table[: cfg.vocab_size])
+        if model.ngram_lexicon is not None:
+            model.ngram_lexicon.weight.copy_(table[cfg.vocab_size :])
     return {
         "head_recipe": asdict(recipe),
         "lexicon_documents": len(lex_docs),
@@ -176,12 +222,14 @@ def tone_sources(train_imdb: Dataset, train_tweets: Dataset, news: Dataset, labe
     ]
 
 
-def with_new_head(model, labels: tuple[str, ...]):
-    """A copy of `model` whose head (classifier and lexicon) is new, for `labels`; the layers are shared."""
+def with_new_head(model, labels: tuple[str, ...], recipe: HeadRecipe):
+    """A copy of `model` whose head (classifier, lexicon and n-gram lexicon) is new, for
+    `labels` and the recipe's n-grams; the layers are shared."""
     from ..model.transformer import VQTransformer
 
-    fresh = VQTransformer(model.cfg.replace(labels=tuple(labels), lexical_votes=True))
-    kept = {n: t for n, t in model.state_dict().items() if not n.startswith(("classifier.", "lexicon."))}
+    head = dict(lexical_votes=True, ngram_order=recipe.ngram_order, ngram_buckets=recipe.ngram_buckets)
+    fresh = VQTransformer(model.cfg.replace(labels=tuple(labels), **head))
+    kept = {n: t for n, t in model.state_dict().items() if not n.startswith(HEAD_TENSORS)}
     missing, unexpected = fresh.load_state_dict(kept, strict=False)
-    assert not unexpected and all(n.startswith(("classifier.", "lexicon.")) for n in missing), (missing, unexpected)
+    assert not unexpected and all(n.startswith(HEAD_TENSORS) for n in missing), (missing, unexpected)
     return fresh.eval()

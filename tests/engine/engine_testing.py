@@ -9,6 +9,9 @@ from incls.model.config import tiny_config
 from incls.model.transformer import VQTransformer
 
 
+NGRAMS = dict(lexical_votes=True, ngram_order=3, ngram_buckets=64)  # few buckets: hash collisions too
+
+
 def random_model(seed: int = 0, **changes) -> VQTransformer:
     """A tiny VQ transformer with random weights; codebooks spread like real outputs."""
     torch.manual_seed(seed)
@@ -18,6 +21,8 @@ def random_model(seed: int = 0, **changes) -> VQTransformer:
             block.codebooks.codes.mul_(10.0)  # comparable to head outputs, so codes vary
         if model.lexicon is not None:
             model.lexicon.weight.normal_()  # per-token votes that matter
+        if model.ngram_lexicon is not None:
+            model.ngram_lexicon.weight.normal_()  # and n-gram votes
     return model
 
 

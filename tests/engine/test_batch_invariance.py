@@ -25,7 +25,7 @@ def _rows(w, lw, x: torch.Tensor, codes: torch.Tensor, ids: torch.Tensor):
     qW, k, v = (torch.empty(n, heads, w.hd, dtype=DT) for heads in (w.H, w.Hkv, w.Hkv))
     pw.store_projections(w, lw, x, rows, cache_x, qW, k, v)
     after = pw.finish_rows(w, lw, cache_x, codes.contiguous(), rows)
-    return qW, k, v, after, pw.classify(w, after, ids)
+    return qW, k, v, after, pw.state_votes(w, after) + pw.lexical_votes(w, ids, torch.arange(len(ids)))
 
 
 def _check(model, n_rows: int) -> None:

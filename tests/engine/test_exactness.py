@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from incls.engine import Session, TokenEdit
 
-from engine_testing import assert_matches_fresh, random_model
+from engine_testing import NGRAMS, assert_matches_fresh, random_model
 
 VOCAB = 97
 token_lists = st.lists(st.integers(0, VOCAB - 1), max_size=12)
@@ -32,7 +32,8 @@ def edit_batches(draw, length: int):
 @settings(max_examples=80, deadline=None)
 @given(st.data(), st.lists(st.integers(0, VOCAB - 1), max_size=40), st.integers(0, 3), st.integers(0, 2))
 def test_random_edit_sequences_match_fresh(data, ids, seed, local_layers):
-    model = random_model(seed, local_layers=local_layers, lexical_votes=seed % 2 == 1)
+    heads = [{}, dict(lexical_votes=True), NGRAMS, dict(NGRAMS, ngram_order=2)]
+    model = random_model(seed, local_layers=local_layers, **heads[seed])
     session = Session(model, ids)
     assert_matches_fresh(session)
     for _ in range(data.draw(st.integers(1, 4))):
@@ -42,9 +43,9 @@ def test_random_edit_sequences_match_fresh(data, ids, seed, local_layers):
 
 
 @pytest.mark.parametrize("local_layers", [0, 1, 2])
-@pytest.mark.parametrize("lexical_votes", [False, True])
-def test_fresh_session_equals_model_forward(local_layers, lexical_votes):
-    model = random_model(0, local_layers=local_layers, lexical_votes=lexical_votes)
+@pytest.mark.parametrize("head", [{}, dict(lexical_votes=True), NGRAMS], ids=["linear", "lexicon", "ngrams"])
+def test_fresh_session_equals_model_forward(local_layers, head):
+    model = random_model(0, local_layers=local_layers, **head)
     ids = [random.Random(3).randrange(VOCAB) for _ in range(50)]
     session = Session(model, ids)
     out = model(torch.tensor([ids]))
@@ -111,3 +112,15 @@ def test_long_window_straddling_edits(local_layers):
         b = min(T, a + rng.randrange(5))
         session.apply([TokenEdit(a, b, [rng.randrange(VOCAB) for _ in range(rng.randrange(5))])])
     assert_matches_fresh(session)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data(), st.lists(st.integers(0, VOCAB - 1), min_size=1, max_size=30))
+def test_ngram_votes_after_an_edit_follow_it(data, ids):
+    """With one code per head the layers are position-wise, so only inserted tokens are
+    recomputed: the n-gram votes of the positions after each edit must still change."""
+    model = random_model(2, codebook_size=1, **NGRAMS)
+    session = Session(model, ids)
+    for _ in range(data.draw(st.integers(1, 3))):
+        session.apply(data.draw(edit_batches(len(session.ids))))
+        assert_matches_fresh(session, tol=1e-9)

@@ -14,18 +14,16 @@ from hypothesis import given, settings, strategies as st
 from incls.engine import ChunkedSession, Session, TokenEdit
 from incls.engine.chunked import ParagraphBreaks
 
-from engine_testing import random_model
+from engine_testing import NGRAMS, random_model
 
 BREAKS = ParagraphBreaks(blank=frozenset({0}))
 
 
 @pytest.fixture(scope="module")
 def lexicon_model():
-    """A tiny model whose votes add a per-token lexicon entry (random, so it matters)."""
-    model = random_model(1, lexical_votes=True)
-    with torch.no_grad():
-        model.lexicon.weight.normal_()
-    return model
+    """A tiny model whose votes add per-token and n-gram lexicon entries (random, so they
+    matter): an edit changes the votes of the positions just after it too."""
+    return random_model(1, **NGRAMS)
 
 
 ids_ = st.lists(st.integers(0, 60), min_size=0, max_size=40, unique=True)

@@ -1,6 +1,7 @@
 """The head recipe: a new head on kept layers, fitted from cached final states."""
 
 import random
+from dataclasses import replace
 
 import torch
 
@@ -12,6 +13,7 @@ from incls.train.features import cached_mean_states
 from incls.train.recipe import HeadRecipe, Source, fit_tone_head, with_new_head
 
 LABELS = ("negative", "neutral", "positive")
+SMALL = HeadRecipe(ngram_buckets=1 << 10)  # the default n-grams in a small table
 WORDS = {
     0: ["awful", "terrible", "dreadful", "horrible"],
     1: ["table", "meeting", "agenda", "schedule"],
@@ -39,15 +41,18 @@ def tiny_layers(tokenizer) -> VQTransformer:
 
 def test_new_head_keeps_the_layers_and_reads_the_new_labels(tokenizer):
     layers = tiny_layers(tokenizer)
-    model = with_new_head(layers, LABELS)
+    model = with_new_head(layers, LABELS, SMALL)
     assert model.cfg.labels == LABELS and model.lexicon is not None
     assert torch.equal(model.layers[1].mlp.up_proj.weight, layers.layers[1].mlp.up_proj.weight)
     assert model.classifier.weight.shape == (3, layers.cfg.d_model)
 
 
 def test_head_recipe_learns_three_classes_and_caches_states(tokenizer, tmp_path):
-    model = with_new_head(tiny_layers(tokenizer), LABELS)
-    recipe = HeadRecipe(state_docs=150, max_tokens=32, lexicon_epochs=20, state_epochs=20, lexicon_lr=0.1)
+    # tokens alone: 250 shuffled texts are too few for their n-grams (test_ngram_votes_... reads those)
+    recipe = replace(
+        SMALL, ngram_order=1, state_docs=150, max_tokens=32, lexicon_epochs=20, state_epochs=20, lexicon_lr=0.1
+    )
+    model = with_new_head(tiny_layers(tokenizer), LABELS, recipe)
     summary = fit_tone_head(model, tokenizer, [Source("synthetic", examples(400, 1))], recipe, tmp_path)
     assert summary["state_documents"] == 150 and summary["lexicon_documents"] == 250
     assert len(list(tmp_path.rglob("*.safetensors"))) == 1  # 150 documents: one shard
@@ -59,14 +64,43 @@ def test_head_recipe_learns_three_classes_and_caches_states(tokenizer, tmp_path)
 
 def test_cached_states_are_the_forward_pass_states(tokenizer, tmp_path):
     """The head fitted on cached means scores documents exactly as the model's forward does."""
-    model = with_new_head(tiny_layers(tokenizer), LABELS)
+    model = with_new_head(tiny_layers(tokenizer), LABELS, SMALL)
     with torch.no_grad():
         model.classifier.weight.normal_()
         model.lexicon.weight.normal_()
+        model.ngram_lexicon.weight.normal_()
     ids = encode_all(tokenizer, examples(20, 3).texts, 32)
     means = cached_mean_states(model, ids, tmp_path, "check", progress=False)
     again = cached_mean_states(model, ids, tmp_path, "check", progress=False)  # read back from disk
     assert torch.equal(means, again)
     for doc, mean in zip(ids, means):
-        from_cache = model.classifier(mean) + model.lexicon.weight[doc].mean(0)
+        from_cache = model.classifier(mean) + model.lexical_votes(torch.tensor(doc)).mean(0)
         assert torch.allclose(from_cache, model.document_logits(doc), atol=1e-4)
+
+
+def negations(n: int, seed: int) -> Dataset:
+    """Texts whose tone only word pairs tell: "great" and "awful" each come as often plain
+    as negated ("not great" is negative), so no single token carries the label."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        label = rng.choice([0, 2])
+        word = rng.choice(["great", "awful"])
+        negated = (word == "great") == (label == 0)
+        words = rng.sample(FILLER, 8)
+        words.insert(rng.randrange(9), ("not " if negated else "") + word)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return Dataset(texts, labels, LABELS)
+
+
+def test_ngram_votes_read_what_tokens_alone_cannot(tokenizer, tmp_path):
+    accuracy = {}
+    for order in (1, 2):
+        recipe = replace(SMALL, ngram_order=order, state_docs=0, lexicon_epochs=40, lexicon_lr=0.1)
+        model = with_new_head(tiny_layers(tokenizer), LABELS, recipe)
+        fit_tone_head(model, tokenizer, [Source("negations", negations(1500, 1), state_docs=0)], recipe, tmp_path)
+        test = negations(200, 2)
+        preds = [int(model.document_logits(x).argmax()) for x in encode_all(tokenizer, test.texts, 32)]
+        accuracy[order] = sum(p == y for p, y in zip(preds, test.labels)) / len(preds)
+    assert accuracy[1] < 0.7 and accuracy[2] > 0.9, accuracy
