@@ -45,7 +45,7 @@ class ModelConfig:
     local_layers: int = 0
     lexical_votes: bool = False
     ngram_order: int = 1  # with lexical_votes: n-grams of up to this many tokens vote too
-    ngram_buckets: int = 1 << 19  # hashed rows per n-gram order
+    ngram_buckets: int = 1 << 20  # hashed rows per n-gram order
 
     @property
     def n_layers(self) -> int:

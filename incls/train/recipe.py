@@ -37,8 +37,8 @@ class HeadRecipe:
     lexicon_epochs: int = 6
     lexicon_lr: float = 0.05
     lexicon_decay: float = 1e-7  # L2 weight on the lexicon's entries (divided by their idf squared)
-    ngram_order: int = 3  # token n-grams of up to this many tokens vote (1: tokens alone)
-    ngram_buckets: int = 1 << 19  # hashed rows per n-gram order
+    ngram_order: int = 2  # token n-grams of up to this many tokens vote (1: tokens alone)
+    ngram_buckets: int = 1 << 20  # hashed rows per n-gram order
     state_epochs: int = 40
     state_lr: float = 0.01
     state_decay: float = 0.1  # L2 weight on the linear vote's weights
