@@ -148,7 +148,7 @@ class ChunkedSession:
     @classmethod
     def from_sessions(
         cls, model, sessions: list[Session], breaks: ParagraphBreaks = ParagraphBreaks(), max_chunk_tokens: int = 512
-    ) -> "ChunkedSession":
+    ) -> ChunkedSession:
         """A chunked session from sessions of the chunks `split_chunks` gives, built one by one
         (so that a caller can spread a long document's first forward over time)."""
         self = cls(model, (), breaks, max_chunk_tokens)

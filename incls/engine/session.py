@@ -49,7 +49,7 @@ class LayerThreads:
         self.all = torch.get_num_threads()
         self.current = self.all
 
-    def __enter__(self) -> "LayerThreads":
+    def __enter__(self) -> LayerThreads:
         return self
 
     def for_rows(self, n_rows: int) -> None:
@@ -262,7 +262,7 @@ class Session:
         self,
         cache: LayerCache,
         lw,
-        edit: "_EditGeometry",
+        edit: _EditGeometry,
         dirty,
         x_dirty,
         ops: OpCounter,
@@ -286,7 +286,7 @@ class Session:
         self,
         cache: LayerCache,
         lw,
-        edit: "_EditGeometry",
+        edit: _EditGeometry,
         dirty,
         x_dirty,
         ops: OpCounter,

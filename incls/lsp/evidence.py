@@ -55,7 +55,7 @@ class Span:
     old_end: int
     new_end: int
 
-    def then(self, start: int, end: int, length: int) -> "Span":
+    def then(self, start: int, end: int, length: int) -> Span:
         """This change followed by replacing [start, end) (coordinates after this one) with `length` items."""
         lo = min(self.start, start)
         reach = max(self.new_end, end)
@@ -76,7 +76,7 @@ class Votes:
         self.C = n_classes
 
     @classmethod
-    def of(cls, session, n_classes: int) -> "Votes":
+    def of(cls, session, n_classes: int) -> Votes:
         if hasattr(session, "vote_blocks"):
             return cls(session.vote_blocks(), n_classes)
         return cls([(0, session.votes)], n_classes)
@@ -171,7 +171,7 @@ class Evidence:
         total = float(centred.clamp(min=0).sum())
         return centred / total if total > 0 else torch.zeros_like(centred)
 
-    def in_source(self, projection) -> "Evidence":
+    def in_source(self, projection) -> Evidence:
         """This evidence with the units' source ranges (`projection.source_range` of each)."""
         ranges = [projection.source_range(a, b) for a, b in zip(self.starts, self.ends)]
         return replace(self, src_starts=tuple(a for a, _ in ranges), src_ends=tuple(b for _, b in ranges))

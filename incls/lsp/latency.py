@@ -51,8 +51,8 @@ def documents(tokenizer, sizes: list[int]) -> dict[str, str]:
 
 
 def measure(text: str, full_recompute: bool, edits: int, seed: int) -> dict:
-    from .client import StdioClient, is_diagnostics
     from ..text import LineIndex
+    from .client import StdioClient, is_diagnostics
 
     env = dict(os.environ, INCLS_FULL_RECOMPUTE="1" if full_recompute else "0")
     client = StdioClient(env=env, stderr=sys.stderr)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from lsprotocol import types
 
 from ..text import LineIndex
-from .core import Report
 from . import tone
+from .core import Report
 from .settings import Settings
 
 SOURCE = "incls"

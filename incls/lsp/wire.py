@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable
 
 log = logging.getLogger(__name__)
 

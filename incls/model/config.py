@@ -56,14 +56,14 @@ class ModelConfig:
         """Query heads sharing one key/value head (grouped-query attention)."""
         return self.n_heads // self.n_kv_heads
 
-    def replace(self, **changes) -> "ModelConfig":
+    def replace(self, **changes) -> ModelConfig:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelConfig":
+    def from_json(cls, text: str) -> ModelConfig:
         raw = json.loads(text)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(raw) - known

@@ -100,7 +100,7 @@ def paragraph_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     while lo > 0:
         window = max(0, start - span)
         last = None
-        for last in BLANK_LINE.finditer(text, window, start):
+        for last in BLANK_LINE.finditer(text, window, start):  # noqa: B007 (keeps the last match)
             pass
         if last is not None:
             lo = last.end()
@@ -185,7 +185,7 @@ def _paragraph(text: str, start: int, end: int) -> list[Unit]:
                 last + 1 < len(lines)
                 and last + 1 - i <= SIGNATURE_LINES
                 and _words(text, *lines[last + 1]) <= NAME_WORDS
-                and not text[lines[last + 1][1] - 1] in "!?"
+                and text[lines[last + 1][1] - 1] not in "!?"
             ):
                 last += 1
             units.append(Unit(a, lines[last][1], SIGNOFF))

@@ -50,7 +50,7 @@ class TokenBytes:
     spans still tile the text.
     """
 
-    _cache: dict[int, "TokenBytes"] = {}
+    _cache: dict[int, TokenBytes] = {}
 
     def __init__(self, tokenizer) -> None:
         # the byte-to-character table of byte-level BPE (GPT-2's, as the tokenizer's ByteLevel uses)
@@ -74,7 +74,7 @@ class TokenBytes:
                 self.of_id.append(bytes(to_byte[c] for c in token))
 
     @classmethod
-    def of(cls, tokenizer) -> "TokenBytes":
+    def of(cls, tokenizer) -> TokenBytes:
         key = id(tokenizer)
         if key not in cls._cache:
             cls._cache[key] = cls(tokenizer)

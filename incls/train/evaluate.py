@@ -20,7 +20,7 @@ from ..model.base import load_tokenizer
 from ..model.checkpoint import DEFAULT_MODEL, DEFAULT_TWIN, load_model, read_checkpoint
 from . import baselines
 from .batches import bucketed, encode_all, pad
-from .data import Dataset, DataError, load_user_file, split_user_data
+from .data import DataError, Dataset, load_user_file, split_user_data
 from .sets import SETS, columns, parse_sets, restricted_argmax, training_sources
 
 EVAL_MAX_TOKENS = 512

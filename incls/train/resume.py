@@ -80,7 +80,7 @@ class StopOnInterrupt:
         self.requested = True
         self.log("\ninterrupted: stopping after this step, with a checkpoint (Ctrl-C again to stop at once)")
 
-    def __enter__(self) -> "StopOnInterrupt":
+    def __enter__(self) -> StopOnInterrupt:
         if self.active and threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return self

@@ -9,16 +9,16 @@ mapped onto the model's by name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from .data import (
     IMDB_LABELS,
     TONE_LABELS,
-    Dataset,
     DataError,
+    Dataset,
     everyday_dev,
     imdb_split,
     news_as_neutral,
