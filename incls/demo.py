@@ -69,7 +69,8 @@ def run(args) -> int:
         print(f"server ready in {time.perf_counter() - started:.1f} s; diagnostic: {first_message}\n")
         sentence = args.sentence or FLIP.get(first_label, FLIP["negative"])
         print(f"typing:{sentence}\n")
-        text, version, sent_at, latencies = review, 1, {}, []
+        text, version, sent_at = review, 1, {}
+        latencies: list[float] = []
         updates = 0
         for ch in sentence:
             position = end_position(text)

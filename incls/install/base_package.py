@@ -67,6 +67,7 @@ def install(python: str = sys.executable, log=print, force: bool = False) -> Non
     except OSError as exc:
         raise PipError(f"cannot run {python} to install {REQUIREMENT}: {exc}") from exc
     tail: list[str] = []
+    assert proc.stdout is not None  # opened as a pipe
     for line in proc.stdout:
         line = line.rstrip()
         if line:

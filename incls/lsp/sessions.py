@@ -92,7 +92,7 @@ class SessionBuild:
         full, chunk_tokens = mode
         self.spans = None if full or len(ids) <= chunk_tokens else split_chunks(ids, factory.breaks, chunk_tokens)
         self.parts: list[Session] = []
-        self.session = None
+        self.session: object | None = None  # the session, once built
 
     def step(self) -> bool:
         """Build the next part; True once `session` is ready."""

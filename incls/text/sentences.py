@@ -245,8 +245,8 @@ def _breaks(text: str, m: re.Match, end: int) -> bool:
         return False
     if len(punct) > 1 or punct == "…":  # an ellipsis before a capital ends a sentence
         return True
-    word = WORD_BEFORE.search(text, max(0, m.start() - 40), m.start())
-    word = word.group(0).lstrip("\"'“‘([«").lower() if word else ""
+    before = WORD_BEFORE.search(text, max(0, m.start() - 40), m.start())
+    word = before.group(0).lstrip("\"'“‘([«").lower() if before else ""
     if word in ABBREVIATIONS:
         return False
     if word in NUMBER_ABBREVIATIONS and following.isdigit():

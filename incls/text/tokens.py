@@ -13,6 +13,7 @@ tokens may split a character (an emoji is often two or three tokens).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +32,7 @@ class TokenEdit:
 
     start: int
     end: int
-    new_ids: tuple[int, ...] = field(default=())
+    new_ids: Sequence[int] = field(default=())  # stored as a tuple
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "new_ids", tuple(self.new_ids))

@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -188,7 +189,7 @@ def run(args) -> int:
     start = time.time()
     tokenizer = load_tokenizer()
     model = load_model(model_path)
-    result = {
+    result: dict[str, Any] = {
         "model": str(model_path),
         "twin": str(twin_path) if twin_path else None,
         "max_tokens": EVAL_MAX_TOKENS,
