@@ -69,7 +69,8 @@ def run(args) -> int:
         print(f"server ready in {time.perf_counter() - started:.1f} s; diagnostic: {first_message}\n")
         sentence = args.sentence or FLIP.get(first_label, FLIP["negative"])
         print(f"typing:{sentence}\n")
-        text, version, sent_at, latencies = review, 1, {}, []
+        text, version, sent_at = review, 1, {}
+        latencies: list[float] = []
         updates = 0
         for ch in sentence:
             position = end_position(text)
@@ -78,7 +79,7 @@ def run(args) -> int:
                 uri, version, [{"range": {"start": position, "end": position}, "text": ch}]
             )
             text += ch
-            updates += _drain(client, uri, sent_at, latencies, text, lambda l: None)
+            updates += _drain(client, uri, sent_at, latencies, text)
             time.sleep(args.delay)
         stamp, message = client.wait_for(is_diagnostics(uri, version), timeout=60)
         latencies.append((stamp - sent_at[version]) * 1000)
@@ -102,7 +103,7 @@ def run(args) -> int:
     return 0
 
 
-def _drain(client, uri: str, sent_at: dict, latencies: list, text: str, _) -> int:
+def _drain(client, uri: str, sent_at: dict, latencies: list, text: str) -> int:
     """Print the updates that have arrived; return how many."""
     import queue
 

@@ -118,7 +118,7 @@ def hf_twin(twin_model):
         num_key_value_heads=cfg.n_kv_heads,
         head_dim=cfg.head_dim,
         rms_norm_eps=cfg.rms_eps,
-        rope_theta=cfg.rope_theta,
+        rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_theta},
         max_position_embeddings=16384,
         tie_word_embeddings=False,
     )

@@ -50,7 +50,7 @@ def run(args) -> int:
     from .runner import replay
     from .streams import KINDS, build_stream
 
-    plan = QUICK_PLAN if args.quick else FULL_PLAN
+    plan: tuple[tuple[int, int], ...] = QUICK_PLAN if args.quick else FULL_PLAN
     if args.lengths:
         plan = tuple(p for p in plan if p[0] in args.lengths)
         if not plan:
@@ -68,7 +68,8 @@ def run(args) -> int:
 
     probe = tokenizer.encode(texts[0]).ids[:300]
     threads = fastest_threads(lambda: full_recompute(model, probe), args.threads)
-    records, memory = [], {}
+    records: list = []
+    memory: dict = {}
     for length, n_edits in plan:
         for k, kind in enumerate(KINDS):
             stream = build_stream(kind, texts, tokenizer, length, n_edits, seed=args.seed * 1000 + length + k)

@@ -20,7 +20,7 @@ def _ratio(a, b):
 def group_summary(records) -> dict:
     """Medians and p95 of one group of edit records."""
     get = lambda name: [getattr(r, name) for r in records]
-    out = {"edits": len(records)}
+    out: dict[str, float | None] = {"edits": len(records)}
     for name in ("ops_incremental", "ops_full", "ops_prefix", "wall_incremental", "wall_full", "wall_prefix"):
         values = get(name)
         out[f"{name}_median"] = statistics.median(values) if values else None
@@ -47,7 +47,7 @@ def summarize(records, memory: dict, settings: dict) -> dict:
     word = [r for r in records if r.kind == "word"] or records
     head = group_summary(word)
     checked = [r for r in records if r.checked]
-    groups = {}
+    groups: dict[tuple, list] = {}
     for r in records:
         groups.setdefault((r.kind, r.length), []).append(r)
     return {

@@ -34,7 +34,7 @@ class LayerCache:
     margin: torch.Tensor | None = None  # (S, H) float64
 
     @classmethod
-    def empty(cls, w: EngineWeights, local: bool) -> "LayerCache":
+    def empty(cls, w: EngineWeights, local: bool) -> LayerCache:
         z = lambda *shape, dtype=DT: torch.zeros(0, *shape, dtype=dtype)
         cache = cls(
             x=z(w.d, dtype=PW), qW=z(w.H, w.hd), k=z(w.Hkv, w.hd), v=z(w.Hkv, w.hd), codes=z(w.H, dtype=torch.long)

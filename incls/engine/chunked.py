@@ -148,7 +148,7 @@ class ChunkedSession:
     @classmethod
     def from_sessions(
         cls, model, sessions: list[Session], breaks: ParagraphBreaks = ParagraphBreaks(), max_chunk_tokens: int = 512
-    ) -> "ChunkedSession":
+    ) -> ChunkedSession:
         """A chunked session from sessions of the chunks `split_chunks` gives, built one by one
         (so that a caller can spread a long document's first forward over time)."""
         self = cls(model, (), breaks, max_chunk_tokens)
@@ -206,7 +206,7 @@ class ChunkedSession:
         if not sized:
             return self.sessions[0].document_logits()
         total = sum(n for n, _ in sized)
-        return sum(n * logits for n, logits in sized) / total
+        return sum((n * logits for n, logits in sized), torch.zeros_like(sized[0][1])) / total
 
     def running_logits(self) -> torch.Tensor:
         return torch.cat([s.running_logits() for s in self.sessions])
@@ -245,7 +245,7 @@ def _changed_votes(
     n_old = 0 if old_votes is None else len(old_votes)
     inside = (src[positions] >= 0) & (old >= 0) & (old < n_old)
     same = torch.zeros(len(positions), dtype=torch.bool)
-    if n_old:
+    if old_votes is not None and n_old:
         same[inside] = (new_votes[inside] == old_votes[old[inside]]).all(-1)
     return positions[~same]
 

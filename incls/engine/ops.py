@@ -30,7 +30,7 @@ class UnitCosts:
     W: int
 
     @classmethod
-    def of(cls, w) -> "UnitCosts":
+    def of(cls, w) -> UnitCosts:
         return cls(
             qkv=w.d * (w.H + 2 * w.Hkv) * w.hd,
             search=w.H * w.K * w.hd,

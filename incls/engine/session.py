@@ -49,7 +49,7 @@ class LayerThreads:
         self.all = torch.get_num_threads()
         self.current = self.all
 
-    def __enter__(self) -> "LayerThreads":
+    def __enter__(self) -> LayerThreads:
         return self
 
     def for_rows(self, n_rows: int) -> None:
@@ -193,6 +193,7 @@ class Session:
         """(T, H, hd) float64 head outputs N / Z of a layer that attends beyond W, in position
         order: the accumulators an update corrects in place (for measuring their drift)."""
         cache, rows = self.layers[layer], self.slots.of
+        assert cache.N is not None and cache.Z is not None  # a layer attending beyond W
         return cache.N[rows] / cache.Z[rows][..., None]
 
     def memory_bytes(self) -> int:
@@ -273,7 +274,7 @@ class Session:
         self,
         cache: LayerCache,
         lw,
-        edit: "_EditGeometry",
+        edit: _EditGeometry,
         dirty,
         x_dirty,
         ops: OpCounter,
@@ -297,7 +298,7 @@ class Session:
         self,
         cache: LayerCache,
         lw,
-        edit: "_EditGeometry",
+        edit: _EditGeometry,
         dirty,
         x_dirty,
         ops: OpCounter,
@@ -343,6 +344,7 @@ class Session:
         s_rows = rows_of[search]
         codes, margin = pw.search_codes(lw, o)
         ops.add("search", search.numel() * self.units.search)
+        assert cache.o_ref is not None and cache.margin is not None  # a layer attending beyond W
         cache.o_ref[s_rows], cache.margin[s_rows] = o, margin
         moved = (codes != cache.codes[s_rows]).any(-1) & ~dirty_mask[search]
         cache.codes[s_rows] = codes
@@ -374,6 +376,8 @@ class Session:
         to search (sorted: dirty ones and clean ones whose output left the margin ball) and
         their head outputs."""
         w, units = self.w, self.units
+        assert cache.m is not None and cache.Z is not None and cache.N is not None  # a layer attending beyond W
+        assert cache.o_ref is not None and cache.margin is not None
         k_pos, v_pos = cache.k[rows_of], cache.v[rows_of]  # (T, Hkv, hd) position order
         rows = (~dirty_mask[first:]).nonzero().squeeze(1) + first  # (nA,) clean rows to update
         refresh = EMPTY
@@ -433,6 +437,7 @@ class Session:
     ) -> torch.Tensor:
         """Correct the accumulators of clean rows; returns rows whose mass cancelled (to recompute)."""
         w, units = self.w, self.units
+        assert cache.m is not None and cache.Z is not None and cache.N is not None  # a layer attending beyond W
         r_rows = rows_of[rows]
         acc = RowAccumulators(cache.m[r_rows], cache.Z[r_rows], cache.N[r_rows])
         qW = cache.qW[r_rows]  # (nA, H, hd)

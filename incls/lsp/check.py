@@ -79,6 +79,7 @@ def run(args) -> int:
     for name, text, problem in inputs:
         entry = {"file": name, "label": None, "probabilities": None}
         if problem is None:
+            assert core is not None and text is not None  # read_input gives a text exactly when no problem
             core.open(name, text, 1, prose.kind_of_path(name) if args.language == "auto" else args.language)
             report = _classify(core, name)
             core.close(name)
@@ -95,7 +96,7 @@ def run(args) -> int:
         if not args.json:
             if "error" in entry:
                 print(f"{name}: error: {entry['error']}", file=sys.stderr)
-            elif args.explain:
+            elif args.explain and core is not None:
                 print(explain_text(name, report, core.settings))
             elif entry["label"] is None:
                 print(f"{name}: empty")
@@ -108,6 +109,7 @@ def run(args) -> int:
 
 def _classify(core, uri: str):
     """Step the core until the document's reading is ready (a long one is built chunk by chunk)."""
-    while (report := core.compute(uri)).more:
+    while (report := core.compute(uri)) is not None and report.more:
         pass
+    assert report is not None  # the document is open
     return report

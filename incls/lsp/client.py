@@ -42,7 +42,7 @@ def read_message(stream) -> dict | None:
 def answer(request: dict) -> dict:
     """What a plain client answers the server's own requests (progress tokens, configuration)."""
     params = request.get("params") or {}
-    result = [{}] * len(params["items"]) if request["method"] == "workspace/configuration" else None
+    result: list[dict] | None = [{}] * len(params["items"]) if request["method"] == "workspace/configuration" else None
     return {"jsonrpc": "2.0", "id": request["id"], "result": result}
 
 
@@ -60,8 +60,10 @@ class StdioClient:
     # -- wire -----------------------------------------------------------------------------
 
     def _send(self, message: dict) -> None:
-        self.process.stdin.write(frame(message))
-        self.process.stdin.flush()
+        stdin = self.process.stdin
+        assert stdin is not None  # opened as a pipe
+        stdin.write(frame(message))
+        stdin.flush()
 
     def _read(self) -> None:
         while (message := read_message(self.process.stdout)) is not None:

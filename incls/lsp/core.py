@@ -27,18 +27,24 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import torch
 
-from ..text import InvalidPosition, LineIndex, TextEdit, TokenEdit, TokenizedText, diff_texts
-from ..text import prose
+from ..text import InvalidPosition, LineIndex, TextEdit, TokenEdit, TokenizedText, diff_texts, prose
 from ..text.positions import units
+from ..text.projection import IncrementalProjection
 from ..text.surrogates import for_model, joined, split_pair
 from ..text.tokens import TokenBytes
 from .binary import looks_binary
 from .evidence import Evidence, Ledger, Span, Votes, then
 from .sessions import SessionBuild, SessionFactory, paragraph_breaks
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+    from ..model.transformer import VQTransformer
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +71,7 @@ class PendingEdit:
     old_end: int
     new_end: int
 
-    def then(self, edit: TokenEdit) -> "PendingEdit":
+    def then(self, edit: TokenEdit) -> PendingEdit:
         start = min(self.start, edit.start)
         reach = max(self.new_end, edit.end)
         old_end = reach - (self.new_end - self.old_end)
@@ -77,7 +83,7 @@ class Document:
     uri: str
     text: str  # exactly the client's text
     version: int | None
-    lines: LineIndex = field(default=None)  # of `text`, kept up to date by each edit
+    lines: LineIndex = field(init=False)  # of `text`, kept up to date by each edit (set on open)
     size: int = 0  # UTF-8 bytes of `text`
     nuls: int = 0  # NUL characters in `text`
     tokens: TokenizedText | None = None
@@ -94,7 +100,7 @@ class Document:
     over_cap: int | None = None  # a prefix of this many code points is over maxDocumentTokens
     last_used: int = 0
     kind: str = "plaintext"  # the projection: "plaintext", "markdown" or "latex"
-    projection: object | None = None  # IncrementalProjection of the text with lone halves replaced (None: plain text)
+    projection: IncrementalProjection | None = None  # of the text with lone halves replaced (None: plain text)
     read: tuple | None = None  # (session, Report) of the last reading, in the projection's offsets
 
     @property
@@ -150,8 +156,8 @@ class Core:
         self.encoding = encoding
         self.documents: dict[str, Document] = {}
         self.lock = threading.Lock()
-        self.tokenizer = None
-        self.model = None
+        self.tokenizer: Tokenizer | None = None
+        self.model: VQTransformer | None = None
         self.factory: SessionFactory | None = None
         self._clock = 0
 
@@ -238,6 +244,7 @@ class Core:
                 self._check_limits(doc)
 
     def _text_edit(self, doc: Document, change: Change) -> TextEdit:
+        assert change.range is not None  # a whole-text change is not an edit
         try:
             start = self._offset(doc, *change.range[0])
             end = self._offset(doc, *change.range[1])
@@ -272,9 +279,10 @@ class Core:
         doc.text = text
         if doc.over_cap is not None and edit.start <= doc.over_cap:
             doc.over_cap = None  # the probed prefix changed: count again
-        model_edit: TextEdit | None = TextEdit(edit.start, edit.end, for_model(edit.text))
+        read_edit = TextEdit(edit.start, edit.end, for_model(edit.text))
+        model_edit: TextEdit | None = read_edit
         if doc.projection is not None:  # the model reads the projection: pass on the edit of it
-            model_edit = doc.projection.apply(model_edit)
+            model_edit = doc.projection.apply(read_edit)
             if model_edit.start == model_edit.end and not model_edit.text:
                 model_edit = None  # inside code or markup: nothing the model reads changed
         if model_edit is not None and doc.tokens is not None:
@@ -362,6 +370,7 @@ class Core:
             report = Report(uri, doc.version, doc.text, skip_reason=doc.skip_reason, skip_kind=doc.skip_kind)
             if self.model is None:
                 return report
+            assert self.factory is not None  # loaded with the model
             if doc.skip_reason:
                 doc.changed_at = None
                 return report
@@ -379,6 +388,7 @@ class Core:
                 report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
                 return report
             if rebuild and (doc.build is None or doc.build.mode != mode):
+                assert doc.tokens is not None  # tokenized above, or skipped
                 doc.build = SessionBuild(self.factory, list(doc.tokens.ids), mode)
                 doc.pending = None  # edits from here on are relative to the build's ids
             build = doc.build if rebuild else None
@@ -394,10 +404,12 @@ class Core:
         to return at once (`more`: call again), or None to go on."""
         text, cap = doc.prose, self.settings.maxDocumentTokens
         probe = PROBE_CHARS_PER_TOKEN * cap
+        tokenizer = self.tokenizer
+        assert tokenizer is not None  # called once the model is loaded
         self.lock.release()
         try:
-            over = len(text) > probe and len(self.tokenizer.encode(text[:probe]).ids) > cap + 1
-            tokens = None if over else TokenizedText(self.tokenizer, text)
+            over = len(text) > probe and len(tokenizer.encode(text[:probe]).ids) > cap + 1
+            tokens = None if over else TokenizedText(tokenizer, text)
         finally:
             self.lock.acquire()
         if self.documents.get(doc.uri) is not doc:  # closed meanwhile
@@ -441,11 +453,12 @@ class Core:
             session = doc.session
             if session is None:  # evicted meanwhile: rebuilt by the next step
                 return Report(doc.uri, doc.version, doc.text, more=True)
+            assert doc.tokens is not None and self.model is not None and self.factory is not None  # a session's makings
             report = Report(doc.uri, doc.version, doc.text)
             changed_at, doc.changed_at = doc.changed_at, None
             pending, doc.pending = doc.pending, None
             chars, doc.pending_chars = doc.pending_chars, None
-            pending_ids = tuple(doc.tokens.ids[pending.start : pending.new_end]) if pending else None
+            pending_ids = tuple(doc.tokens.ids[pending.start : pending.new_end]) if pending else ()
             char_ends, text = doc.tokens.char_ends.copy(), doc.tokens.text  # the model's text: lone halves replaced
             if doc.ledger is not None and doc.ledger[0] is session:
                 ledger, fresh = doc.ledger[1], False
@@ -481,6 +494,7 @@ class Core:
         return report
 
     def _read(self, report: Report, session, text: str, char_ends, stats) -> Report:
+        assert self.model is not None  # a session is read once the model is loaded
         labels = tuple(self.model.cfg.labels)
         with torch.no_grad():
             probs = session.document_logits().float().softmax(-1).tolist()

@@ -55,7 +55,7 @@ class Span:
     old_end: int
     new_end: int
 
-    def then(self, start: int, end: int, length: int) -> "Span":
+    def then(self, start: int, end: int, length: int) -> Span:
         """This change followed by replacing [start, end) (coordinates after this one) with `length` items."""
         lo = min(self.start, start)
         reach = max(self.new_end, end)
@@ -76,7 +76,7 @@ class Votes:
         self.C = n_classes
 
     @classmethod
-    def of(cls, session, n_classes: int) -> "Votes":
+    def of(cls, session, n_classes: int) -> Votes:
         if hasattr(session, "vote_blocks"):
             return cls(session.vote_blocks(), n_classes)
         return cls([(0, session.votes)], n_classes)
@@ -171,20 +171,22 @@ class Evidence:
         total = float(centred.clamp(min=0).sum())
         return centred / total if total > 0 else torch.zeros_like(centred)
 
-    def in_source(self, projection) -> "Evidence":
+    def in_source(self, projection) -> Evidence:
         """This evidence with the units' source ranges (`projection.source_range` of each)."""
         ranges = [projection.source_range(a, b) for a, b in zip(self.starts, self.ends)]
         return replace(self, src_starts=tuple(a for a, _ in ranges), src_ends=tuple(b for _, b in ranges))
 
     def range_of(self, i: int) -> tuple[int, int]:
         """Unit i's range in the source."""
-        if self.src_starts is None:
+        if self.src_starts is None or self.src_ends is None:
             return self.starts[i], self.ends[i]
         return self.src_starts[i], self.src_ends[i]
 
     def at(self, offset: int) -> int | None:
         """Index of the unit holding source offset `offset` (its end included), or None."""
-        starts, ends = (self.starts, self.ends) if self.src_starts is None else (self.src_starts, self.src_ends)
+        starts, ends = (self.starts, self.ends)
+        if self.src_starts is not None and self.src_ends is not None:
+            starts, ends = self.src_starts, self.src_ends
         i = bisect_right(starts, offset) - 1
         if i >= 0 and offset <= ends[i]:
             return i
@@ -202,6 +204,10 @@ class Ledger:
 
     def __init__(self, n_classes: int) -> None:
         self.C = n_classes
+        self._clear()
+
+    def _clear(self) -> None:
+        n_classes = self.C
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.kinds: list[str] = []
@@ -219,7 +225,7 @@ class Ledger:
 
     def rebuild(self, text: str, char_ends, votes: Votes) -> None:
         """Split and sum everything (a new document or session)."""
-        self.__init__(self.C)
+        self._clear()
         self.update(text, char_ends, votes, Span(0, 0, len(text)), Span(0, 0, len(char_ends)), None)
 
     def update(
@@ -278,9 +284,9 @@ class Ledger:
             sums = torch.stack([votes.sum(self.t0[i], self.t1[i]) for i in rows])  # (m, C)
             self.sums[rows] = sums
             counts = torch.tensor([max(1, self.t1[i] - self.t0[i]) for i in rows], dtype=DT)
-            p, j = (sums / counts[:, None]).softmax(-1).max(-1)  # (m,), (m,)
+            p, best = (sums / counts[:, None]).softmax(-1).max(-1)  # (m,), (m,)
             centred = (sums - sums.mean(-1, keepdim=True)).tolist()  # (m, C)
-            for i, own, own_p, c in zip(rows, j.tolist(), p.tolist(), centred):
+            for i, own, own_p, c in zip(rows, best.tolist(), p.tolist(), centred):
                 self.own[i], self.own_p[i], self.centred[i] = own, own_p, tuple(c)
         self.summed = len(todo)
         self.text, self.n_tokens = text, T

@@ -7,6 +7,8 @@ of all units add up to the document's logits.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from ..text import LineIndex
 from . import tone
 from .core import Report
@@ -18,7 +20,7 @@ def _position(index: LineIndex, offset: int) -> dict:
     return {"line": line, "character": character}
 
 
-def evidence_json(report: Report, settings: Settings, ignored: set[str] = frozenset()) -> dict:
+def evidence_json(report: Report, settings: Settings, ignored: AbstractSet[str] = frozenset()) -> dict:
     """{"tone", "confidence", "logits", "sentences": [...], "hints": [...]} for one report."""
     t = tone.document_tone(report.labels, report.probabilities)
     ev = report.evidence

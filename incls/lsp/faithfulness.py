@@ -63,8 +63,9 @@ class Reader:
         self.n += 1
         uri = f"faithfulness:{self.n}"
         self.core.open(uri, text, 1)
-        while (report := self.core.compute(uri)).more:  # a long document is built chunk by chunk
+        while (report := self.core.compute(uri)) is not None and report.more:  # a long one is built chunk by chunk
             pass
+        assert report is not None  # the document is open
         self.core.close(uri)
         return report
 
@@ -88,7 +89,7 @@ def comprehensiveness(
     reader: Reader, texts: list[str], ks: list[int], draws: int, seed: int, rank: str = "pull"
 ) -> dict:
     rng = random.Random(seed)
-    rows = {k: {"top": [], "random": []} for k in ks}
+    rows: dict[int, dict[str, list]] = {k: {"top": [], "random": []} for k in ks}
     for text in texts:
         report = reader.read(text)
         if report.empty or report.evidence is None:

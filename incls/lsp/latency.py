@@ -25,6 +25,7 @@ import random
 import statistics
 import sys
 import time
+from typing import Any
 
 TARGETS_MS = {"p50": 50.0, "p95": 150.0}  # at 300 tokens on 2 cores
 
@@ -51,8 +52,8 @@ def documents(tokenizer, sizes: list[int]) -> dict[str, str]:
 
 
 def measure(text: str, full_recompute: bool, edits: int, seed: int) -> dict:
-    from .client import StdioClient, is_diagnostics
     from ..text import LineIndex
+    from .client import StdioClient, is_diagnostics
 
     env = dict(os.environ, INCLS_FULL_RECOMPUTE="1" if full_recompute else "0")
     client = StdioClient(env=env, stderr=sys.stderr)
@@ -95,11 +96,13 @@ def outside_engine(tokenizer, name: str, text: str, edits: int, seed: int) -> di
     core = Core()
     core.load(tokenizer, load_model(log=lambda message: None))
     core.open(name, text, 1)
-    while core.compute(name).more:
+    while (first := core.compute(name)) is not None and first.more:
         pass
     rng = random.Random(seed)
     index = LineIndex(text, "utf-16")
-    change_ms, outside_ms, engine_ms = [], [], []
+    change_ms: list[float] = []
+    outside_ms: list[float] = []
+    engine_ms: list[float] = []
     for version in range(2, edits + 2):
         offset = rng.randrange(len(text) + 1)
         position = index.position(offset)
@@ -109,6 +112,7 @@ def outside_engine(tokenizer, name: str, text: str, edits: int, seed: int) -> di
         changed = time.perf_counter()
         report = core.compute(name)
         done = time.perf_counter()
+        assert report is not None  # the document is open
         text = text[:offset] + ch + text[offset:]
         index.edit(offset, offset, text)
         change_ms.append((changed - started) * 1000)
@@ -154,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..model.base import load_tokenizer
 
     tokenizer = load_tokenizer()
-    results = {
+    results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0]},
         "targets_ms_at_300_tokens": TARGETS_MS,
         "runs": [],

@@ -5,8 +5,8 @@ from __future__ import annotations
 from lsprotocol import types
 
 from ..text import LineIndex
-from .core import Report
 from . import tone
+from .core import Report
 from .settings import Settings
 
 SOURCE = "incls"
@@ -35,7 +35,7 @@ def first_line_range(index: LineIndex, offset: int = 0) -> types.Range:
 def hints_for(report: Report, settings: Settings, ignored: set[str]) -> list[tone.Hint]:
     """The sentences to point out in this report (none for an empty or neutral document)."""
     t = tone.document_tone(report.labels, report.probabilities)
-    if report.empty or report.evidence is None or tone.is_quiet(t):
+    if report.empty or report.evidence is None or t is None or tone.is_quiet(t):
         return []
     return tone.hints(report.evidence, t, settings.sentenceHints, settings.sentenceThreshold, ignored)
 
@@ -49,7 +49,7 @@ def diagnostics(
     Nothing for an empty or whitespace-only document, nor for a neutral one (see `incls.lsp.tone`).
     """
     t = tone.document_tone(report.labels, report.probabilities)
-    if report.empty or tone.is_quiet(t):
+    if report.empty or t is None or tone.is_quiet(t):
         return []
     index = index or LineIndex(report.text, encoding)
     out = [
@@ -109,14 +109,14 @@ def hover_markdown(
             f"Document: {_probabilities(report.labels, report.probabilities)}",
         ]
         top = hints_for(report, settings, ignored)
-        if top:
+        if top and evidence is not None:
             lines += ["", "Evidence:"]
             lines += [
                 f"- “{tone.excerpt(evidence.unit_text(h.index))}” reads {tone.describe(h.label, h.probability)}"
                 f" ({tone.percent(h.share)} of the {t.label} evidence)"
                 for h in top
             ]
-    if i is not None:
+    if i is not None and evidence is not None:
         reading = evidence.readings()[i].tolist()
         j = max(range(len(reading)), key=reading.__getitem__)
         share = float(evidence.shares(t.index)[i])
@@ -140,13 +140,13 @@ def hover_markdown(
 
 def status(report: Report | None, uri: str, state: str, message: str = "") -> dict:
     """Payload of the `incls/status` notification (the VS Code status bar shows it)."""
-    payload = {"uri": uri, "state": state, "message": message}
+    payload: dict[str, object] = {"uri": uri, "state": state, "message": message}
     if report is not None and report.empty:
         payload.update({"version": report.version, "state": "empty", "tone": None, "confidence": None})
         return payload
-    if report is None or report.label is None:
+    t = None if report is None else tone.document_tone(report.labels, report.probabilities)
+    if report is None or report.label is None or t is None:
         return payload
-    t = tone.document_tone(report.labels, report.probabilities)
     ops_saved = (report.ops_full / report.ops) if report.ops and report.ops_full else None
     payload.update(
         {

@@ -23,6 +23,7 @@ import statistics
 import sys
 import textwrap
 import time
+from typing import Any
 
 TARGETS_MS = {"paragraph_p50": 20.0, "code_block_p50": 2.0}
 CODE = [
@@ -92,7 +93,7 @@ def measure(text: str, edits: int, seed: int) -> dict:
 
     client = StdioClient(stderr=sys.stderr)
     uri = "file:///tmp/incls-latency.md"
-    results = {}
+    results: dict[str, Any] = {}
     try:
         client.initialize()
         started = time.perf_counter()

@@ -63,6 +63,7 @@ class Unreadable:
 class InclsProtocol(LanguageServerProtocol):
     """Document sync goes to our handlers untouched; the lifecycle is enforced for every message."""
 
+    _server: InclsServer
     initialize_seen = False
 
     def _user(self, method, params):
@@ -150,6 +151,8 @@ class Writer(StdoutWriter):
 
 
 class InclsServer(LanguageServer):
+    protocol: InclsProtocol
+
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(
             "incls",
@@ -449,7 +452,7 @@ def build_server(settings: Settings | None = None) -> InclsServer:
             except InvalidPosition:
                 return actions
             i = present.sentence_at(report, offset)
-            if i is not None:
+            if i is not None and report.evidence is not None:
                 actions.append(_action("Ignore this sentence (incls)", CMD_IGNORE, [uri, report.evidence.key(i)]))
         return actions
 

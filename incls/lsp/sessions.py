@@ -87,12 +87,12 @@ def paragraph_breaks(token_bytes) -> ParagraphBreaks:
 class SessionBuild:
     """A session for `ids` made in steps: one chunk of a long document per `step()`."""
 
-    def __init__(self, factory: "SessionFactory", ids: list[int], mode: tuple[bool, int]) -> None:
+    def __init__(self, factory: SessionFactory, ids: list[int], mode: tuple[bool, int]) -> None:
         self.factory, self.ids, self.mode = factory, ids, mode
         full, chunk_tokens = mode
         self.spans = None if full or len(ids) <= chunk_tokens else split_chunks(ids, factory.breaks, chunk_tokens)
         self.parts: list[Session] = []
-        self.session = None
+        self.session: object | None = None  # the session, once built
 
     def step(self) -> bool:
         """Build the next part; True once `session` is ready."""

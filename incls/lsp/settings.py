@@ -138,7 +138,7 @@ class Settings:
         },
     )
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
@@ -146,7 +146,7 @@ _TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", dict:
 
 
 def _default(f: dataclasses.Field):
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+    return f.default_factory() if callable(f.default_factory) else f.default
 
 
 def _merge_map(f: dataclasses.Field, value: dict, problems: list[str]) -> dict:

@@ -105,13 +105,13 @@ def hints(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored:
     strongest_against = min(against, key=toward.__getitem__, default=None)
     if strongest_against is not None and strongest_against not in chosen:
         chosen = chosen[: count - 1] + [strongest_against]
-    against = set(against)
+    pulling = set(against)
     return [
         _hint(
             evidence,
             tone,
             i,
-            AGAINST if i in against else CARRIES,
+            AGAINST if i in pulling else CARRIES,
             labels[evidence.own[i]],
             evidence.own_p[i],
             evidence.centred[i][k] / positive if positive > 0 else 0.0,

@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ HEADER = re.compile(rb"^[A-Za-z0-9-]+[ \t]*:")
 class FrameReader:
     """Bodies of the frames on a binary stream; `None` at the end of the stream."""
 
-    def __init__(self, stream: BinaryIO, problem: Callable[[str], None] = log.warning) -> None:
+    def __init__(self, stream: BinaryIO, problem: Callable[[str], object] = log.warning) -> None:
         self.stream = stream
         self.problem = problem
         self.pending = b""  # bytes read past a broken body, read again first

@@ -17,18 +17,21 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
+R = TypeVar("R")  # what a step returns
 
-class Worker:
+
+class Worker(Generic[R]):
     def __init__(
         self,
-        step: Callable[[str], object],
-        more: Callable[[object], bool],
-        deliver: Callable[[str, object, BaseException | None], None],
+        step: Callable[[str], R],
+        more: Callable[[R], bool],
+        deliver: Callable[[str, R | None, BaseException | None], None],
     ) -> None:
         self.step, self.more, self.deliver = step, more, deliver
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -78,12 +81,14 @@ class Worker:
                 except BaseException as exc:  # handed to whoever waits on it
                     future.set_exception(exc)
                 continue
-            result, error = None, None
+            result: R | None = None
+            error: Exception | None = None
             try:
                 result = self.step(uri)
             except Exception as exc:
                 error = exc
-            if error is None and self.more(result):
-                self.submit(uri)
+            else:
+                if self.more(result):
+                    self.submit(uri)
             if self.loop is not None:
                 self.loop.call_soon_threadsafe(self.deliver, uri, result, error)

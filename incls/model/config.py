@@ -65,14 +65,14 @@ class ModelConfig:
         """Rows of the n-gram lexicon (orders 2..ngram_order); 0 without one."""
         return (self.ngram_order - 1) * self.ngram_buckets if self.lexical_votes else 0
 
-    def replace(self, **changes) -> "ModelConfig":
+    def replace(self, **changes) -> ModelConfig:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelConfig":
+    def from_json(cls, text: str) -> ModelConfig:
         raw = json.loads(text)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(raw) - known

@@ -88,6 +88,7 @@ class Block(nn.Module):
     def output_table(self) -> torch.Tensor:
         """(H, K, d): the output projection applied to every code of every head."""
         cfg = self.cfg
+        assert self.codebooks is not None  # a VQ layer
         w = self.o_proj.weight.view(cfg.d_model, cfg.n_heads, cfg.head_dim)  # (d, H, hd)
         return torch.einsum("hkc,dhc->hkd", self.codebooks.codes, w)
 

@@ -16,6 +16,8 @@ from torch import nn
 class HeadCodebooks(nn.Module):
     """K codes of dimension head_dim for each of H heads."""
 
+    usage: torch.Tensor  # (H, K) times each code was chosen since the last reseed (a buffer)
+
     def __init__(self, n_heads: int, codebook_size: int, head_dim: int, beta: float = 0.25) -> None:
         super().__init__()
         self.codes = nn.Parameter(torch.randn(n_heads, codebook_size, head_dim) * 0.02)  # (H, K, hd)

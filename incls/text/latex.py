@@ -243,6 +243,7 @@ class _Masker:
             self.out.synth(" ", pos)
             return pos + 1
         m = PLAIN.match(text, pos)
+        assert m is not None  # every character left is plain text or a line break
         self.out.copy(m.group(), pos)
         return m.end()
 

@@ -285,6 +285,7 @@ class _Reading:
 
     def opaque(self, token: Token, kind: str, first_line: int) -> None:
         """A code or HTML block: dropped, a placeholder, or read as it is."""
+        assert token.map is not None  # block-level tokens carry their lines
         mode = self.nodes[kind]
         a = self.line_start(token.map[0] + first_line)
         if mode == "placeholder":
@@ -301,7 +302,8 @@ class _Reading:
 
     # -- inline content ---------------------------------------------------------------
 
-    def inline(self, token: Token, stack: list[str], first_line: int) -> None:
+    def inline(self, token: Token, stack: list[str | None], first_line: int) -> None:
+        assert token.map is not None  # block-level tokens carry their lines
         kind = "table" if "table" in stack else "heading" if stack and stack[-1] == "heading" else None
         if kind == "heading" and self.nodes["heading"] != "keep":
             if self.nodes["heading"] == "placeholder":

@@ -100,7 +100,7 @@ def paragraph_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     while lo > 0:
         window = max(0, start - span)
         last = None
-        for last in BLANK_LINE.finditer(text, window, start):
+        for last in BLANK_LINE.finditer(text, window, start):  # noqa: B007 (keeps the last match)
             pass
         if last is not None:
             lo = last.end()
@@ -185,7 +185,7 @@ def _paragraph(text: str, start: int, end: int) -> list[Unit]:
                 last + 1 < len(lines)
                 and last + 1 - i <= SIGNATURE_LINES
                 and _words(text, *lines[last + 1]) <= NAME_WORDS
-                and not text[lines[last + 1][1] - 1] in "!?"
+                and text[lines[last + 1][1] - 1] not in "!?"
             ):
                 last += 1
             units.append(Unit(a, lines[last][1], SIGNOFF))
@@ -245,8 +245,8 @@ def _breaks(text: str, m: re.Match, end: int) -> bool:
         return False
     if len(punct) > 1 or punct == "…":  # an ellipsis before a capital ends a sentence
         return True
-    word = WORD_BEFORE.search(text, max(0, m.start() - 40), m.start())
-    word = word.group(0).lstrip("\"'“‘([«").lower() if word else ""
+    before = WORD_BEFORE.search(text, max(0, m.start() - 40), m.start())
+    word = before.group(0).lstrip("\"'“‘([«").lower() if before else ""
     if word in ABBREVIATIONS:
         return False
     if word in NUMBER_ABBREVIATIONS and following.isdigit():

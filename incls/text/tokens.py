@@ -13,6 +13,7 @@ tokens may split a character (an emoji is often two or three tokens).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +32,7 @@ class TokenEdit:
 
     start: int
     end: int
-    new_ids: tuple[int, ...] = field(default=())
+    new_ids: Sequence[int] = field(default=())  # stored as a tuple
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "new_ids", tuple(self.new_ids))
@@ -50,7 +51,7 @@ class TokenBytes:
     spans still tile the text.
     """
 
-    _cache: dict[int, "TokenBytes"] = {}
+    _cache: dict[int, TokenBytes] = {}
 
     def __init__(self, tokenizer) -> None:
         # the byte-to-character table of byte-level BPE (GPT-2's, as the tokenizer's ByteLevel uses)
@@ -74,7 +75,7 @@ class TokenBytes:
                 self.of_id.append(bytes(to_byte[c] for c in token))
 
     @classmethod
-    def of(cls, tokenizer) -> "TokenBytes":
+    def of(cls, tokenizer) -> TokenBytes:
         key = id(tokenizer)
         if key not in cls._cache:
             cls._cache[key] = cls(tokenizer)

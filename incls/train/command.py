@@ -187,6 +187,7 @@ def run(args) -> int:
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return 0
     if summary.get("stopped"):
+        assert checkpoints is not None  # only a checkpointed run stops early
         print(json.dumps({"out": None, **summary, "resume": f"{checkpoints.command} --resume {checkpoints.folder}"}))
         return 0
     import dataclasses

@@ -39,7 +39,7 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def take(self, n: int | None) -> "Dataset":
+    def take(self, n: int | None) -> Dataset:
         if n is None:
             return self
         return Dataset(self.texts[:n], self.labels[:n], self.label_names)

@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -20,7 +21,7 @@ from ..model.base import load_tokenizer
 from ..model.checkpoint import DEFAULT_MODEL, DEFAULT_TWIN, load_model, read_checkpoint
 from . import baselines
 from .batches import bucketed, encode_all, pad
-from .data import Dataset, DataError, load_user_file, split_user_data
+from .data import DataError, Dataset, load_user_file, split_user_data
 from .sets import SETS, columns, parse_sets, restricted_argmax, training_sources
 
 EVAL_MAX_TOKENS = 512
@@ -188,7 +189,7 @@ def run(args) -> int:
     start = time.time()
     tokenizer = load_tokenizer()
     model = load_model(model_path)
-    result = {
+    result: dict[str, Any] = {
         "model": str(model_path),
         "twin": str(twin_path) if twin_path else None,
         "max_tokens": EVAL_MAX_TOKENS,

@@ -56,7 +56,8 @@ def token_batches(lengths: list[int]) -> list[list[int]]:
     """Indices in batches of similar length holding about BATCH_TOKENS padded tokens each:
     short texts (tweets) in wide batches, long reviews in narrow ones."""
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    batches, current = [], []
+    batches: list[list[int]] = []
+    current: list[int] = []
     for i in order:
         if current and (len(current) + 1) * lengths[i] > BATCH_TOKENS:
             batches.append(current)

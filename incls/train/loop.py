@@ -20,6 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from ..model.transformer import VQTransformer
+from ..model.vq import HeadCodebooks
 from . import resume
 from .batches import bucketed, encode_all, pad
 from .resume import Checkpoints, Progress
@@ -62,6 +63,11 @@ def device_for(rank: int) -> torch.device:
     return torch.device("cpu")
 
 
+def layer_codebooks(model: VQTransformer) -> list[HeadCodebooks]:
+    """Each layer's codebooks, bottom layer first (a VQ model has them in every layer)."""
+    return [books for block in model.layers if isinstance(books := block.codebooks, HeadCodebooks)]
+
+
 @torch.no_grad()
 def init_codebooks(model: VQTransformer, docs: list[list[int]], seed: int, device) -> None:
     """k-means each layer's codebooks on that layer's real head outputs, bottom layer first."""
@@ -69,9 +75,9 @@ def init_codebooks(model: VQTransformer, docs: list[list[int]], seed: int, devic
     ids = ids.to(device)
     valid = torch.arange(ids.shape[1], device=device)[None, :] < lengths.to(device)[:, None]  # (B, T)
     model.eval()
-    for layer, block in enumerate(model.layers):
+    for layer, books in enumerate(layer_codebooks(model)):
         outputs = model(ids).head_outputs[layer]  # (B, T, H, hd)
-        block.codebooks.init_kmeans(outputs[valid].float().cpu(), seed=seed + layer)
+        books.init_kmeans(outputs[valid].float().cpu(), seed=seed + layer)
     model.train()
 
 
@@ -118,7 +124,7 @@ def train(
     docs = encode_all(tokenizer, texts, cfg.max_tokens)
     lengths = [len(d) for d in docs]
     model.to(device).train()
-    run = None
+    run: dict = {}
     if checkpoints:
         if world > 1:
             raise resume.CheckpointError(
@@ -128,12 +134,12 @@ def train(
             )
         run = resume.identity(model, dataclasses.asdict(cfg), docs, labels)
     if model.cfg.vq:
-        for block in model.layers:
-            block.codebooks.beta = cfg.commitment
+        for books in layer_codebooks(model):
+            books.beta = cfg.commitment
     params = [p for p in model.trainable_parameters()]
     for name, p in model.named_parameters():
         p.requires_grad_(model.is_trained(name))
-    net = model
+    net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
@@ -183,9 +189,9 @@ def train(
             step += 1
             losses.append(loss.item())
             if model.cfg.vq and step % cfg.reseed_every == 0:
-                for layer, block in enumerate(model.layers):
+                for layer, books in enumerate(layer_codebooks(model)):
                     recent = out.head_outputs[layer].detach().flatten(0, 1).float().cpu()  # (B*T, H, hd)
-                    block.codebooks.reseed_dead(recent, seed=cfg.seed + step + layer)
+                    books.reseed_dead(recent, seed=cfg.seed + step + layer)
             if checkpoints and (step % checkpoints.every == 0 or step == end or stop.requested):
                 resume.save(
                     checkpoints.folder,

@@ -23,8 +23,11 @@ import json
 import random
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import torch
 
@@ -72,7 +75,7 @@ class StopOnInterrupt:
         self.log = log
         self.active = active
         self.requested = False
-        self.previous = None
+        self.previous: Callable[[int, FrameType | None], Any] | int | None = None
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
@@ -80,7 +83,7 @@ class StopOnInterrupt:
         self.requested = True
         self.log("\ninterrupted: stopping after this step, with a checkpoint (Ctrl-C again to stop at once)")
 
-    def __enter__(self) -> "StopOnInterrupt":
+    def __enter__(self) -> StopOnInterrupt:
         if self.active and threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return self

@@ -9,16 +9,16 @@ mapped onto the model's by name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from .data import (
     IMDB_LABELS,
     TONE_LABELS,
-    Dataset,
     DataError,
+    Dataset,
     everyday_dev,
     imdb_split,
     news_as_neutral,
@@ -94,13 +94,14 @@ def training_sources(model_labels: tuple[str, ...]) -> tuple[list[str], Dataset]
     """(names, merged training parts) of the sources whose labels the model has: IMDB train
     for a two-class sentiment model; IMDB train, the tweets' train split and the news
     articles taken as neutral for the three-class tone model (its own training data)."""
-    names = [n for n, s in SETS.items() if s.train is not None and fits(n, model_labels)]
+    sources = {n: s.train for n, s in SETS.items() if s.train is not None and fits(n, model_labels)}
+    names = list(sources)
     if not names:
         raise DataError(
             f"no training source has labels among {list(model_labels)}. "
             "Fix: evaluate with --data FILE, whose 90% trains the baseline"
         )
-    parts = [relabel(SETS[n].train(), model_labels) for n in names]
+    parts = [relabel(load(), model_labels) for load in sources.values()]
     trained_on = [f"{n} train" for n in names]
     if set(model_labels) == set(TONE_LABELS):  # the tone model's neutral news, as it trains on
         trained_on.append("news as neutral")

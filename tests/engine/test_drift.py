@@ -16,7 +16,7 @@ def test_ten_thousand_edits_do_not_drift():
     rng = random.Random(0)
     session = Session(model, [rng.randrange(97) for _ in range(24)])
     refreshed = 0
-    for step in range(10_000):
+    for _ in range(10_000):
         T = len(session.ids)
         a = rng.randrange(T + 1)
         b = min(T, a + rng.randrange(3)) if T > 12 else a  # keep the document near 24 tokens

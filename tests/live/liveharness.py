@@ -14,13 +14,14 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
-import subprocess
 import re
 import shlex
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -259,10 +260,8 @@ def run_driver(
     return result
 
 
-def kill_group(proc: "subprocess.Popen") -> None:
+def kill_group(proc: subprocess.Popen) -> None:
     """Kill a process started with start_new_session=True and everything it spawned."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()

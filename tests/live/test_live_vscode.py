@@ -21,12 +21,12 @@ import pytest
 
 from liveharness import (
     ARTIFACTS,
-    kill_group,
     FIRST_LABEL,
     FLIPPED_LABEL,
     ROOT,
     TIMEOUT_S,
     check_outcome,
+    kill_group,
     parse_message,
     require_tool,
     run_driver,
@@ -99,46 +99,45 @@ def workbench(workspace: Path, settings: dict, env: dict | None = None):
     port = free_port()
     config = scratch / "code-server.yaml"
     config.write_text(f"bind-addr: 127.0.0.1:{port}\nauth: none\ncert: false\n")
-    log = open(scratch / "code-server.log", "wb")
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--config",
-            str(config),
-            "--auth",
-            "none",
-            "--bind-addr",
-            f"127.0.0.1:{port}",
-            "--disable-telemetry",
-            "--disable-update-check",
-            "--disable-workspace-trust",
-            "--disable-getting-started-override",
-            *common,
-            str(workspace),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail(f"code-server did not start:\n{(scratch / 'code-server.log').read_text()[-3000:]}")
-                time.sleep(0.1)
-        # e.g. "code-server 4.96.4 (VS Code 1.96.4)"
-        label = f"code-server {version[0]} (VS Code {version[-1]})" if len(version) >= 4 else " ".join(version)
-        yield f"http://127.0.0.1:{port}/?folder={workspace}", label, data
-    finally:
-        kill_group(proc)
-        log.close()
+    with open(scratch / "code-server.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                exe,
+                "--config",
+                str(config),
+                "--auth",
+                "none",
+                "--bind-addr",
+                f"127.0.0.1:{port}",
+                "--disable-telemetry",
+                "--disable-update-check",
+                "--disable-workspace-trust",
+                "--disable-getting-started-override",
+                *common,
+                str(workspace),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.flush()
+                        pytest.fail(f"code-server did not start:\n{(scratch / 'code-server.log').read_text()[-3000:]}")
+                    time.sleep(0.1)
+            # e.g. "code-server 4.96.4 (VS Code 1.96.4)"
+            label = f"code-server {version[0]} (VS Code {version[-1]})" if len(version) >= 4 else " ".join(version)
+            yield f"http://127.0.0.1:{port}/?folder={workspace}", label, data
+        finally:
+            kill_group(proc)
 
 
 @pytest.fixture

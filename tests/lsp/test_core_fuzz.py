@@ -7,12 +7,12 @@ and its diagnostics equal those of a fresh open of the same text.
 
 from __future__ import annotations
 
-
 from hypothesis import given, settings, strategies as st
 
 from incls.lsp import present
 from incls.lsp.core import Change, Core
 from incls.lsp.settings import Settings
+
 from lsp_helpers import random_range, utf16_position
 
 PIECES = [

@@ -18,6 +18,7 @@ from incls.lsp.evidence import Evidence, Ledger, Span, Votes
 from incls.lsp.settings import Settings
 from incls.text import TokenEdit
 from incls.text.sentences import GREETING, LINE, SIGNOFF
+
 from lsp_helpers import COMPLAINT_LETTER
 
 LETTER = COMPLAINT_LETTER

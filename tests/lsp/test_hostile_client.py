@@ -304,7 +304,9 @@ def test_a_bad_model_path_falls_back_to_the_shipped_model_and_a_change_reloads(t
         twin = Path(incls.__file__).parent / "weights" / "sentiment-twin.safetensors"  # not a VQ model
         for bad in (corrupt, tmp_path, twin):
             s.notify("workspace/didChangeConfiguration", {"settings": {"incls": {"modelPath": str(bad)}}})
-            s.next(lambda m: m.get("method") == "window/showMessage" and str(bad) in m["params"]["message"], 60)
+            s.next(
+                lambda m, bad=bad: m.get("method") == "window/showMessage" and str(bad) in m["params"]["message"], 60
+            )
         assert s.diagnostics("file:///h/m.txt", None, timeout=60)[0]["source"] == "incls"
     finally:
         s.close()

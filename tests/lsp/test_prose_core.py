@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
+from incls.lsp.core import Change
 from incls.text.markdown import Markdown
 from incls.text.projection import project_text
+
 from lsp_helpers import random_range
 from test_core_fuzz import expected_after, fresh_core, model_and_tokenizer, shown
-from incls.lsp.core import Change
 
 PIECES = [
     "good",

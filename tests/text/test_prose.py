@@ -7,8 +7,7 @@ import functools
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from incls.text import TextEdit
 from incls.text.latex import Latex

@@ -3,7 +3,6 @@
 from hypothesis import given, settings, strategies as st
 
 from incls.model.base import load_tokenizer
-
 from incls.text import TextEdit, TokenizedText, apply_token_edit, diff_texts
 
 PIECES = [

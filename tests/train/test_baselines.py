@@ -4,7 +4,7 @@ that scores a three-class model on two-class sets."""
 import pytest
 import torch
 
-from incls.train.data import IMDB_LABELS, TONE_LABELS, Dataset, DataError, load_user_file, split_user_data
+from incls.train.data import IMDB_LABELS, TONE_LABELS, DataError, Dataset, load_user_file, split_user_data
 from incls.train.evaluate import baseline_scores
 from incls.train.sets import columns, parse_sets, restricted_argmax
 

@@ -1,6 +1,6 @@
 import pytest
 
-from incls.train.data import DataError, HELD_OUT, imdb_split, load_user_file, split_user_data
+from incls.train.data import HELD_OUT, DataError, imdb_split, load_user_file, split_user_data
 
 
 def test_imdb_split_is_fixed_and_disjoint():

@@ -48,9 +48,15 @@ function wanted(doc: vscode.TextDocument): boolean {
   return languages().includes(doc.languageId) && (doc.uri.scheme === "file" || doc.uri.scheme === "untitled");
 }
 
+/** What this extension reads of its package.json. */
+interface PackageManifest {
+  contributes?: { configuration?: { properties?: Record<string, unknown> } };
+}
+
 /** Every contributed key that is a server setting (not one of the client's own). */
 function serverKeys(context: vscode.ExtensionContext): string[] {
-  const props = context.extension.packageJSON?.contributes?.configuration?.properties ?? {};
+  const manifest = context.extension.packageJSON as PackageManifest | undefined;
+  const props = manifest?.contributes?.configuration?.properties ?? {};
   return Object.keys(props).filter((k) => !CLIENT_KEYS.has(k) && k.startsWith(SECTION + "."));
 }
 
@@ -139,7 +145,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     await c.start();
   } catch (err) {
     client = undefined;
-    output.appendLine(`incls: the server failed to start: ${err}`);
+    output.appendLine(`incls: the server failed to start: ${String(err)}`);
     vscode.window.showErrorMessage(`incls: the server (${found.command}) failed to start. See the output.`, "Show Output")
       .then((choice) => choice && output.show(true));
     return;
@@ -162,7 +168,7 @@ async function stopClient(): Promise<void> {
     try {
       await c.stop(5000);
     } catch (err) {
-      output.appendLine(`incls: stopping the server: ${err}`);
+      output.appendLine(`incls: stopping the server: ${String(err)}`);
     }
   }
 }
@@ -201,7 +207,7 @@ function updateStatusBar(): void {
   } else {
     const probs = status.probabilities ?? {};
     const tone = status.tone ?? status.label;
-    const top = status.confidence ?? (probs[tone] as number | undefined);
+    const top: number | undefined = status.confidence ?? probs[tone]; // a class may be missing
     statusItem.text = `$(symbol-class) incls: ${tone}${top !== undefined ? " " + percent(top) : ""}`;
     const lines = Object.entries(probs)
       .sort((a, b) => b[1] - a[1])

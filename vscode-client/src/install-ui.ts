@@ -78,7 +78,7 @@ export async function install(context: vscode.ExtensionContext, output: vscode.L
     });
   } catch (err) {
     const failure = err instanceof InstallError ? err
-      : new InstallError("unexpected", `Installing the server failed: ${err}.`, `see the output, then ${RETRY}.`);
+      : new InstallError("unexpected", `Installing the server failed: ${String(err)}.`, `see the output, then ${RETRY}.`);
     output.appendLine(`incls: installing the server failed (${failure.step}): ${failure.message}`);
     if (failure.step !== "cancelled") {
       vscode.window.showErrorMessage(`incls: ${failure.problem} Fix: ${failure.fix}`, "Retry", "Show Output")

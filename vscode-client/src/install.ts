@@ -84,9 +84,10 @@ export function managedServer(storageDir: string): Managed | undefined {
   const dir = path.join(storageDir, SERVER_DIR);
   const python = path.join(dir, BIN, PYTHON_EXE);
   try {
-    const stamp = JSON.parse(fs.readFileSync(path.join(dir, STAMP), "utf8"));
+    const stamp = JSON.parse(fs.readFileSync(path.join(dir, STAMP), "utf8")) as { wheel?: unknown; sha256?: unknown };
     fs.accessSync(python, fs.constants.X_OK);
-    return { python, dir, wheel: String(stamp.wheel ?? ""), sha256: String(stamp.sha256 ?? "") };
+    const text = (value: unknown) => (typeof value === "string" ? value : "");
+    return { python, dir, wheel: text(stamp.wheel), sha256: text(stamp.sha256) };
   } catch {
     return undefined;
   }
@@ -221,7 +222,7 @@ function lastError(tail: string[]): string {
 
 /** Remove what earlier attempts left (a crash mid-install, an interrupted swap). */
 async function removeLeftovers(storageDir: string): Promise<void> {
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = await fs.promises.readdir(storageDir);
   } catch {
