@@ -159,14 +159,13 @@ class VQTransformer(nn.Module):
     def lexical_votes(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
         """ids (..., T) -> the lexical votes (..., T - start, C) of positions start..: each
         token's lexicon row plus the rows of the hashed n-grams ending there (orders 2..ngram_order)."""
+        assert self.lexicon is not None, "a model without lexical_votes has no lexical votes"
         votes = self.lexicon(ids[..., start:])  # (..., T - start, C)
         if self.ngram_lexicon is None:
             return votes
         cfg = self.cfg
-        rows = sequence_rows(ids, cfg.ngram_order, cfg.vocab_size, cfg.ngram_buckets)[
-            ..., start:, :
-        ]  # (..., T - start, order - 1)
-        return votes + self.ngram_lexicon(rows).sum(-2)
+        rows = sequence_rows(ids, cfg.ngram_order, cfg.vocab_size, cfg.ngram_buckets)  # (..., T, order - 1)
+        return votes + self.ngram_lexicon(rows[..., start:, :]).sum(-2)
 
     @staticmethod
     def running_mean(scores: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,6 @@ from incls.engine import Session
 from incls.model.config import tiny_config
 from incls.model.transformer import VQTransformer
 
-
 NGRAMS = dict(lexical_votes=True, ngram_order=3, ngram_buckets=64)  # few buckets: hash collisions too
 
 
