@@ -18,6 +18,8 @@ import torch
 # (document length in tokens, edits per stream) for each mode
 FULL_PLAN = ((300, 24), (1000, 12), (4000, 4))
 QUICK_PLAN = ((300, 4),)
+MEMORY_LENGTHS = (300, 1000, 4000)  # memory is reported at these lengths whatever the plan
+MEMORY_EDITS = 8  # word edits applied before memory is read (storage grows on insertions)
 
 
 def add_arguments(parser) -> None:
@@ -47,7 +49,7 @@ def run(args) -> int:
 
     from .baselines import full_recompute, hf_twin
     from .report import plot, summarize
-    from .runner import replay
+    from .runner import memory_after, replay
     from .streams import KINDS, build_stream
 
     plan: tuple[tuple[int, int], ...] = QUICK_PLAN if args.quick else FULL_PLAN
@@ -69,13 +71,14 @@ def run(args) -> int:
     probe = tokenizer.encode(texts[0]).ids[:300]
     threads = fastest_threads(lambda: full_recompute(model, probe), args.threads)
     records: list = []
-    memory: dict = {}
     for length, n_edits in plan:
         for k, kind in enumerate(KINDS):
             stream = build_stream(kind, texts, tokenizer, length, n_edits, seed=args.seed * 1000 + length + k)
-            recs, mem = replay(model, stream, twin_forward, log=log)
-            records.extend(recs)
-            memory[str(length)] = max(memory.get(str(length), 0), mem)
+            records.extend(replay(model, stream, twin_forward, log=log))
+    memory = {
+        str(length): memory_after(model, build_stream("word", texts, tokenizer, length, MEMORY_EDITS, args.seed))
+        for length in MEMORY_LENGTHS
+    }
 
     settings = {
         "quick": args.quick,
@@ -135,4 +138,7 @@ def _print_table(summary: dict, out: Path) -> None:
         f"{summary['ops_reduction_vs_prefix_median']:.1f}x vs prefix; wall speedup {summary['wall_speedup_median']:.1f}x; "
         f"mismatch rate {summary['mismatch_rate']} over {summary['edits_checked']} checked edits"
     )
-    print(f"memory per document (bytes): {summary['memory_bytes_per_document']}; results in {out}")
+    print(
+        f"memory per document (bytes): {summary['memory_bytes_per_document']}, "
+        f"at most {summary['memory_bytes_per_token_per_layer']:.0f} bytes per token and layer; results in {out}"
+    )

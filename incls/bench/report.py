@@ -43,7 +43,10 @@ def group_summary(records) -> dict:
 
 
 def summarize(records, memory: dict, settings: dict) -> dict:
-    """The bench's JSON: headline numbers on word-level edits, then every group."""
+    """The bench's JSON: headline numbers on word-level edits, then every group.
+
+    memory: for each document length, what `runner.memory_after` measured; the summary
+    gives bytes per document and the largest bytes per token and layer among the lengths."""
     word = [r for r in records if r.kind == "word"] or records
     head = group_summary(word)
     checked = [r for r in records if r.checked]
@@ -61,7 +64,9 @@ def summarize(records, memory: dict, settings: dict) -> dict:
         "headline_stream": "word",
         "by_kind_and_length": [{"kind": k, "length": n, **group_summary(g)} for (k, n), g in sorted(groups.items())],
         "by_kind": {k: group_summary([r for r in records if r.kind == k]) for k in sorted({r.kind for r in records})},
-        "memory_bytes_per_document": memory,
+        "memory_bytes_per_document": {length: m["bytes"] for length, m in memory.items()},
+        "memory_bytes_per_token_per_layer": max((m["bytes_per_token_per_layer"] for m in memory.values()), default=0.0),
+        "memory": memory,
         "settings": settings,
     }
 

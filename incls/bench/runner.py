@@ -58,8 +58,18 @@ def matches_fresh(session: Session) -> bool:
     return bool((session.document_logits() - fresh.document_logits()).abs().max() <= LOGIT_TOLERANCE)
 
 
-def replay(model, stream: Stream, twin_forward=None, check_every_up_to: int = 400, log=None) -> tuple[list, int]:
-    """All edit records of one stream, and the session's memory in bytes at its end."""
+def memory_after(model, stream: Stream) -> dict:
+    """Memory of a session on the stream's document after its edits: bytes in all, tokens,
+    layers, and bytes per token and layer (storage grown by the insertions included)."""
+    session = Session(model, stream.start_ids)
+    for edit in stream.edits:
+        session.apply([edit])
+    total, tokens, layers = session.memory_bytes(), len(session), session.w.n_layers
+    return {"bytes": total, "tokens": tokens, "layers": layers, "bytes_per_token_per_layer": total / (tokens * layers)}
+
+
+def replay(model, stream: Stream, twin_forward=None, check_every_up_to: int = 400, log=None) -> list:
+    """All edit records of one stream."""
     session = Session(model, stream.start_ids)
     prefix = PrefixReuse(model)
     prefix.update(stream.start_ids, 0)
@@ -104,4 +114,4 @@ def replay(model, stream: Stream, twin_forward=None, check_every_up_to: int = 40
                 f"wall inc {rec.wall_incremental * 1e3:7.1f} ms full {wall_full * 1e3:7.1f} ms "
                 f"prefix {wall_prefix * 1e3:7.1f} ms dirty {stats.dirty_per_layer}{' MISMATCH' if rec.mismatch else ''}"
             )
-    return records, session.memory_bytes()
+    return records

@@ -15,6 +15,7 @@ KEYS = {
     "mismatch_rate",
     "by_kind_and_length",
     "memory_bytes_per_document",
+    "memory_bytes_per_token_per_layer",
 }
 
 
@@ -32,4 +33,6 @@ def test_bench_quick_json(tmp_path):
     assert summary["mismatch_rate"] == 0
     assert summary["edits_checked"] == summary["edits"] > 0
     assert summary["ops_reduction_median"] > 1
+    assert set(summary["memory_bytes_per_document"]) == {"300", "1000", "4000"}
+    assert 0 < summary["memory_bytes_per_token_per_layer"] <= 4096
     assert (tmp_path / "bench.json").is_file() and (tmp_path / "bench.png").stat().st_size > 0
