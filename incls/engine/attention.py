@@ -1,4 +1,6 @@
-"""Clipped-RoPE attention pieces in float64: scores, softmax accumulators, their updates.
+"""Clipped-RoPE attention of layers attending beyond W, in float64: scores, softmax
+accumulators, their updates (used by `full_layer`; a local layer's window attention is
+in the native kernels).
 
 Queries are stored rotated by the window W (`qW = rotate(q, W)`). A pair at clipped
 distance t = min(i - j, W) scores `rotate(qW, t - W) . k_j / sqrt(hd)`: pairs at distance
@@ -8,20 +10,17 @@ base (`key_scores`), so no per-pair rotation is ever formed.
 
 A row's accumulators are (m, Z, N): running max, sum of exp(s - m), and the sum of
 exp(s - m) v; the head output is N / Z. Grouped-query attention: query head h reads kv
-head h // group. A local layer's W-key attention and code search run in the native
-kernels (`window_update`).
+head h // group. Keys and values are cached as float32 (the products of float32 math)
+and widened to float64 by the caller: the same numbers.
 """
 
 from __future__ import annotations
-
-import ctypes
 
 import torch
 
 from incls.model.rope import rotate_half
 
-from .native import WindowLayer, check, kernels
-from .weights import DT, EngineWeights, LayerWeights
+from .weights import DT, EngineWeights
 
 NEG_INF = float("-inf")
 BLOCK_ELEMENTS = 1 << 22  # bound on (rows x heads x keys) of one score block
@@ -142,68 +141,6 @@ def canonical_output(N: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
     stored reference outputs.
     """
     return (N / Z[..., None]).to(torch.float32)
-
-
-def window_update(
-    w: EngineWeights,
-    lw: LayerWeights,
-    cache,
-    rows_of: torch.Tensor,
-    dirty: torch.Tensor,
-    extra: torch.Tensor,
-    threads: int,
-):
-    """A local layer's codes after a change, chosen afresh (native kernel) at every position
-    whose W keys include a changed one: the dirty positions (n,) and the W - 1 after each,
-    plus `extra` positions (a deleted key was among their W).
-
-    That is every position whose keys changed: new or recomputed keys reach the W positions
-    from themselves on, deleted keys the kept positions that were within W after them. The
-    old state of a recomputed key needs nothing more: a kept position that had it among its
-    keys and no longer does has an inserted (so recomputed) token closer than W before it.
-    Nor do straddling pairs: a kept pair's distance changes only through a key inserted or
-    deleted between them, which is then within W of the query.
-
-    Writes the codes into cache.codes (storage order; rows_of (T,) maps positions to rows).
-    Returns the next layer's dirty positions (sorted: those whose codes changed, and the
-    dirty ones), the number of rows searched and the attention terms computed. Head
-    outputs are rounded through float32 (as `canonical_output`) before the search.
-    """
-    dirty, extra = dirty.contiguous(), extra.contiguous()
-    out = torch.empty(dirty.numel() * w.W + extra.numel(), dtype=torch.long)
-    stats = torch.zeros(2, dtype=torch.long)
-    layer = WindowLayer(
-        H=w.H,
-        Hkv=w.Hkv,
-        hd=w.hd,
-        W=w.W,
-        K=w.K,
-        T=rows_of.numel(),
-        scale=w.scale,
-        rot_cos=w.rot_cos.data_ptr(),
-        rot_sin=w.rot_sin.data_ptr(),
-        codebook=lw.codes.data_ptr(),
-        codes_sq=lw.codes_sq.data_ptr(),
-        q=cache.qW.data_ptr(),
-        k=cache.k.data_ptr(),
-        v=cache.v.data_ptr(),
-        codes=cache.codes.data_ptr(),
-        rows_of=rows_of.data_ptr(),
-    )
-    count = check(
-        kernels().incls_window_update(
-            ctypes.byref(layer),
-            dirty.data_ptr(),
-            dirty.numel(),
-            extra.data_ptr(),
-            extra.numel(),
-            out.data_ptr(),
-            stats.data_ptr(),
-            threads,
-        )
-    )
-    searched, terms = stats.tolist()
-    return out[:count], searched, terms
 
 
 class RowAccumulators:

@@ -17,6 +17,7 @@
  */
 
 #include <math.h>
+#include <stddef.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -248,66 +249,118 @@ void incls_rms_norm(const float *x, i64 n, i64 d, const float *g, float eps, flo
     rms_norm_rows(x, n, d, g, eps, out);
 }
 
-/* Store the rows' residual inputs and their q (rotated by the window), k, v in float64.
- *
- * x (n, d); dst (n,) storage rows; w_qkv ((H + 2 Hkv) hd, d); win_cos/win_sin (hd,);
- * cache_x (S, d) float32; cache_q (S, H, hd), cache_k/cache_v (S, Hkv, hd) float64.
- */
-int incls_project(const float *x, i64 n, i64 d, const i64 *dst, const float *ln1, float eps,
-                   const void *w_qkv, int qkv_f16, i64 H, i64 Hkv, i64 hd, const double *win_cos, const double *win_sin,
-                   float *cache_x, double *cache_q, double *cache_k, double *cache_v, int threads) {
-    i64 b = (H + 2 * Hkv) * hd, half = hd / 2;
-    float *h = malloc(sizeof(float) * n * (d + b));                 /* normed rows, then q|k|v */
+/* ---- the engine's state, laid out as incls/engine/native.py declares it ------------------ */
+
+/* Shapes and tables shared by every layer. */
+typedef struct {
+    i64 d, H, Hkv, hd, K, dff, W;
+    double eps, scale;
+    const float *embed;                 /* (V, d) token embeddings: the residual inputs of layer 0 */
+    const double *rot_cos, *rot_sin;    /* (W + 1, hd): rotation by t - W for t = 0..W */
+    const double *win_cos, *win_sin;    /* (hd,): rotation by W */
+} Model;
+
+/* One layer's weights. */
+typedef struct {
+    const float *ln1, *ln2;             /* (d,) */
+    const void *w_qkv;                  /* ((H + 2 Hkv) hd, d): the q rows, then k, then v */
+    const void *w_gate_up, *w_down;     /* (2 dff, d) gate rows then up rows; (d, dff) */
+    i64 qkv_f16, mlp_f16;               /* 1: w_qkv (w_gate_up and w_down) hold float16 values */
+    const float *table;                 /* (H, K, d) output projection of every code */
+    const double *codebook, *codes_sq;  /* (H, K, hd), (H, K) */
+} Layer;
+
+/* One layer's cache, in storage rows (see incls/engine/slots.py). */
+typedef struct {
+    float *x;                           /* (S, d) residual inputs, or NULL: the token embeddings (layer 0) */
+    const int32_t *tokens;              /* (S,) token of each storage row */
+    float *k, *v;                       /* (S, Hkv, hd) unrotated keys, values */
+    int16_t *codes;                     /* (S, H) chosen codes */
+    double *q;                          /* (S, H, hd) queries rotated by W, or NULL: recomputed when needed */
+    const i64 *rows_of;                 /* (T,) storage row of each position */
+    i64 T;
+} Cache;
+
+/* Sizes and field offsets of the three structs, in declaration order, for the Python side to
+ * check its declarations against; returns how many numbers it wrote (at most `room`). */
+i64 incls_layout(i64 *out, i64 room) {
+#define SIZE(S) (i64)sizeof(S)
+#define OFF(S, f) (i64)offsetof(S, f)
+    const i64 layout[] = {
+        SIZE(Model), OFF(Model, d), OFF(Model, H), OFF(Model, Hkv), OFF(Model, hd), OFF(Model, K),
+        OFF(Model, dff), OFF(Model, W), OFF(Model, eps), OFF(Model, scale), OFF(Model, embed),
+        OFF(Model, rot_cos), OFF(Model, rot_sin), OFF(Model, win_cos), OFF(Model, win_sin),
+        SIZE(Layer), OFF(Layer, ln1), OFF(Layer, ln2), OFF(Layer, w_qkv), OFF(Layer, w_gate_up),
+        OFF(Layer, w_down), OFF(Layer, qkv_f16), OFF(Layer, mlp_f16), OFF(Layer, table),
+        OFF(Layer, codebook), OFF(Layer, codes_sq),
+        SIZE(Cache), OFF(Cache, x), OFF(Cache, tokens), OFF(Cache, k), OFF(Cache, v), OFF(Cache, codes),
+        OFF(Cache, q), OFF(Cache, rows_of), OFF(Cache, T),
+    };
+#undef SIZE
+#undef OFF
+    i64 n = (i64)(sizeof layout / sizeof layout[0]);
+    for (i64 i = 0; i < n && i < room; i++) out[i] = layout[i];
+    return n;
+}
+
+/* Residual input of storage row s: cached, or (layer 0) its token's embedding. */
+static inline const float *input_row(const Model *M, const Cache *C, i64 s) {
+    return C->x ? C->x + s * M->d : M->embed + (i64)C->tokens[s] * M->d;
+}
+
+/* out (H, hd) float64 = q (H, hd) rotated by W. */
+static void rotate_query(const Model *M, const float *q, double *out) {
+    i64 hd = M->hd, half = hd / 2;
+    for (i64 hh = 0; hh < M->H; hh++, q += hd, out += hd)
+        for (i64 k = 0; k < hd; k++) {
+            double rot = k < half ? -(double)q[k + half] : (double)q[k - half];
+            out[k] = (double)q[k] * M->win_cos[k] + rot * M->win_sin[k];
+        }
+}
+
+/* Store n rows: residual inputs x (n, d) (when the cache keeps them), k and v, and the
+ * queries rotated by W (when the cache keeps them; else only the k and v rows of w_qkv
+ * are multiplied). dst (n,): the rows' storage rows. */
+int incls_project(const Model *M, const Layer *Ly, Cache *C, const float *x, const i64 *dst, i64 n, int threads) {
+    i64 d = M->d, kv = M->Hkv * M->hd, q_cols = C->q ? M->H * M->hd : 0, b = q_cols + 2 * kv;
+    const char *w = (const char *)Ly->w_qkv + (M->H * M->hd - q_cols) * d * (Ly->qkv_f16 ? 2 : 4);
+    float *h = malloc(sizeof(float) * n * (d + b));                 /* normed rows, then [q |] k | v */
     if (!h) return -1;
-    float *qkv = h + n * d;
-    rms_norm_rows(x, n, d, ln1, eps, h);
-    matmul(h, n, d, (Weights){w_qkv, qkv_f16}, b, qkv, threads);
+    float *out = h + n * d;
+    rms_norm_rows(x, n, d, Ly->ln1, (float)M->eps, h);
+    matmul(h, n, d, (Weights){w, (int)Ly->qkv_f16}, b, out, threads);
     for (i64 r = 0; r < n; r++) {
         i64 s = dst[r];
-        memcpy(cache_x + s * d, x + r * d, sizeof(float) * d);
-        const float *row = qkv + r * b;
-        for (i64 hh = 0; hh < H; hh++) {
-            const float *q = row + hh * hd;
-            double *out = cache_q + (s * H + hh) * hd;
-            for (i64 k = 0; k < hd; k++) {
-                double rot = k < half ? -(double)q[k + half] : (double)q[k - half];
-                out[k] = (double)q[k] * win_cos[k] + rot * win_sin[k];
-            }
-        }
-        for (i64 k = 0; k < Hkv * hd; k++) {
-            cache_k[s * Hkv * hd + k] = (double)row[H * hd + k];
-            cache_v[s * Hkv * hd + k] = (double)row[(H + Hkv) * hd + k];
-        }
+        const float *row = out + r * b;
+        if (C->x) memcpy(C->x + s * d, x + r * d, sizeof(float) * d);
+        if (C->q) rotate_query(M, row, C->q + s * M->H * M->hd);
+        memcpy(C->k + s * kv, row + q_cols, sizeof(float) * kv);
+        memcpy(C->v + s * kv, row + q_cols + kv, sizeof(float) * kv);
     }
     free(h);
     return 0;
 }
 
-/* The rest of a layer for n rows: residual add of the attention block (one table row per
- * head and code) and the gated MLP.
- *
- * cache_x (S, d) residual inputs and cache_codes (S, H) codes, src (n,) the rows' storage rows;
- * table (H, K, d); w_gu (2 dff, d) gate rows then up rows; w_down (d, dff); out (n, d).
- */
-int incls_finish(const float *cache_x, const i64 *cache_codes, const i64 *src, i64 n, i64 d, i64 H, i64 K,
-                  const float *table, const float *ln2, float eps, const void *w_gu, const void *w_down, int mlp_f16,
-                  i64 dff, float *out, int threads) {
+/* The rest of a layer for n storage rows src (n,): residual add of the attention block (one
+ * table row per head and code) and the gated MLP; out (n, d). */
+int incls_finish(const Model *M, const Layer *Ly, const Cache *C, const i64 *src, i64 n, float *out, int threads) {
+    i64 d = M->d, H = M->H, dff = M->dff;
     float *x = malloc(sizeof(float) * (2 * n * d + 3 * n * dff + d));  /* one block of scratch */
     if (!x) return -1;
     float *h = x + n * d, *gu = h + n * d, *act = gu + n * 2 * dff, *t = act + n * dff;
     for (i64 r = 0; r < n; r++) {
-        const float *xr = cache_x + src[r] * d;
+        const float *xr = input_row(M, C, src[r]);
         for (i64 k = 0; k < d; k++) t[k] = 0.0f;
         for (i64 hh = 0; hh < H; hh++) {
-            const float *row = table + (hh * K + cache_codes[src[r] * H + hh]) * d;
+            const float *row = Ly->table + (hh * M->K + C->codes[src[r] * H + hh]) * d;
             for (i64 k = 0; k < d; k++) t[k] += row[k];
         }
         for (i64 k = 0; k < d; k++) x[r * d + k] = xr[k] + t[k];
     }
-    rms_norm_rows(x, n, d, ln2, eps, h);
-    matmul(h, n, d, (Weights){w_gu, mlp_f16}, 2 * dff, gu, threads);
+    rms_norm_rows(x, n, d, Ly->ln2, (float)M->eps, h);
+    matmul(h, n, d, (Weights){Ly->w_gate_up, (int)Ly->mlp_f16}, 2 * dff, gu, threads);
     for (i64 r = 0; r < n; r++) silu_mul(gu + r * 2 * dff, gu + r * 2 * dff + dff, act + r * dff, dff);
-    matmul(act, n, dff, (Weights){w_down, mlp_f16}, d, out, threads);
+    matmul(act, n, dff, (Weights){Ly->w_down, (int)Ly->mlp_f16}, d, out, threads);
     for (i64 k = 0; k < n * d; k++) out[k] = x[k] + out[k];
     free(x);
     return 0;
@@ -333,85 +386,84 @@ static inline double dot64(const double *a, const double *b, i64 n) {
     return t;
 }
 
-/* A local layer's attention state, in storage rows (see incls/engine/slots.py). */
-typedef struct {
-    i64 H, Hkv, hd, W, K, T;
-    double scale;
-    const double *rot_cos, *rot_sin;   /* (W + 1, hd): rotation by t - W for t = 0..W */
-    const double *codebook, *codes_sq; /* (H, K, hd), (H, K) */
-    const double *q, *k, *v;           /* (S, H, hd) queries rotated by W; (S, Hkv, hd) keys, values */
-    i64 *codes;                        /* (S, H) chosen codes */
-    const i64 *rows_of;                /* (T,) storage row of each position */
-} WindowLayer;
-
-/* Head outputs of query position i over its W nearest keys (clipped RoPE) and the nearest
- * code of each head, written into L->codes; returns whether any head's code changed.
- * The score of query i and key i - t is q_i . rotate(k_{i-t}, W - t) * scale. kr (W Hkv hd),
- * s (W) and o (hd) are scratch. */
-static int window_row_codes(const WindowLayer *L, i64 i, double *kr, double *s, double *o) {
-    i64 H = L->H, Hkv = L->Hkv, hd = L->hd, half = hd / 2, group = H / Hkv;
-    i64 row = L->rows_of[i], nk = i + 1 < L->W ? i + 1 : L->W;
+/* Head outputs of query position i (its query q (H, hd), rotated by W) over its W nearest
+ * keys (clipped RoPE), and the nearest code of each head, written into C->codes; returns
+ * whether any head's code changed. The score of query i and key i - t is
+ * q_i . rotate(k_{i-t}, W - t) * scale. kr (W Hkv hd), s (W) and o (hd) are scratch. */
+static int window_row_codes(const Model *M, const Layer *Ly, Cache *C, i64 i, const double *q, double *kr,
+                            double *s, double *o) {
+    i64 H = M->H, Hkv = M->Hkv, hd = M->hd, half = hd / 2, group = H / Hkv;
+    i64 row = C->rows_of[i], nk = i + 1 < M->W ? i + 1 : M->W;
     for (i64 t = 0; t < nk; t++) {
-        const double *cs = L->rot_cos + t * hd, *sn = L->rot_sin + t * hd;
+        const double *cs = M->rot_cos + t * hd, *sn = M->rot_sin + t * hd;
         for (i64 g = 0; g < Hkv; g++) {
-            const double *kj = L->k + (L->rows_of[i - t] * Hkv + g) * hd;
+            const float *kj = C->k + (C->rows_of[i - t] * Hkv + g) * hd;
             double *out = kr + (t * Hkv + g) * hd;
             for (i64 c = 0; c < hd; c++) {
-                double rot = c < half ? -kj[c + half] : kj[c - half];
-                out[c] = kj[c] * cs[c] - rot * sn[c];
+                double rot = c < half ? -(double)kj[c + half] : (double)kj[c - half];
+                out[c] = (double)kj[c] * cs[c] - rot * sn[c];
             }
         }
     }
     int moved = 0;
     for (i64 hh = 0; hh < H; hh++) {
         i64 g = hh / group;
-        const double *qh = L->q + (row * H + hh) * hd;
+        const double *qh = q + hh * hd;
         double mx = -INFINITY;
         for (i64 t = 0; t < nk; t++) {
-            s[t] = dot64(qh, kr + (t * Hkv + g) * hd, hd) * L->scale;
+            s[t] = dot64(qh, kr + (t * Hkv + g) * hd, hd) * M->scale;
             if (s[t] > mx) mx = s[t];
         }
         double Z = 0.0;
         for (i64 c = 0; c < hd; c++) o[c] = 0.0;
         for (i64 t = 0; t < nk; t++) {
             double e = exp(s[t] - mx);
-            const double *vj = L->v + (L->rows_of[i - t] * Hkv + g) * hd;
+            const float *vj = C->v + (C->rows_of[i - t] * Hkv + g) * hd;
             Z += e;
-            for (i64 c = 0; c < hd; c++) o[c] += e * vj[c];
+            for (i64 c = 0; c < hd; c++) o[c] += e * (double)vj[c];
         }
         /* the output rounded through float32: float64 noise never reaches the choice */
         for (i64 c = 0; c < hd; c++) o[c] = (double)(float)(o[c] / Z);
         i64 best = 0;
         double best_d = INFINITY;
-        for (i64 c = 0; c < L->K; c++) {
-            double d2 = L->codes_sq[hh * L->K + c] - 2.0 * dot64(o, L->codebook + (hh * L->K + c) * hd, hd);
+        for (i64 c = 0; c < M->K; c++) {
+            double d2 = Ly->codes_sq[hh * M->K + c] - 2.0 * dot64(o, Ly->codebook + (hh * M->K + c) * hd, hd);
             if (d2 < best_d) { best_d = d2; best = c; }   /* ties to the lower index */
         }
-        i64 *slot = L->codes + row * H + hh;
+        int16_t *slot = C->codes + row * H + hh;
         moved |= *slot != best;
-        *slot = best;
+        *slot = (int16_t)best;
     }
     return moved;
 }
+
+#define Q_CHUNK 256  /* reached rows whose queries are recomputed at once (bounds the scratch) */
 
 /* Recompute the codes of every position a change reaches in a local layer and return the
  * next layer's dirty positions: those whose codes changed, plus the dirty ones.
  *
  * A dirty position (n,) reaches itself and the W - 1 positions after it; `extra` (e,) are
- * positions reached otherwise (a deleted key was among their W). Writes the dirty rows,
- * sorted, to out (room for n W + e) and returns their count; stats[0] = rows searched,
+ * positions reached otherwise (a deleted key was among their W). The queries of the reached
+ * rows are recomputed from their residual inputs (the q rows of w_qkv, rotated by W): the
+ * cache keeps none, and a reached row's query is one matmul row, not worth its 8 bytes per
+ * number in every row of the document. Writes the dirty rows, sorted, to out (room for
+ * n W + e) and returns their count; stats[0] = rows searched (and queries computed),
  * stats[1] = attention terms computed.
  */
-i64 incls_window_update(const WindowLayer *L, const i64 *dirty, i64 n, const i64 *extra, i64 e, i64 *out,
-                        i64 *stats, int threads) {
-    i64 T = L->T, W = L->W, per_thread = W * L->Hkv * L->hd + W + L->hd;
-    if (n * W + e < 16) threads = 1;
+i64 incls_window_update(const Model *M, const Layer *Ly, Cache *C, const i64 *dirty, i64 n, const i64 *extra,
+                        i64 e, i64 *out, i64 *stats, int threads) {
+    i64 T = C->T, W = M->W, d = M->d, qn = M->H * M->hd, per_thread = W * M->Hkv * M->hd + W + M->hd;
+    int row_threads = n * W + e < 16 ? 1 : threads;
     i64 most = n * W + e;                                       /* at most this many positions reached */
-    /* one block: per-thread attention scratch, reached positions, then two byte arrays */
-    double *scratch = malloc(sizeof(double) * per_thread * threads + sizeof(i64) * most + most + T);
+    /* one block: per-thread attention scratch and a chunk's queries (double), reached positions,
+     * a chunk's inputs, normed inputs and queries (float), then two byte arrays */
+    size_t doubles = (size_t)(per_thread * row_threads + Q_CHUNK * qn), floats = (size_t)(Q_CHUNK * (2 * d + qn));
+    double *scratch = malloc(sizeof(double) * doubles + sizeof(i64) * most + sizeof(float) * floats + most + T);
     if (!scratch) return -1;
-    i64 *reach = (i64 *)(scratch + per_thread * threads);
-    uint8_t *changed = (uint8_t *)(reach + most), *mark = changed + most;   /* mark: 1 reached, 2 dirty */
+    double *q64 = scratch + per_thread * row_threads;
+    i64 *reach = (i64 *)(q64 + Q_CHUNK * qn);
+    float *xin = (float *)(reach + most), *h = xin + Q_CHUNK * d, *qf = h + Q_CHUNK * d;
+    uint8_t *changed = (uint8_t *)(qf + Q_CHUNK * qn), *mark = changed + most;   /* mark: 1 reached, 2 dirty */
     memset(mark, 0, T);
     for (i64 a = 0; a < n; a++) {
         mark[dirty[a]] |= 2;
@@ -425,12 +477,20 @@ i64 incls_window_update(const WindowLayer *L, const i64 *dirty, i64 n, const i64
             reach[m++] = i;
             terms += i + 1 < W ? i + 1 : W;
         }
-#pragma omp parallel num_threads(threads)
-    {
-        double *kr = scratch + per_thread * omp_get_thread_num();  /* the row's keys, rotated */
-        double *s = kr + W * L->Hkv * L->hd, *o = s + W;
+    for (i64 c0 = 0; c0 < m; c0 += Q_CHUNK) {
+        i64 c = m - c0 < Q_CHUNK ? m - c0 : Q_CHUNK;
+        for (i64 r = 0; r < c; r++) memcpy(xin + r * d, input_row(M, C, C->rows_of[reach[c0 + r]]), sizeof(float) * d);
+        rms_norm_rows(xin, c, d, Ly->ln1, (float)M->eps, h);
+        matmul(h, c, d, (Weights){Ly->w_qkv, (int)Ly->qkv_f16}, qn, qf, threads);  /* the q rows come first */
+        for (i64 r = 0; r < c; r++) rotate_query(M, qf + r * qn, q64 + r * qn);
+#pragma omp parallel num_threads(row_threads)
+        {
+            double *kr = scratch + per_thread * omp_get_thread_num();  /* the row's keys, rotated */
+            double *s = kr + W * M->Hkv * M->hd, *o = s + W;
 #pragma omp for schedule(static)
-        for (i64 r = 0; r < m; r++) changed[r] = (uint8_t)window_row_codes(L, reach[r], kr, s, o);
+            for (i64 r = 0; r < c; r++)
+                changed[c0 + r] = (uint8_t)window_row_codes(M, Ly, C, reach[c0 + r], q64 + r * qn, kr, s, o);
+        }
     }
     i64 count = 0;
     for (i64 r = 0; r < m; r++)

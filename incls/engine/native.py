@@ -1,4 +1,10 @@
-"""The engine's native kernels (`kernels.c`): compiled once per machine, loaded with ctypes.
+"""The only door to the engine's native kernels (`kernels.c`): building, loading, calling.
+
+Every kernel is called through a function of this module, which checks the dtype, shape
+and contiguity of every tensor it hands over (`_pointer`) and passes the engine's state as
+three structs declared here as in the C source (`ModelStruct`, `LayerStruct`,
+`CacheStruct`); on load, their sizes and field offsets are checked against the compiled
+side (`incls_layout`), so a drifted declaration fails loudly instead of reading garbage.
 
 Compiled at first use with the system C compiler for the CPU it runs on, and cached in
 the user's cache directory under a name that hashes the source, the flags and the CPU's
@@ -17,8 +23,15 @@ import subprocess
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
 
 from ..paths import user_dir
+
+if TYPE_CHECKING:
+    from .cache import LayerCache
+    from .weights import EngineWeights, LayerWeights
 
 SOURCE = Path(__file__).with_name("kernels.c")
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fopenmp", "-fPIC", "-shared"]
@@ -27,71 +40,62 @@ COMPILER_FIX = (
     "or set CC to one, then run `incls setup`"
 )
 
-i64, f32p, f64p, i64p = ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
+c_i64, c_ptr = ctypes.c_int64, ctypes.c_void_p
+
+
+class ModelStruct(ctypes.Structure):
+    """`Model` in kernels.c: shapes and the tables every layer shares."""
+
+    _fields_ = [(name, c_i64) for name in ("d", "H", "Hkv", "hd", "K", "dff", "W")] + [
+        ("eps", ctypes.c_double),
+        ("scale", ctypes.c_double),
+        *[(name, c_ptr) for name in ("embed", "rot_cos", "rot_sin", "win_cos", "win_sin")],
+    ]
+
+
+class LayerStruct(ctypes.Structure):
+    """`Layer` in kernels.c: one layer's weights."""
+
+    _fields_ = [(name, c_ptr) for name in ("ln1", "ln2", "w_qkv", "w_gate_up", "w_down")] + [
+        ("qkv_f16", c_i64),
+        ("mlp_f16", c_i64),
+        *[(name, c_ptr) for name in ("table", "codebook", "codes_sq")],
+    ]
+
+
+class CacheStruct(ctypes.Structure):
+    """`Cache` in kernels.c: one layer's cache in storage rows, and where each position's row is."""
+
+    _fields_ = [(name, c_ptr) for name in ("x", "tokens", "k", "v", "codes", "q", "rows_of")] + [("T", c_i64)]
+
+
+STRUCTS = (ModelStruct, LayerStruct, CacheStruct)
+POINTER = ctypes.POINTER
 SIGNATURES = {
-    "incls_matmul": [f32p, i64, i64, ctypes.c_void_p, ctypes.c_int, i64, f32p, ctypes.c_int],
-    "incls_rms_norm": [f32p, i64, i64, f32p, ctypes.c_float, f32p],
-    "incls_project": [
-        f32p,
-        i64,
-        i64,
-        i64p,
-        f32p,
-        ctypes.c_float,
-        ctypes.c_void_p,
+    "incls_layout": ([POINTER(c_i64), c_i64], c_i64),
+    "incls_matmul": ([c_ptr, c_i64, c_i64, c_ptr, ctypes.c_int, c_i64, c_ptr, ctypes.c_int], None),
+    "incls_rms_norm": ([c_ptr, c_i64, c_i64, c_ptr, ctypes.c_float, c_ptr], None),
+    "incls_project": (
+        [POINTER(ModelStruct), POINTER(LayerStruct), POINTER(CacheStruct), c_ptr, c_ptr, c_i64, ctypes.c_int],
         ctypes.c_int,
-        i64,
-        i64,
-        i64,
-        f64p,
-        f64p,
-        f32p,
-        f64p,
-        f64p,
-        f64p,
+    ),
+    "incls_finish": (
+        [POINTER(ModelStruct), POINTER(LayerStruct), POINTER(CacheStruct), c_ptr, c_i64, c_ptr, ctypes.c_int],
         ctypes.c_int,
-    ],
-    "incls_finish": [
-        f32p,
-        i64p,
-        i64p,
-        i64,
-        i64,
-        i64,
-        i64,
-        f32p,
-        f32p,
-        ctypes.c_float,
-        ctypes.c_void_p,
-        ctypes.c_void_p,
-        ctypes.c_int,
-        i64,
-        f32p,
-        ctypes.c_int,
-    ],
-    "incls_window_update": [ctypes.c_void_p, i64p, i64, i64p, i64, i64p, i64p, ctypes.c_int],
+    ),
+    "incls_window_update": (
+        [
+            POINTER(ModelStruct),
+            POINTER(LayerStruct),
+            POINTER(CacheStruct),
+            *(c_ptr, c_i64) * 2,  # dirty (n,), extra (e,)
+            c_ptr,
+            c_ptr,
+            ctypes.c_int,
+        ],
+        c_i64,
+    ),
 }
-RESTYPES = {"incls_window_update": ctypes.c_int64, "incls_project": ctypes.c_int, "incls_finish": ctypes.c_int}
-
-
-def check(status: int) -> int:
-    """A kernel's return value, or MemoryError if it could not get its scratch memory (it then wrote nothing)."""
-    if status < 0:
-        raise MemoryError("the engine's native kernels could not allocate their scratch memory")
-    return status
-
-
-class WindowLayer(ctypes.Structure):
-    """A local layer's attention state for `incls_window_update` (the C struct of the same name)."""
-
-    _fields_ = (
-        [(name, ctypes.c_int64) for name in ("H", "Hkv", "hd", "W", "K", "T")]
-        + [("scale", ctypes.c_double)]
-        + [
-            (name, ctypes.c_void_p)
-            for name in ("rot_cos", "rot_sin", "codebook", "codes_sq", "q", "k", "v", "codes", "rows_of")
-        ]
-    )
 
 
 class NativeBuildError(RuntimeError):
@@ -149,8 +153,6 @@ def build(target: Path) -> Path:
 @lru_cache(maxsize=1)
 def kernels() -> ctypes.CDLL:
     """The loaded kernels, built first if this machine has no build of this source yet."""
-    import torch  # noqa: F401  (loads the OpenMP runtime the kernels then share)
-
     path = build_path()
     if not path.is_file():
         build(path)
@@ -158,9 +160,210 @@ def kernels() -> ctypes.CDLL:
 
 
 def load(path: Path) -> ctypes.CDLL:
-    """A built kernels file with its functions' signatures declared."""
+    """A built kernels file with its functions' signatures declared and its struct layout checked."""
     built = ctypes.CDLL(str(path))
-    for name, argtypes in SIGNATURES.items():
+    for name, (argtypes, restype) in SIGNATURES.items():
         fn = getattr(built, name)
-        fn.argtypes, fn.restype = argtypes, RESTYPES.get(name)
+        fn.argtypes, fn.restype = argtypes, restype
+    expected = [n for struct in STRUCTS for n in (ctypes.sizeof(struct), *_offsets(struct))]
+    room = len(expected) + 8
+    got = (c_i64 * room)()
+    n = built.incls_layout(got, room)
+    if list(got[: min(n, room)]) != expected:
+        raise NativeBuildError(
+            f"{path} does not match the struct declarations of {Path(__file__).name}: "
+            f"C sizes and offsets {list(got[: min(n, room)])}, Python {expected}"
+        )
     return built
+
+
+def _offsets(struct) -> list[int]:
+    return [getattr(struct, name).offset for name, _ in struct._fields_]
+
+
+def check(status: int) -> int:
+    """A kernel's return value, or MemoryError if it could not get its scratch memory (it then wrote nothing)."""
+    if status < 0:
+        raise MemoryError("the engine's native kernels could not allocate their scratch memory")
+    return status
+
+
+# ---- the one place tensors become pointers ------------------------------------------------
+
+
+def _pointer(t: torch.Tensor | None, dtype: torch.dtype, name: str, shape: tuple | None = None) -> int:
+    """The address of a tensor the kernels read or write (0 for None), after checking that it
+    is contiguous, of `dtype`, and (where given) of `shape` (None entries: any size)."""
+    if t is None:
+        return 0
+    if t.dtype != dtype:
+        raise TypeError(f"{name}: the kernels need {dtype}, got {t.dtype}")
+    if not t.is_contiguous():
+        raise ValueError(f"{name}: the kernels need a contiguous tensor")
+    if shape is not None and (
+        t.dim() != len(shape) or any(want is not None and got != want for got, want in zip(t.shape, shape))
+    ):
+        raise ValueError(f"{name}: shape {tuple(t.shape)}, the kernels need {shape}")
+    return t.data_ptr()
+
+
+def _weight(t: torch.Tensor, name: str, shape: tuple) -> tuple[int, int]:
+    """(address, is float16) of a weight matrix stored as float32 or float16 (`weights.compact`)."""
+    half = t.dtype == torch.float16
+    return _pointer(t, torch.float16 if half else torch.float32, name, shape), int(half)
+
+
+def model_struct(w: EngineWeights) -> ModelStruct:
+    """The Model struct of a model's engine weights (built once by `engine_weights`, which keeps the tensors)."""
+    f64, hd = torch.float64, w.hd
+    return ModelStruct(
+        d=w.d,
+        H=w.H,
+        Hkv=w.Hkv,
+        hd=hd,
+        K=w.K,
+        dff=w.dff,
+        W=w.W,
+        eps=w.eps,
+        scale=w.scale,
+        embed=_pointer(w.embed, torch.float32, "embed", (w.vocab, w.d)),
+        rot_cos=_pointer(w.rot_cos, f64, "rot_cos", (w.W + 1, hd)),
+        rot_sin=_pointer(w.rot_sin, f64, "rot_sin", (w.W + 1, hd)),
+        win_cos=_pointer(w.win_cos, f64, "win_cos", (hd,)),
+        win_sin=_pointer(w.win_sin, f64, "win_sin", (hd,)),
+    )
+
+
+def layer_struct(w: EngineWeights, lw: LayerWeights) -> LayerStruct:
+    """The Layer struct of one layer's engine weights (built once by `engine_weights`)."""
+    f32, f64 = torch.float32, torch.float64
+    w_qkv, qkv_f16 = _weight(lw.w_qkv, "w_qkv", ((w.H + 2 * w.Hkv) * w.hd, w.d))
+    w_gate_up, gu_f16 = _weight(lw.w_gate_up, "w_gate_up", (2 * w.dff, w.d))
+    w_down, down_f16 = _weight(lw.w_down, "w_down", (w.d, w.dff))
+    if gu_f16 != down_f16:
+        raise TypeError("w_gate_up and w_down must share one dtype (`weights.compact` gives them one)")
+    return LayerStruct(
+        ln1=_pointer(lw.ln1, f32, "ln1", (w.d,)),
+        ln2=_pointer(lw.ln2, f32, "ln2", (w.d,)),
+        w_qkv=w_qkv,
+        w_gate_up=w_gate_up,
+        w_down=w_down,
+        qkv_f16=qkv_f16,
+        mlp_f16=down_f16,
+        table=_pointer(lw.table, f32, "table", (w.H, w.K, w.d)),
+        codebook=_pointer(lw.codes, f64, "codebook", (w.H, w.K, w.hd)),
+        codes_sq=_pointer(lw.codes_sq, f64, "codes_sq", (w.H, w.K)),
+    )
+
+
+def cache_struct(w: EngineWeights, cache: LayerCache, tokens: torch.Tensor, rows_of: torch.Tensor) -> CacheStruct:
+    """The Cache struct of a layer's cache (storage rows S), the token of each storage row
+    `tokens` (S,) and the storage row of each position `rows_of` (T,). Built per call: the
+    storage grows, so its addresses change."""
+    S = cache.k.shape[0]
+    return CacheStruct(
+        x=_pointer(cache.x, torch.float32, "cache x", (S, w.d)),
+        tokens=_pointer(tokens, torch.int32, "tokens", (S,)),
+        k=_pointer(cache.k, torch.float32, "cache k", (S, w.Hkv, w.hd)),
+        v=_pointer(cache.v, torch.float32, "cache v", (S, w.Hkv, w.hd)),
+        codes=_pointer(cache.codes, torch.int16, "cache codes", (S, w.H)),
+        q=_pointer(cache.q, torch.float64, "cache q", (S, w.H, w.hd)),
+        rows_of=_pointer(rows_of, torch.int64, "rows_of", (None,)),
+        T=rows_of.numel(),
+    )
+
+
+def _threads(threads: int | None) -> int:
+    return threads or torch.get_num_threads()
+
+
+def matmul(x: torch.Tensor, weight: torch.Tensor, threads: int | None = None) -> torch.Tensor:
+    """x (n, a) float32 times weight (b, a) float32 or float16 -> (n, b) float32, each row
+    bitwise independent of the others."""
+    x = x.contiguous()
+    n, a = x.shape
+    b = weight.shape[0]
+    out = torch.empty(n, b, dtype=torch.float32)
+    if n:
+        w_ptr, half = _weight(weight, "weight", (b, a))
+        kernels().incls_matmul(_pointer(x, torch.float32, "x"), n, a, w_ptr, half, b, out.data_ptr(), _threads(threads))
+    return out
+
+
+def rms_norm(x: torch.Tensor, gain: torch.Tensor, eps: float) -> torch.Tensor:
+    """RMSNorm of rows x (n, d) float32 with gain (d,)."""
+    x = x.contiguous()
+    n, d = x.shape
+    out = torch.empty_like(x)
+    if n:
+        kernels().incls_rms_norm(
+            _pointer(x, torch.float32, "x"), n, d, _pointer(gain, torch.float32, "gain", (d,)), eps, out.data_ptr()
+        )
+    return out
+
+
+def project(
+    w: EngineWeights,
+    lw: LayerWeights,
+    cache: CacheStruct,
+    x: torch.Tensor,
+    rows: torch.Tensor,
+    threads: int | None = None,
+) -> None:
+    """Store rows x (n, d) float32 into storage rows `rows` (n,) of a layer's cache: residual
+    inputs (if the cache keeps them), k, v, and queries rotated by W (if it keeps them)."""
+    x, rows = x.contiguous(), rows.contiguous()
+    n = rows.numel()
+    if n:
+        x_ptr = _pointer(x, torch.float32, "x", (n, w.d))
+        check(
+            kernels().incls_project(
+                w.native, lw.native, cache, x_ptr, _pointer(rows, torch.int64, "rows"), n, _threads(threads)
+            )
+        )
+
+
+def finish(
+    w: EngineWeights, lw: LayerWeights, cache: CacheStruct, rows: torch.Tensor, threads: int | None = None
+) -> torch.Tensor:
+    """Residual stream after the layer (n, d) float32 of storage rows `rows` (n,): their
+    residual inputs plus the attention block (one table row per head and code), then the MLP."""
+    rows = rows.contiguous()
+    n = rows.numel()
+    out = torch.empty(n, w.d, dtype=torch.float32)
+    if n:
+        rows_ptr = _pointer(rows, torch.int64, "rows")
+        check(kernels().incls_finish(w.native, lw.native, cache, rows_ptr, n, out.data_ptr(), _threads(threads)))
+    return out
+
+
+def window_update(
+    w: EngineWeights,
+    lw: LayerWeights,
+    cache: CacheStruct,
+    dirty: torch.Tensor,
+    extra: torch.Tensor,
+    threads: int | None = None,
+) -> tuple[torch.Tensor, int, int]:
+    """A local layer's codes chosen afresh at every position a change reaches (see
+    `incls.engine.local_layer`). Returns the next layer's dirty positions (sorted), the rows
+    searched (each also had its query recomputed) and the attention terms computed."""
+    dirty, extra = dirty.contiguous(), extra.contiguous()
+    out = torch.empty(dirty.numel() * w.W + extra.numel(), dtype=torch.int64)
+    stats = torch.zeros(2, dtype=torch.int64)
+    count = check(
+        kernels().incls_window_update(
+            w.native,
+            lw.native,
+            cache,
+            _pointer(dirty, torch.int64, "dirty"),
+            dirty.numel(),
+            _pointer(extra, torch.int64, "extra"),
+            extra.numel(),
+            out.data_ptr(),
+            stats.data_ptr(),
+            _threads(threads),
+        )
+    )
+    searched, terms = stats.tolist()
+    return out[:count], searched, terms

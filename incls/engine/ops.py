@@ -5,8 +5,9 @@ One unit is one multiply-add. The same unit costs are used for the incremental u
 sequence, so their ratio is a measured reduction, not an estimate. Element-wise work
 (norms, activations, exponentials) is not counted on either side.
 
-Per position and layer: q/k/v projection d*(H+2Hkv)*hd, code search H*K*hd, table sum
-H*d, MLP 3*d*dff; per attention term (one query, one key, one head) 2*hd (score and value);
+Per position and layer: q/k/v projection d*(H+2Hkv)*hd (a local layer counts k, v of its
+dirty rows and q of the rows it recomputes: in a fresh session, every row once), code
+search H*K*hd, table sum H*d, MLP 3*d*dff; per attention term (one query, one key, one head) 2*hd (score and value);
 per margin test hd per head; the classifier d*C per position whose logits are produced.
 A query of a local layer has min(i + 1, W) attention terms, of any other layer i + 1.
 """
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class UnitCosts:
     qkv: int  # one position's q, k, v projection
+    q: int  # its q part alone (a local layer recomputes queries apart from keys and values)
+    kv: int  # its k, v part
     search: int  # one position's code search over all heads
     table: int  # one position's table sum
     mlp: int  # one position's MLP
@@ -33,6 +36,8 @@ class UnitCosts:
     def of(cls, w) -> UnitCosts:
         return cls(
             qkv=w.d * (w.H + 2 * w.Hkv) * w.hd,
+            q=w.d * w.H * w.hd,
+            kv=w.d * 2 * w.Hkv * w.hd,
             search=w.H * w.K * w.hd,
             table=w.H * w.d,
             mlp=3 * w.d * w.dff,

@@ -16,7 +16,8 @@ come out the same whichever batch of rows computed it.
   but they differ by ~1e-16 relative, and the head output is rounded to float32
   (`canonical_output`) before its code is chosen, which absorbs that.
 
-The token embedding is the model's own float32 tensor.
+The token embedding is the model's own float32 tensor; it is also layer 0's residual input,
+so no cache keeps a copy of it.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ import torch
 
 from incls.model.rope import cos_sin, inverse_frequencies
 
+from . import native
+
 DT = torch.float64  # attention and code distances
 PW = torch.float32  # position-wise math and the residual stream
+CODE = torch.int16  # stored codes
+CODE_LIMIT = torch.iinfo(CODE).max  # codes per head that CODE can hold (0..CODE_LIMIT - 1)
 
 
 def compact(*weights: torch.Tensor) -> list[torch.Tensor]:
@@ -58,6 +63,7 @@ class LayerWeights:
     ln2: torch.Tensor  # (d,)
     w_gate_up: torch.Tensor  # (2 dff, d), float32 or float16 like w_down
     w_down: torch.Tensor  # (d, dff)
+    native: object = None  # its `native.LayerStruct`, pointing into the tensors above
 
 
 @dataclass
@@ -88,8 +94,9 @@ class EngineWeights:
     inv_freq: torch.Tensor  # (hd / 2,) float64 RoPE frequencies
     rot_cos: torch.Tensor  # (W + 1, hd): rotation by (t - W), t = clipped distance 0..W
     rot_sin: torch.Tensor  # (W + 1, hd)
-    win_cos: torch.Tensor  # (hd,): rotation by W (applied once to every stored query)
+    win_cos: torch.Tensor  # (hd,): rotation by W (applied to every query once)
     win_sin: torch.Tensor  # (hd,)
+    native: object = None  # its `native.ModelStruct`, pointing into the tensors above
 
     @property
     def group(self) -> int:
@@ -111,6 +118,8 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
     cfg = model.cfg
     if not cfg.vq:
         raise ValueError("the incremental engine needs a VQ model (cfg.vq is False)")
+    if not 0 < cfg.codebook_size <= CODE_LIMIT:
+        raise ValueError(f"the engine stores codes as int16: codebook_size must be 1..{CODE_LIMIT}")
     layers = []
     for block in model.layers:
         codes = block.codebooks.codes.detach().to(DT)  # (H, K, hd)
@@ -137,7 +146,7 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
     win_cos, win_sin = cos_sin(torch.tensor(W), hd, cfg.rope_theta, DT)  # (hd,)
     weights = EngineWeights(
         layers=layers,
-        embed=model.embed_tokens.weight.detach(),
+        embed=model.embed_tokens.weight.detach().to(PW).contiguous(),
         norm=model.norm.weight.detach().to(PW),
         cls_w=model.classifier.weight.detach().to(PW).contiguous(),
         cls_b=model.classifier.bias.detach().to(PW),
@@ -164,5 +173,8 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         win_cos=win_cos,
         win_sin=win_sin,
     )
+    weights.native = native.model_struct(weights)
+    for lw in layers:
+        lw.native = native.layer_struct(weights, lw)
     _CACHE[model] = weights
     return weights

@@ -10,8 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from incls.engine import native
 from incls.engine import positionwise as pw
-from incls.engine.weights import DT, PW, engine_weights
+from incls.engine.cache import LayerCache
+from incls.engine.weights import PW, engine_weights
 
 from engine_testing import random_model
 
@@ -21,11 +23,13 @@ def _rows(w, lw, x: torch.Tensor, codes: torch.Tensor, ids: torch.Tensor):
     token ids (n,), through the entry points a session uses (storage rows 0..n-1)."""
     n = x.shape[0]
     rows = torch.arange(n)
-    cache_x = torch.empty(n, w.d, dtype=PW)
-    qW, k, v = (torch.empty(n, heads, w.hd, dtype=DT) for heads in (w.H, w.Hkv, w.Hkv))
-    pw.store_projections(w, lw, x, rows, cache_x, qW, k, v)
-    after = pw.finish_rows(w, lw, cache_x, codes.contiguous(), rows)
-    return qW, k, v, after, pw.state_votes(w, after) + pw.lexical_votes(w, ids, torch.arange(len(ids)))
+    cache = LayerCache.empty(w, local=False, first=False)  # keeps queries: the full projection
+    cache.reserve(n)
+    struct = native.cache_struct(w, cache, torch.zeros(n, dtype=torch.int32), rows)
+    native.project(w, lw, struct, x, rows)
+    cache.codes.copy_(codes)
+    after = native.finish(w, lw, struct, rows)
+    return cache.q, cache.k, cache.v, after, pw.state_votes(w, after) + pw.lexical_votes(w, ids, torch.arange(len(ids)))
 
 
 def _check(model, n_rows: int) -> None:

@@ -1,0 +1,41 @@
+"""A local layer's update: every row whose W keys include a changed one is recomputed outright.
+
+W terms per row are cheaper than correcting accumulators key by key, and recomputing means
+the layer stores no accumulators, no reference outputs and no queries: a reached row's
+query is one matmul row from its cached residual input. Attention and code search run in
+the native kernels (`native.window_update`), one row at a time in float64, so a
+recomputed row equals a fresh one bit for bit.
+
+Which rows: the dirty positions and the W - 1 after each, plus the kept positions that had
+a deleted key among their W. That is every position whose keys changed: new or recomputed
+keys reach the W positions from themselves on, deleted keys the kept positions that were
+within W after them. The old state of a recomputed key needs nothing more: a kept position
+that had it among its keys and no longer does has an inserted (so recomputed) token closer
+than W before it. Nor do straddling pairs: a kept pair's distance changes only through a
+key inserted or deleted between them, which is then within W of the query.
+"""
+
+from __future__ import annotations
+
+from . import native
+from .cache import LayerCache
+from .update import LayerUpdate
+from .weights import LayerWeights
+
+
+def update(up: LayerUpdate, cache: LayerCache, lw: LayerWeights, dirty, x_dirty):
+    """Store the dirty rows (n,) with their inputs x_dirty (n, d), choose the codes of every
+    row they reach afresh; returns the next layer's dirty positions (those whose codes
+    changed, and the dirty ones; sorted) and their residual streams after this layer."""
+    units, ops, stats = up.units, up.ops, up.stats
+    up.project(cache, lw, dirty, x_dirty)
+    n_dirty = int(dirty.numel())
+    reached, searched, terms = native.window_update(
+        up.w, lw, up.cache_struct(cache), dirty, up.edit.deleted_reach, up.threads.all
+    )
+    ops.add("qkv", searched * units.q)
+    ops.add("attention", terms * units.term)
+    ops.add("search", searched * units.search)
+    stats.searched_per_layer.append(searched - n_dirty)
+    stats.changed_codes_per_layer.append(int(reached.numel()) - n_dirty)
+    return reached, up.finish(cache, lw, reached)
