@@ -25,13 +25,13 @@ DENSE_FRACTION = 0.5  # above this share of dirty rows after the first change, r
 def straddling_pairs(plan: EditPlan, T_old: int, W: int):
     """Pairs (query i, key j) of kept positions whose clipped distance the edit changed.
 
-    Returns (i, j, t_old, t_new), four (P,) long tensors in new coordinates. Only pairs
+    Returns (i, j), two (P,) long tensors in new coordinates. Only pairs
     within W of each other (before or after) straddling a length-changing edit qualify:
     O(W^2) per edit. See DESIGN.md, "The incremental engine".
     """
     T = len(plan.ids)
     if not plan.shifted or T == 0 or W <= 1:
-        return EMPTY, EMPTY, EMPTY, EMPTY
+        return EMPTY, EMPTY
     src = plan.src
     kept = src >= 0
     zone = torch.zeros(T, dtype=torch.bool)
@@ -56,12 +56,9 @@ def straddling_pairs(plan: EditPlan, T_old: int, W: int):
     ok2 &= j2 >= 0
     ok2 &= (q[:, None] - j2) >= W
     qq = q[:, None].expand_as(j1)
-    tt = t[None, :].expand_as(j1)
     i = torch.cat([qq[ok1], qq[ok2]])
     j = torch.cat([j1[ok1], j2[ok2]])
-    t_old = torch.cat([t_old1[ok1], tt[ok2]])
-    t_new = torch.cat([tt[ok1], torch.full_like(tt[ok2], W)])
-    return i, j, t_old, t_new
+    return i, j
 
 
 def update(up: LayerUpdate, cache: LayerCache, lw: LayerWeights, dirty, x_dirty):
@@ -211,7 +208,7 @@ def _update_rows(
             keys = removed[a : a + key_block]  # old coordinates
             acc.remove(w, key_scores(w, qW, old_rows, k_removed[a : a + key_block], keys), v_removed[a : a + key_block])
         ops.add("attention", n * removed.numel() * units.term)
-    st_i, st_j, st_told, st_tnew = straddle
+    st_i, st_j = straddle
     if st_i.numel():
         keep = ~dirty_mask[st_i] & ~dirty_mask[st_j]
         i, j = st_i[keep], st_j[keep]

@@ -18,6 +18,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -281,26 +282,31 @@ typedef struct {
     i64 T;
 } Cache;
 
-/* Sizes and field offsets of the three structs, in declaration order, for the Python side to
- * check its declarations against; returns how many numbers it wrote (at most `room`). */
-i64 incls_layout(i64 *out, i64 room) {
-#define SIZE(S) (i64)sizeof(S)
-#define OFF(S, f) (i64)offsetof(S, f)
-    const i64 layout[] = {
-        SIZE(Model), OFF(Model, d), OFF(Model, H), OFF(Model, Hkv), OFF(Model, hd), OFF(Model, K),
-        OFF(Model, dff), OFF(Model, W), OFF(Model, eps), OFF(Model, scale), OFF(Model, embed),
-        OFF(Model, rot_cos), OFF(Model, rot_sin), OFF(Model, win_cos), OFF(Model, win_sin),
-        SIZE(Layer), OFF(Layer, ln1), OFF(Layer, ln2), OFF(Layer, w_qkv), OFF(Layer, w_gate_up),
-        OFF(Layer, w_down), OFF(Layer, qkv_f16), OFF(Layer, mlp_f16), OFF(Layer, table),
-        OFF(Layer, codebook), OFF(Layer, codes_sq),
-        SIZE(Cache), OFF(Cache, x), OFF(Cache, tokens), OFF(Cache, k), OFF(Cache, v), OFF(Cache, codes),
-        OFF(Cache, q), OFF(Cache, rows_of), OFF(Cache, T),
-    };
-#undef SIZE
-#undef OFF
-    i64 n = (i64)(sizeof layout / sizeof layout[0]);
-    for (i64 i = 0; i < n && i < room; i++) out[i] = layout[i];
-    return n;
+/* Sizes and field offsets of the three structs, one "name value" line each, for the Python
+ * side to check its declarations against by name; returns the length of the whole text
+ * (written up to `room` bytes, NUL included). */
+typedef struct { const char *name; i64 value; } LayoutEntry;
+#define STRUCT(S) {#S, (i64)sizeof(S)}
+#define FIELD(S, f) {#f, (i64)offsetof(S, f)}
+static const LayoutEntry LAYOUT[] = {
+    STRUCT(Model), FIELD(Model, d), FIELD(Model, H), FIELD(Model, Hkv), FIELD(Model, hd), FIELD(Model, K),
+    FIELD(Model, dff), FIELD(Model, W), FIELD(Model, eps), FIELD(Model, scale), FIELD(Model, embed),
+    FIELD(Model, rot_cos), FIELD(Model, rot_sin), FIELD(Model, win_cos), FIELD(Model, win_sin),
+    STRUCT(Layer), FIELD(Layer, ln1), FIELD(Layer, ln2), FIELD(Layer, w_qkv), FIELD(Layer, w_gate_up),
+    FIELD(Layer, w_down), FIELD(Layer, qkv_f16), FIELD(Layer, mlp_f16), FIELD(Layer, table),
+    FIELD(Layer, codebook), FIELD(Layer, codes_sq),
+    STRUCT(Cache), FIELD(Cache, x), FIELD(Cache, tokens), FIELD(Cache, k), FIELD(Cache, v), FIELD(Cache, codes),
+    FIELD(Cache, q), FIELD(Cache, rows_of), FIELD(Cache, T),
+};
+#undef STRUCT
+#undef FIELD
+
+i64 incls_layout(char *out, i64 room) {
+    i64 used = 0;
+    for (size_t i = 0; i < sizeof LAYOUT / sizeof LAYOUT[0]; i++)
+        used += snprintf(out + (used < room ? used : room), (size_t)(used < room ? room - used : 0), "%s %lld\n",
+                         LAYOUT[i].name, (long long)LAYOUT[i].value);
+    return used;
 }
 
 /* Residual input of storage row s: cached, or (layer 0) its token's embedding. */
@@ -455,15 +461,12 @@ i64 incls_window_update(const Model *M, const Layer *Ly, Cache *C, const i64 *di
     i64 T = C->T, W = M->W, d = M->d, qn = M->H * M->hd, per_thread = W * M->Hkv * M->hd + W + M->hd;
     int row_threads = n * W + e < 16 ? 1 : threads;
     i64 most = n * W + e;                                       /* at most this many positions reached */
-    /* one block: per-thread attention scratch and a chunk's queries (double), reached positions,
-     * a chunk's inputs, normed inputs and queries (float), then two byte arrays */
-    size_t doubles = (size_t)(per_thread * row_threads + Q_CHUNK * qn), floats = (size_t)(Q_CHUNK * (2 * d + qn));
-    double *scratch = malloc(sizeof(double) * doubles + sizeof(i64) * most + sizeof(float) * floats + most + T);
-    if (!scratch) return -1;
-    double *q64 = scratch + per_thread * row_threads;
-    i64 *reach = (i64 *)(q64 + Q_CHUNK * qn);
-    float *xin = (float *)(reach + most), *h = xin + Q_CHUNK * d, *qf = h + Q_CHUNK * d;
-    uint8_t *changed = (uint8_t *)(qf + Q_CHUNK * qn), *mark = changed + most;   /* mark: 1 reached, 2 dirty */
+    /* one block: reached positions and two byte arrays; then, once their number is known,
+     * another: per-thread attention scratch and a chunk's queries (double), a chunk's
+     * inputs, normed inputs and queries (float) */
+    i64 *reach = malloc(sizeof(i64) * most + most + T);
+    if (!reach) return -1;
+    uint8_t *changed = (uint8_t *)(reach + most), *mark = changed + most;   /* mark: 1 reached, 2 dirty */
     memset(mark, 0, T);
     for (i64 a = 0; a < n; a++) {
         mark[dirty[a]] |= 2;
@@ -477,8 +480,16 @@ i64 incls_window_update(const Model *M, const Layer *Ly, Cache *C, const i64 *di
             reach[m++] = i;
             terms += i + 1 < W ? i + 1 : W;
         }
-    for (i64 c0 = 0; c0 < m; c0 += Q_CHUNK) {
-        i64 c = m - c0 < Q_CHUNK ? m - c0 : Q_CHUNK;
+    i64 chunk = m < Q_CHUNK ? m : Q_CHUNK;
+    double *scratch = malloc(sizeof(double) * (per_thread * row_threads + chunk * qn) + sizeof(float) * chunk * (2 * d + qn));
+    if (!scratch) {
+        free(reach);
+        return -1;
+    }
+    double *q64 = scratch + per_thread * row_threads;
+    float *xin = (float *)(q64 + chunk * qn), *h = xin + chunk * d, *qf = h + chunk * d;
+    for (i64 c0 = 0; c0 < m; c0 += chunk) {
+        i64 c = m - c0 < chunk ? m - c0 : chunk;
         for (i64 r = 0; r < c; r++) memcpy(xin + r * d, input_row(M, C, C->rows_of[reach[c0 + r]]), sizeof(float) * d);
         rms_norm_rows(xin, c, d, Ly->ln1, (float)M->eps, h);
         matmul(h, c, d, (Weights){Ly->w_qkv, (int)Ly->qkv_f16}, qn, qf, threads);  /* the q rows come first */
@@ -498,5 +509,6 @@ i64 incls_window_update(const Model *M, const Layer *Ly, Cache *C, const i64 *di
     stats[0] = m;
     stats[1] = terms;
     free(scratch);
+    free(reach);
     return count;
 }

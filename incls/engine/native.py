@@ -69,10 +69,10 @@ class CacheStruct(ctypes.Structure):
     _fields_ = [(name, c_ptr) for name in ("x", "tokens", "k", "v", "codes", "q", "rows_of")] + [("T", c_i64)]
 
 
-STRUCTS = (ModelStruct, LayerStruct, CacheStruct)
+STRUCTS = {"Model": ModelStruct, "Layer": LayerStruct, "Cache": CacheStruct}  # by their names in kernels.c
 POINTER = ctypes.POINTER
 SIGNATURES = {
-    "incls_layout": ([POINTER(c_i64), c_i64], c_i64),
+    "incls_layout": ([ctypes.c_char_p, c_i64], c_i64),
     "incls_matmul": ([c_ptr, c_i64, c_i64, c_ptr, ctypes.c_int, c_i64, c_ptr, ctypes.c_int], None),
     "incls_rms_norm": ([c_ptr, c_i64, c_i64, c_ptr, ctypes.c_float, c_ptr], None),
     "incls_project": (
@@ -165,20 +165,25 @@ def load(path: Path) -> ctypes.CDLL:
     for name, (argtypes, restype) in SIGNATURES.items():
         fn = getattr(built, name)
         fn.argtypes, fn.restype = argtypes, restype
-    expected = [n for struct in STRUCTS for n in (ctypes.sizeof(struct), *_offsets(struct))]
-    room = len(expected) + 8
-    got = (c_i64 * room)()
-    n = built.incls_layout(got, room)
-    if list(got[: min(n, room)]) != expected:
+    expected = layout()
+    room = 4 * len(expected) + 1024
+    text = ctypes.create_string_buffer(room)
+    got = text.value.decode() if built.incls_layout(text, room) < room else ""
+    if got != expected:
         raise NativeBuildError(
-            f"{path} does not match the struct declarations of {Path(__file__).name}: "
-            f"C sizes and offsets {list(got[: min(n, room)])}, Python {expected}"
+            f"{path} does not match the struct declarations of {Path(__file__).name} "
+            f"(sizes and offsets, C:\n{got}Python:\n{expected})"
         )
     return built
 
 
-def _offsets(struct) -> list[int]:
-    return [getattr(struct, name).offset for name, _ in struct._fields_]
+def layout() -> str:
+    """Sizes and field offsets of the declared structs, in the text `incls_layout` writes."""
+    lines = []
+    for c_name, struct in STRUCTS.items():
+        lines.append(f"{c_name} {ctypes.sizeof(struct)}")
+        lines += [f"{name} {getattr(struct, name).offset}" for name, _ in struct._fields_]
+    return "".join(line + "\n" for line in lines)
 
 
 def check(status: int) -> int:

@@ -103,9 +103,14 @@ class LayerUpdate:
     ) -> None:
         self.w, self.units, self.slots, self.edit = w, units, slots, edit
         self.ops, self.stats, self.threads = ops, stats, threads
+        self._structs: dict[int, native.CacheStruct] = {}
 
     def cache_struct(self, cache: LayerCache) -> native.CacheStruct:
-        return native.cache_struct(self.w, cache, self.slots.tokens, self.edit.rows_of)
+        """The layer cache as the kernels see it, built once per update (storage grows only before it)."""
+        struct = self._structs.get(id(cache))
+        if struct is None:
+            struct = self._structs[id(cache)] = native.cache_struct(self.w, cache, self.slots.tokens, self.edit.rows_of)
+        return struct
 
     def inputs(self, cache: LayerCache, positions: torch.Tensor) -> torch.Tensor:
         """Residual inputs (n, d) float32 of positions (n,): cached, or in layer 0 their tokens' embeddings."""

@@ -124,3 +124,31 @@ def test_ngram_votes_after_an_edit_follow_it(data, ids):
     for _ in range(data.draw(st.integers(1, 3))):
         session.apply(data.draw(edit_batches(len(session.ids))))
         assert_matches_fresh(session, tol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(window=1, local_layers=2),
+        dict(window=2, codebook_size=1, local_layers=1),
+        dict(window=8, codebook_size=300, n_kv_heads=4, local_layers=2),  # codes past a byte; no key sharing
+        dict(window=8, codebook_size=32, n_kv_heads=1, local_layers=0),
+    ],
+    ids=["W1-local", "W2-K1-mixed", "K300-mha-local", "mqa-global"],
+)
+def test_other_configurations_match_fresh_and_the_model(changes):
+    """Windows, codebook sizes and head layouts `incls train` can produce; 300 tokens, so a
+    local layer recomputes queries in more than one chunk."""
+    model = random_model(6, **changes)
+    rng = random.Random(5)
+    ids = [rng.randrange(VOCAB) for _ in range(300)]
+    session = Session(model, ids)
+    out = model(torch.tensor([ids]))
+    assert torch.equal(session.codes(), out.codes[0])
+    assert (session.running_logits() - out.logits[0]).abs().max() < 1e-4
+    for _ in range(12):
+        T = len(session.ids)
+        a = rng.randrange(T + 1)
+        b = min(T, a + rng.randrange(4))
+        session.apply([TokenEdit(a, b, [rng.randrange(VOCAB) for _ in range(rng.randrange(4))])])
+    assert_matches_fresh(session)

@@ -48,3 +48,31 @@ def test_portable_build_without_avx2(tmp_path, monkeypatch, half):
     assert torch.allclose(every, x @ weight.float().t(), rtol=1e-5, atol=1e-5)
     for start, size in [(0, 1), (3, 2), (4, 5)]:
         assert torch.equal(matmul(x[start : start + size].contiguous()), every[start : start + size])
+
+
+def test_struct_declarations_are_checked_against_the_build(tmp_path, monkeypatch):
+    """A struct declared differently from kernels.c (here: k and v swapped) fails on load, naming the file."""
+    import ctypes
+
+    fields = list(native.CacheStruct._fields_)
+    names = [name for name, _ in fields]
+    k, v = names.index("k"), names.index("v")
+    fields[k], fields[v] = fields[v], fields[k]
+    swapped = type("CacheStruct", (ctypes.Structure,), {"_fields_": fields})
+    built = native.build(tmp_path / "kernels.so")
+    native.load(built)
+    monkeypatch.setattr(native, "STRUCTS", {**native.STRUCTS, "Cache": swapped})
+    with pytest.raises(native.NativeBuildError, match="struct declarations"):
+        native.load(built)
+
+
+def test_tensors_are_checked_before_they_reach_the_kernels():
+    import torch
+
+    weight = torch.randn(5, 4)
+    with pytest.raises(TypeError, match="float32"):
+        native.matmul(torch.randn(3, 4, dtype=torch.float64), weight)
+    with pytest.raises(ValueError, match="shape"):
+        native.matmul(torch.randn(3, 4), torch.randn(5, 6))
+    with pytest.raises(ValueError, match="contiguous"):
+        native.matmul(torch.randn(3, 4), torch.randn(4, 5).t())

@@ -32,3 +32,15 @@ def test_shipped_model_edits_match_fresh():
     session.apply([TokenEdit(10, 12, [])])
     session.apply([TokenEdit(100, 101, word), TokenEdit(150, 150, word)])
     assert_matches_fresh(session)
+
+
+@pytest.mark.slow
+def test_shipped_model_memory_per_token_and_layer():
+    """At most 4 KB per token and layer, storage grown by insertions included."""
+    from incls.model.checkpoint import load_model
+
+    model = load_model()
+    session = Session(model, [(17 * i) % 5000 + 100 for i in range(1000)])
+    for k in range(10):
+        session.apply([TokenEdit(100 * k, 100 * k + 1, [300, 301])])
+    assert session.memory_bytes() / (len(session) * session.w.n_layers) <= 4096
