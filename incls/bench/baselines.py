@@ -53,9 +53,8 @@ def _clipped_attention(block, q, k, v, start: int) -> torch.Tensor:
 
 
 def running_logits(model, votes: torch.Tensor) -> torch.Tensor:
-    """(T, C) running logits from the positions' votes (mean-pooled head, or last position)."""
-    pool = getattr(type(model), "running_mean", None)
-    return pool(votes[None])[0] if pool is not None else votes
+    """(T, C) running logits from the positions' votes (the model's mean-pooled head)."""
+    return model.running_mean(votes[None])[0]
 
 
 class PrefixReuse:

@@ -2,7 +2,7 @@
 accumulators, their updates (used by `full_layer`; a local layer's window attention is
 in the native kernels).
 
-Queries are stored rotated by the window W (`qW = rotate(q, W)`). A pair at clipped
+Queries are read rotated by the window W (`qW = rotate(q, W)`, `window_queries`). A pair at clipped
 distance t = min(i - j, W) scores `rotate(qW, t - W) . k_j / sqrt(hd)`: pairs at distance
 >= W need no per-pair rotation at all (one matmul), and pairs closer than W come from a
 second matmul of queries and keys each rotated by its own position relative to a nearby
@@ -24,6 +24,12 @@ from .weights import DT, EngineWeights
 
 NEG_INF = float("-inf")
 BLOCK_ELEMENTS = 1 << 22  # bound on (rows x heads x keys) of one score block
+
+
+def window_queries(w: EngineWeights, q: torch.Tensor) -> torch.Tensor:
+    """Queries q (n, H, hd) float32, as cached, rotated by W in float64: qW (n, H, hd)."""
+    q = q.to(DT)
+    return q * w.win_cos + rotate_half(q) * w.win_sin
 
 
 def far_scores(w: EngineWeights, qW: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

@@ -23,8 +23,8 @@ class LayerCache:
     A local layer keeps nothing else: it recomputes every row a change reaches (W terms
     each), queries included (one matmul row for each of the few rows an edit reaches), and
     searches their codes again. A layer attending beyond W corrects the rows after a change
-    instead of recomputing them, and for that keeps qW, the query rotated by the window
-    (every row after a change reads it); m, Z, N, the softmax accumulators of each query
+    instead of recomputing them, and for that keeps q, the queries (float32, as computed;
+    every row after a change reads them, rotated by W on reading); m, Z, N, the softmax accumulators of each query
     head (running max, denominator, numerator); o_ref, the head output (float32) at which
     the code was chosen; margin, distance to the second-nearest code minus distance to the
     nearest, measured at o_ref.
@@ -34,7 +34,7 @@ class LayerCache:
     k: torch.Tensor  # (S, Hkv, hd) float32
     v: torch.Tensor  # (S, Hkv, hd) float32
     codes: torch.Tensor  # (S, H) int16
-    q: torch.Tensor | None = None  # (S, H, hd) float64
+    q: torch.Tensor | None = None  # (S, H, hd) float32
     m: torch.Tensor | None = None  # (S, H) float64
     Z: torch.Tensor | None = None  # (S, H) float64
     N: torch.Tensor | None = None  # (S, H, hd) float64
@@ -51,7 +51,7 @@ class LayerCache:
             codes=z(w.H, dtype=CODE),
         )
         if not local:
-            cache.q, cache.m, cache.Z, cache.N = z(w.H, w.hd), z(w.H), z(w.H), z(w.H, w.hd)
+            cache.q, cache.m, cache.Z, cache.N = z(w.H, w.hd, dtype=PW), z(w.H), z(w.H), z(w.H, w.hd)
             cache.o_ref, cache.margin = z(w.H, w.hd, dtype=torch.float32), z(w.H)
         return cache
 

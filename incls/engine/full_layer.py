@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from . import positionwise as pw
-from .attention import BLOCK_ELEMENTS, RowAccumulators, canonical_output, full_rows, key_scores
+from .attention import BLOCK_ELEMENTS, RowAccumulators, canonical_output, full_rows, key_scores, window_queries
 from .cache import LayerCache
 from .edits import EditPlan
 from .update import EMPTY, LayerUpdate
@@ -161,7 +161,7 @@ def _outputs(
     exact = torch.cat([dirty, refresh]).sort().values
     if exact.numel():
         e_rows = rows_of[exact]
-        m, Z, N, terms = full_rows(w, exact, cache.q[e_rows], k_pos, v_pos)
+        m, Z, N, terms = full_rows(w, exact, window_queries(w, cache.q[e_rows]), k_pos, v_pos)
         cache.m[e_rows], cache.Z[e_rows], cache.N[e_rows] = m, Z, N
         ops.add("attention", terms * units.term)
     # codes: only rows whose output may have left the margin ball are searched
@@ -199,7 +199,7 @@ def _update_rows(
     assert cache.q is not None
     r_rows = rows_of[rows]
     acc = RowAccumulators(cache.m[r_rows], cache.Z[r_rows], cache.N[r_rows])
-    qW = cache.q[r_rows]  # (nA, H, hd)
+    qW = window_queries(w, cache.q[r_rows])  # (nA, H, hd)
     n = rows.numel()
     key_block = max(1, BLOCK_ELEMENTS // max(1, n * w.H))
     if removed.numel():

@@ -277,7 +277,7 @@ typedef struct {
     const int32_t *tokens;              /* (S,) token of each storage row */
     float *k, *v;                       /* (S, Hkv, hd) unrotated keys, values */
     int16_t *codes;                     /* (S, H) chosen codes */
-    double *q;                          /* (S, H, hd) queries rotated by W, or NULL: recomputed when needed */
+    float *q;                           /* (S, H, hd) queries, or NULL: recomputed when needed */
     const i64 *rows_of;                 /* (T,) storage row of each position */
     i64 T;
 } Cache;
@@ -325,8 +325,8 @@ static void rotate_query(const Model *M, const float *q, double *out) {
 }
 
 /* Store n rows: residual inputs x (n, d) (when the cache keeps them), k and v, and the
- * queries rotated by W (when the cache keeps them; else only the k and v rows of w_qkv
- * are multiplied). dst (n,): the rows' storage rows. */
+ * queries (when the cache keeps them; else only the k and v rows of w_qkv are multiplied).
+ * dst (n,): the rows' storage rows. */
 int incls_project(const Model *M, const Layer *Ly, Cache *C, const float *x, const i64 *dst, i64 n, int threads) {
     i64 d = M->d, kv = M->Hkv * M->hd, q_cols = C->q ? M->H * M->hd : 0, b = q_cols + 2 * kv;
     const char *w = (const char *)Ly->w_qkv + (M->H * M->hd - q_cols) * d * (Ly->qkv_f16 ? 2 : 4);
@@ -339,7 +339,7 @@ int incls_project(const Model *M, const Layer *Ly, Cache *C, const float *x, con
         i64 s = dst[r];
         const float *row = out + r * b;
         if (C->x) memcpy(C->x + s * d, x + r * d, sizeof(float) * d);
-        if (C->q) rotate_query(M, row, C->q + s * M->H * M->hd);
+        if (C->q) memcpy(C->q + s * M->H * M->hd, row, sizeof(float) * M->H * M->hd);
         memcpy(C->k + s * kv, row + q_cols, sizeof(float) * kv);
         memcpy(C->v + s * kv, row + q_cols + kv, sizeof(float) * kv);
     }

@@ -272,7 +272,7 @@ def cache_struct(w: EngineWeights, cache: LayerCache, tokens: torch.Tensor, rows
         k=_pointer(cache.k, torch.float32, "cache k", (S, w.Hkv, w.hd)),
         v=_pointer(cache.v, torch.float32, "cache v", (S, w.Hkv, w.hd)),
         codes=_pointer(cache.codes, torch.int16, "cache codes", (S, w.H)),
-        q=_pointer(cache.q, torch.float64, "cache q", (S, w.H, w.hd)),
+        q=_pointer(cache.q, torch.float32, "cache q", (S, w.H, w.hd)),
         rows_of=_pointer(rows_of, torch.int64, "rows_of", (None,)),
         T=rows_of.numel(),
     )
@@ -316,7 +316,7 @@ def project(
     threads: int | None = None,
 ) -> None:
     """Store rows x (n, d) float32 into storage rows `rows` (n,) of a layer's cache: residual
-    inputs (if the cache keeps them), k, v, and queries rotated by W (if it keeps them)."""
+    inputs (if the cache keeps them), k, v, and queries (if it keeps them)."""
     x, rows = x.contiguous(), rows.contiguous()
     n = rows.numel()
     if n:

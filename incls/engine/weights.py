@@ -11,10 +11,11 @@ come out the same whichever batch of rows computed it.
   stream, q, k and v of a position are exactly those of a fresh run.
 - A local layer's window attention and code search run in the native kernels too, one
   row at a time in float64, so a recomputed row equals a fresh one bit for bit.
-- Attention (scores, softmax accumulators, code distances) runs in float64: accumulators
-  are corrected term by term after edits, which cannot be bitwise equal to a fresh sum,
-  but they differ by ~1e-16 relative, and the head output is rounded to float32
-  (`canonical_output`) before its code is chosen, which absorbs that.
+- In a layer attending beyond W, attention (scores, softmax accumulators, code distances)
+  runs in float64 in tensor code (`attention`): accumulators are corrected term by term
+  after edits, which cannot be bitwise equal to a fresh sum, but they differ by ~1e-16
+  relative, and the head output is rounded to float32 (`canonical_output`) before its
+  code is chosen, which absorbs that.
 
 The token embedding is the model's own float32 tensor; it is also layer 0's residual input,
 so no cache keeps a copy of it.
@@ -94,7 +95,7 @@ class EngineWeights:
     inv_freq: torch.Tensor  # (hd / 2,) float64 RoPE frequencies
     rot_cos: torch.Tensor  # (W + 1, hd): rotation by (t - W), t = clipped distance 0..W
     rot_sin: torch.Tensor  # (W + 1, hd)
-    win_cos: torch.Tensor  # (hd,): rotation by W (applied to every query once)
+    win_cos: torch.Tensor  # (hd,): rotation by W (of every query, before it is scored)
     win_sin: torch.Tensor  # (hd,)
     native: object = None  # its `native.ModelStruct`, pointing into the tensors above
 
