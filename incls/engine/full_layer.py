@@ -66,7 +66,7 @@ def update(up: LayerUpdate, cache: LayerCache, lw: LayerWeights, dirty, x_dirty)
     accumulators, recompute dirty ones, search codes only where an output may have left
     its margin ball. Returns the next layer's dirty positions (sorted) and their residual
     streams after this layer."""
-    edit, ops, stats = up.edit, up.ops, up.stats
+    edit, ops = up.edit, up.ops
     rows_of, src, T = edit.rows_of, edit.src, edit.T
     # keys that leave this layer: deleted tokens and the old state of dirty positions
     changed_old = src[dirty]
@@ -108,8 +108,6 @@ def update(up: LayerUpdate, cache: LayerCache, lw: LayerWeights, dirty, x_dirty)
     cache.o_ref[s_rows], cache.margin[s_rows] = o, margin
     moved = (codes != cache.codes[s_rows]).any(-1) & ~dirty_mask[search]
     cache.codes[s_rows] = codes.to(cache.codes.dtype)
-    stats.searched_per_layer.append(int(search.numel()) - int(dirty.numel()))
-    stats.changed_codes_per_layer.append(int(moved.sum()))
     keep = moved | dirty_mask[search]
     dirty = search[keep]  # sorted: search is
     return dirty, up.finish(cache, lw, dirty)

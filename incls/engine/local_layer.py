@@ -27,15 +27,12 @@ def update(up: LayerUpdate, cache: LayerCache, lw: LayerWeights, dirty, x_dirty)
     """Store the dirty rows (n,) with their inputs x_dirty (n, d), choose the codes of every
     row they reach afresh; returns the next layer's dirty positions (those whose codes
     changed, and the dirty ones; sorted) and their residual streams after this layer."""
-    units, ops, stats = up.units, up.ops, up.stats
+    units, ops = up.units, up.ops
     up.project(cache, lw, dirty, x_dirty)
-    n_dirty = int(dirty.numel())
-    reached, searched, terms = native.window_update(
+    next_dirty, searched, terms = native.window_update(
         up.w, lw, up.cache_struct(cache), dirty, up.edit.deleted_reach, up.threads.all
     )
     ops.add("qkv", searched * units.q)
     ops.add("attention", terms * units.term)
     ops.add("search", searched * units.search)
-    stats.searched_per_layer.append(searched - n_dirty)
-    stats.changed_codes_per_layer.append(int(reached.numel()) - n_dirty)
-    return reached, up.finish(cache, lw, reached)
+    return next_dirty, up.finish(cache, lw, next_dirty)

@@ -91,8 +91,6 @@ class UpdateStats:
     ops_prefix: int = 0  # prefix reuse: recompute from the first changed position
     ops_by_kind: dict = field(default_factory=dict)
     dirty_per_layer: list = field(default_factory=list)  # positions whose residual changed, per layer
-    searched_per_layer: list = field(default_factory=list)  # positions that needed a code search
-    changed_codes_per_layer: list = field(default_factory=list)
     refreshed_rows: int = 0  # accumulator rows recomputed exactly to bound drift
     voted: object = None  # (n,) long: positions whose vote was recomputed (new coordinates)
     n_tokens: int = 0

@@ -91,7 +91,6 @@ class EngineWeights:
     W: int
     vocab: int
     scale: float
-    theta: float
     inv_freq: torch.Tensor  # (hd / 2,) float64 RoPE frequencies
     rot_cos: torch.Tensor  # (W + 1, hd): rotation by (t - W), t = clipped distance 0..W
     rot_sin: torch.Tensor  # (W + 1, hd)
@@ -167,7 +166,6 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         W=W,
         vocab=cfg.vocab_size,
         scale=1.0 / math.sqrt(hd),
-        theta=cfg.rope_theta,
         inv_freq=inverse_frequencies(hd, cfg.rope_theta),
         rot_cos=rot_cos,
         rot_sin=rot_sin,
