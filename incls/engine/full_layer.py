@@ -10,14 +10,20 @@ searched again. The attention math lives in `incls.engine.attention` (float64).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from . import positionwise as pw
 from .attention import BLOCK_ELEMENTS, RowAccumulators, canonical_output, full_rows, key_scores, window_queries
 from .cache import LayerCache
 from .edits import EditPlan
-from .update import EMPTY, LayerUpdate
 from .weights import DT, LayerWeights
+
+if TYPE_CHECKING:
+    from .update import LayerUpdate
+
+EMPTY = torch.zeros(0, dtype=torch.long)
 
 DENSE_FRACTION = 0.5  # above this share of dirty rows after the first change, recompute them all
 

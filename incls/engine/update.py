@@ -14,6 +14,7 @@ import torch
 from . import native
 from .cache import LayerCache
 from .edits import EditPlan
+from .full_layer import straddling_pairs
 from .ops import OpCounter, UnitCosts, UpdateStats
 from .slots import SlotMap
 from .weights import EngineWeights, LayerWeights
@@ -74,8 +75,6 @@ class EditGeometry:
     def straddle(self):
         """Pairs whose clipped distance changed (`full_layer.straddling_pairs`): only layers
         attending beyond W correct them, so only they ask."""
-        from .full_layer import straddling_pairs
-
         return straddling_pairs(self.plan, self.T_old, self.W)
 
     def first_change(self, dirty: torch.Tensor, removed: torch.Tensor) -> int:
