@@ -38,7 +38,8 @@ class Session:
     so the residual stream of a position is bitwise that of a fresh run; attention and
     accumulators in float64; codes chosen from head outputs rounded to float32. An
     updated session and a fresh one on the same tokens therefore agree on every code
-    unless two codes tie to within float64 rounding, and their logits agree to ~1e-12.
+    unless two codes tie to within float64 rounding, and with the same codes on every
+    logit bit for bit (a position's residual stream is a function of its inputs and codes).
     """
 
     def __init__(self, model, token_ids=()) -> None:
