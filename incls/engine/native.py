@@ -46,27 +46,54 @@ c_i64, c_ptr = ctypes.c_int64, ctypes.c_void_p
 class ModelStruct(ctypes.Structure):
     """`Model` in kernels.c: shapes and the tables every layer shares."""
 
-    _fields_ = [(name, c_i64) for name in ("d", "H", "Hkv", "hd", "K", "dff", "W")] + [
+    _fields_ = [
+        ("d", c_i64),
+        ("H", c_i64),
+        ("Hkv", c_i64),
+        ("hd", c_i64),
+        ("K", c_i64),
+        ("dff", c_i64),
+        ("W", c_i64),
         ("eps", ctypes.c_double),
         ("scale", ctypes.c_double),
-        *[(name, c_ptr) for name in ("embed", "rot_cos", "rot_sin", "win_cos", "win_sin")],
+        ("embed", c_ptr),  # (V, d) float32
+        ("rot_cos", c_ptr),  # (W + 1, hd) float64
+        ("rot_sin", c_ptr),
+        ("win_cos", c_ptr),  # (hd,) float64
+        ("win_sin", c_ptr),
     ]
 
 
 class LayerStruct(ctypes.Structure):
     """`Layer` in kernels.c: one layer's weights."""
 
-    _fields_ = [(name, c_ptr) for name in ("ln1", "ln2", "w_qkv", "w_gate_up", "w_down")] + [
+    _fields_ = [
+        ("ln1", c_ptr),  # (d,) float32
+        ("ln2", c_ptr),
+        ("w_qkv", c_ptr),  # ((H + 2 Hkv) hd, d) float32 or float16
+        ("w_gate_up", c_ptr),  # (2 dff, d)
+        ("w_down", c_ptr),  # (d, dff)
         ("qkv_f16", c_i64),
         ("mlp_f16", c_i64),
-        *[(name, c_ptr) for name in ("table", "codebook", "codes_sq")],
+        ("table", c_ptr),  # (H, K, d) float32
+        ("codebook", c_ptr),  # (H, K, hd) float64
+        ("codes_sq", c_ptr),  # (H, K) float64
     ]
 
 
 class CacheStruct(ctypes.Structure):
     """`Cache` in kernels.c: one layer's cache in storage rows, and where each position's row is."""
 
-    _fields_ = [(name, c_ptr) for name in ("x", "tokens", "k", "v", "codes", "q", "rows_of")] + [("T", c_i64)]
+    _fields_ = [
+        ("x", c_ptr),  # (S, d) float32, or NULL (layer 0)
+        ("tokens", c_ptr),  # (S,) int32
+        ("k", c_ptr),  # (S, Hkv, hd) float32
+        ("v", c_ptr),
+        ("codes", c_ptr),  # (S, H) int16
+        ("q", c_ptr),  # (S, H, hd) float32, or NULL (local layers)
+        ("rows_of", c_ptr),  # (T,) int64
+        ("T", c_i64),
+    ]
 
 
 STRUCTS = {"Model": ModelStruct, "Layer": LayerStruct, "Cache": CacheStruct}  # by their names in kernels.c
@@ -182,7 +209,7 @@ def layout() -> str:
     lines = []
     for c_name, struct in STRUCTS.items():
         lines.append(f"{c_name} {ctypes.sizeof(struct)}")
-        lines += [f"{name} {getattr(struct, name).offset}" for name, _ in struct._fields_]
+        lines += [f"{field[0]} {getattr(struct, field[0]).offset}" for field in struct._fields_]
     return "".join(line + "\n" for line in lines)
 
 

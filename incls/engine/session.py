@@ -21,8 +21,7 @@ import time
 
 import torch
 
-from . import full_layer, local_layer
-from . import positionwise as pw
+from . import full_layer, local_layer, positionwise as pw
 from .cache import LayerCache
 from .edits import EditPlan, TokenEdit, check_token_ids, plan_edits
 from .ops import OpCounter, UnitCosts, UpdateStats

@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from incls.engine import native
-from incls.engine import positionwise as pw
+from incls.engine import native, positionwise as pw
 from incls.engine.cache import LayerCache
 from incls.engine.weights import PW, engine_weights
 

@@ -123,7 +123,7 @@ def test_ngram_votes_after_an_edit_follow_it(data, ids):
     session = Session(model, ids)
     for _ in range(data.draw(st.integers(1, 3))):
         session.apply(data.draw(edit_batches(len(session.ids))))
-        assert_matches_fresh(session, tol=1e-9)
+        assert_matches_fresh(session)
 
 
 @pytest.mark.parametrize(
