@@ -17,7 +17,11 @@ Bounded work: a document is tokenized off the lock, one over `maxDocumentTokens`
 classified, and a long one is built chunk by chunk (`SessionBuild`), one chunk per
 `compute` call, so the worker can serve other documents between chunks. Per keystroke
 nothing here walks the whole document: the line index, the UTF-8 size and the token
-spans are updated around the edit.
+spans are updated around the edit, and the worker takes the text, its token ends and its
+line index under the lock by reference (each edit makes new ones: `TokenizedText`,
+`LineIndex.edited`), never by copy. Each version of a document has one `LineIndex`,
+which its report carries, so diagnostics, hover and code actions on that report never
+index the text again.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..engine import ChunkedSession
 from ..text import InvalidPosition, LineIndex, TextEdit, TokenEdit, TokenizedText, diff_texts, prose
 from ..text.positions import units
 from ..text.projection import IncrementalProjection
@@ -83,7 +88,7 @@ class Document:
     uri: str
     text: str  # exactly the client's text
     version: int | None
-    lines: LineIndex = field(init=False)  # of `text`, kept up to date by each edit (set on open)
+    lines: LineIndex = field(init=False)  # of `text`: a new one for each version (`LineIndex.edited`; set on open)
     size: int = 0  # UTF-8 bytes of `text`
     nuls: int = 0  # NUL characters in `text`
     tokens: TokenizedText | None = None
@@ -108,6 +113,10 @@ class Document:
         """The text the model reads (lone UTF-16 halves as U+FFFD)."""
         return for_model(self.text) if self.projection is None else self.projection.text
 
+    def report(self, **fields) -> "Report":
+        """A report on this document's current version (its text and that text's line index)."""
+        return Report(self.uri, self.version, self.text, lines=self.lines, **fields)
+
 
 @dataclass
 class Report:
@@ -131,6 +140,14 @@ class Report:
     incremental: bool = False
     more: bool = False  # the model is still working on this document (no reading yet)
     anchor: int = 0  # where the text the model reads begins in the source (the document diagnostic's line)
+    lines: LineIndex | None = None  # the line index of `text`: the document's for that version
+
+    def line_index(self, encoding: str) -> LineIndex:
+        """The line index of `text`: the document's own for this version, or (a report made
+        without one) a new one."""
+        if self.lines is not None and self.lines.encoding == encoding:
+            return self.lines
+        return LineIndex(self.text, encoding)
 
     @property
     def label(self) -> str | None:
@@ -262,7 +279,7 @@ class Core:
             self.encoding == "utf-16"
             and offset < len(doc.text)
             and ord(doc.text[offset]) > 0xFFFF
-            and units(doc.text[doc.lines.starts[line] : offset], "utf-16") < character
+            and units(doc.text[doc.lines.line_start(line) : offset], "utf-16") < character
         ):
             self._apply(doc, TextEdit(offset, offset + 1, split_pair(doc.text[offset])), join=False)
             return offset + 1
@@ -273,7 +290,7 @@ class Core:
         edit = joined(doc.text, edit) if join else edit
         removed = doc.text[edit.start : edit.end]
         text = edit.apply(doc.text)
-        doc.lines.edit(edit.start, edit.end, text)
+        doc.lines = doc.lines.edited(edit.start, edit.end, text)
         doc.size += utf8_size(edit.text) - utf8_size(removed)
         doc.nuls += edit.text.count("\x00") - removed.count("\x00")
         doc.text = text
@@ -367,7 +384,7 @@ class Core:
             if self.model is not None and doc.tokens is None and not doc.skip_reason:
                 if (early := self._tokenize(doc)) is not None:
                     return early
-            report = Report(uri, doc.version, doc.text, skip_reason=doc.skip_reason, skip_kind=doc.skip_kind)
+            report = doc.report(skip_reason=doc.skip_reason, skip_kind=doc.skip_kind)
             if self.model is None:
                 return report
             assert self.factory is not None  # loaded with the model
@@ -413,13 +430,13 @@ class Core:
         finally:
             self.lock.acquire()
         if self.documents.get(doc.uri) is not doc:  # closed meanwhile
-            return Report(doc.uri, doc.version, doc.text)
+            return doc.report()
         if doc.tokens is not None or doc.skip_reason:  # changed meanwhile: start over
-            return Report(doc.uri, doc.version, doc.text, more=True)
+            return doc.report(more=True)
         if tokens is None:
             doc.over_cap = probe
             self._check_limits(doc)
-            return Report(doc.uri, doc.version, doc.text, more=True)
+            return doc.report(more=True)
         if doc.prose != text:  # edited meanwhile
             tokens.apply(diff_texts(tokens.text, doc.prose))
         doc.tokens, doc.session, doc.pending, doc.build = tokens, None, None, None
@@ -452,14 +469,15 @@ class Core:
                 return None
             session = doc.session
             if session is None:  # evicted meanwhile: rebuilt by the next step
-                return Report(doc.uri, doc.version, doc.text, more=True)
+                return doc.report(more=True)
             assert doc.tokens is not None and self.model is not None and self.factory is not None  # a session's makings
-            report = Report(doc.uri, doc.version, doc.text)
+            report = doc.report()
             changed_at, doc.changed_at = doc.changed_at, None
             pending, doc.pending = doc.pending, None
             chars, doc.pending_chars = doc.pending_chars, None
             pending_ids = tuple(doc.tokens.ids[pending.start : pending.new_end]) if pending else ()
-            char_ends, text = doc.tokens.char_ends.copy(), doc.tokens.text  # the model's text: lone halves replaced
+            # references, not copies: an edit replaces these arrays, it never writes into them
+            char_ends, text = doc.tokens.char_ends, doc.tokens.text  # the model's text: lone halves replaced
             if doc.ledger is not None and doc.ledger[0] is session:
                 ledger, fresh = doc.ledger[1], False
             else:  # a new session: its evidence is read afresh
@@ -471,12 +489,12 @@ class Core:
                 engine_started = time.perf_counter()
                 stats = self.factory.apply(session, TokenEdit(pending.start, pending.old_end, pending_ids))
                 report.engine_ms = (time.perf_counter() - engine_started) * 1000
-            report = self._read(report, session, text, char_ends, stats)
-            votes = Votes.of(session, len(report.labels))
+            votes = Votes.of(session, self.model.cfg.n_classes)
             if fresh:
                 ledger.rebuild(text, char_ends, votes)
             else:
                 ledger.update(text, char_ends, votes, chars, pending, getattr(stats, "voted", None))
+            report = self._read(report, session, ledger, text, stats)
             report.evidence = ledger.snapshot(report.labels)
         except Exception:  # a model failure must not take the server down; rebuild next time
             log.exception("incls: model update failed for %s", doc.uri)
@@ -493,13 +511,19 @@ class Core:
         report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
         return report
 
-    def _read(self, report: Report, session, text: str, char_ends, stats) -> Report:
+    def _read(self, report: Report, session, ledger: Ledger, text: str, stats) -> Report:
+        """The document's probabilities and counts. A chunked session's own `document_logits`
+        sums every chunk's votes (O(document) per keystroke); the ledger, just brought up to
+        date, holds the same votes summed per sentence, and its units tile the tokens, so
+        their sum is the same mean at the cost of one sum over the units."""
         assert self.model is not None  # a session is read once the model is loaded
         labels = tuple(self.model.cfg.labels)
+        logits = ledger.logits() if isinstance(session, ChunkedSession) else None
         with torch.no_grad():
-            probs = session.document_logits().float().softmax(-1).tolist()
+            logits = session.document_logits() if logits is None else logits
+            probs = logits.float().softmax(-1).tolist()
         report.labels, report.probabilities = labels, tuple(probs)
-        report.tokens = len(char_ends)
+        report.tokens = ledger.n_tokens
         report.empty = not text.strip()
         report.incremental = not self.settings.fullRecompute
         if stats is not None:
@@ -549,6 +573,7 @@ def _unchanged(read: Report, report: Report) -> Report:
         uri=report.uri,
         version=report.version,
         text=report.text,
+        lines=report.lines,
         ops=None,
         ops_full=None,
         latency_ms=None,

@@ -307,6 +307,14 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------
 
+    def logits(self) -> torch.Tensor | None:
+        """(C,) float64 mean of all the votes, from the units' sums (they tile the tokens:
+        the first unit holds the tokens before it, the last those after it); None when
+        there are no units (an empty or all-whitespace text), whose votes no unit holds."""
+        if not self.starts or not self.n_tokens:
+            return None
+        return self.sums.sum(0) / self.n_tokens  # (C,)
+
     def snapshot(self, labels: tuple[str, ...]) -> Evidence:
         return Evidence(
             self.text,

@@ -26,7 +26,7 @@ def evidence_json(report: Report, settings: Settings, ignored: AbstractSet[str] 
     ev = report.evidence
     if report.empty or t is None or ev is None:
         return {"tone": None, "confidence": None, "sentences": [], "hints": []}
-    index = LineIndex(report.text, "utf-16")
+    index = report.line_index("utf-16")
     contributions, pulls, readings = ev.contributions().tolist(), ev.pulls().tolist(), ev.readings().tolist()
     shares = ev.shares(t.index).tolist()
     sentences = [

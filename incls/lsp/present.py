@@ -25,11 +25,7 @@ def _range(index: LineIndex, start: int, end: int) -> types.Range:
 
 def first_line_range(index: LineIndex, offset: int = 0) -> types.Range:
     """The line holding `offset`: the first line of what the model reads (not front matter)."""
-    line = index.position(offset)[0]
-    start = index.starts[line]
-    end = index.starts[line + 1] if line + 1 < index.line_count else len(index.text)
-    end = start + len(index.text[start:end].rstrip("\r\n"))
-    return _range(index, start, end)
+    return _range(index, *index.line_bounds(index.position(offset)[0]))
 
 
 def hints_for(report: Report, settings: Settings, ignored: set[str]) -> list[tone.Hint]:
@@ -40,18 +36,15 @@ def hints_for(report: Report, settings: Settings, ignored: set[str]) -> list[ton
     return tone.hints(report.evidence, t, settings.sentenceHints, settings.sentenceThreshold, ignored)
 
 
-def diagnostics(
-    report: Report, settings: Settings, ignored: set[str], encoding: str, index: LineIndex | None = None
-) -> list[types.Diagnostic]:
-    """The document's tone on the first line, then hints on the sentences that carry it or pull against it
-    (`index`: the line index of `report.text`, when the caller keeps one).
+def diagnostics(report: Report, settings: Settings, ignored: set[str], encoding: str) -> list[types.Diagnostic]:
+    """The document's tone on the first line, then hints on the sentences that carry it or pull against it.
 
     Nothing for an empty or whitespace-only document, nor for a neutral one (see `incls.lsp.tone`).
     """
     t = tone.document_tone(report.labels, report.probabilities)
     if report.empty or t is None or tone.is_quiet(t):
         return []
-    index = index or LineIndex(report.text, encoding)
+    index = report.line_index(encoding)
     out = [
         types.Diagnostic(
             range=first_line_range(index, report.anchor),

@@ -33,7 +33,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
-from ..text import InvalidPosition, LineIndex, normalize_encoding
+from ..text import InvalidPosition, normalize_encoding
 from . import present
 from .choices import Choices
 from .core import Change, ChangeRejected, Core, Report
@@ -289,13 +289,6 @@ class InclsServer(LanguageServer):
             return
         self.show(uri, report)
 
-    def index_for(self, report: Report) -> LineIndex:
-        """The line index of the report's text: the document's own when it is that text."""
-        doc = self.core.document(report.uri)
-        if doc is not None and doc.text is report.text:
-            return doc.lines
-        return LineIndex(report.text, self.core.encoding)
-
     def show_disabled(self, uri: str) -> None:
         doc = self.core.document(uri)
         self.publish(uri, [], None if doc is None else doc.version)
@@ -328,9 +321,7 @@ class InclsServer(LanguageServer):
         diagnostics = (
             []
             if not self.settings.enable
-            else present.diagnostics(
-                report, self.settings, self.choices.ignored_in(uri), self.core.encoding, self.index_for(report)
-            )
+            else present.diagnostics(report, self.settings, self.choices.ignored_in(uri), self.core.encoding)
         )
         self.publish(uri, diagnostics, report.version)
         self.notify_status(present.status(report, uri, "ready"))
@@ -420,7 +411,7 @@ def build_server(settings: Settings | None = None) -> InclsServer:
         doc, report = ls.core.document(uri), ls.reports.get(uri)
         if doc is None or report is None or ls.choices.is_disabled(uri) or not ls.settings.enable:
             return None
-        index = ls.index_for(report)
+        index = report.line_index(ls.core.encoding)
         try:
             offset = index.offset(params.position.line, params.position.character)
         except InvalidPosition:
@@ -448,7 +439,9 @@ def build_server(settings: Settings | None = None) -> InclsServer:
         report = ls.reports.get(uri)
         if report is not None:
             try:
-                offset = ls.index_for(report).offset(params.range.start.line, params.range.start.character)
+                offset = report.line_index(ls.core.encoding).offset(
+                    params.range.start.line, params.range.start.character
+                )
             except InvalidPosition:
                 return actions
             i = present.sentence_at(report, offset)

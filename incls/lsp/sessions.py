@@ -85,20 +85,28 @@ def paragraph_breaks(token_bytes) -> ParagraphBreaks:
 
 
 class SessionBuild:
-    """A session for `ids` made in steps: one chunk of a long document per `step()`."""
+    """A session for `ids` made in steps: one chunk of a long document per `step()`.
+
+    Made under the core's lock, so it does nothing there beyond keeping `ids`; the chunks
+    are planned once, by the first step, on the model thread and off the lock (a Python
+    pass over every token: milliseconds at 100,000 tokens, which a keystroke waiting for
+    the lock should not pay).
+    """
 
     def __init__(self, factory: SessionFactory, ids: list[int], mode: tuple[bool, int]) -> None:
         self.factory, self.ids, self.mode = factory, ids, mode
-        full, chunk_tokens = mode
-        self.spans = None if full or len(ids) <= chunk_tokens else split_chunks(ids, factory.breaks, chunk_tokens)
+        self.spans: list[tuple[int, int]] | None = None  # the chunks, once planned
         self.parts: list[Session] = []
         self.session: object | None = None  # the session, once built
 
     def step(self) -> bool:
         """Build the next part; True once `session` is ready."""
-        if self.spans is None:
+        full, chunk_tokens = self.mode
+        if full or len(self.ids) <= chunk_tokens:
             self.session = self.factory.create(self.ids, *self.mode)
             return True
+        if self.spans is None:
+            self.spans = split_chunks(self.ids, self.factory.breaks, chunk_tokens)
         a, b = self.spans[len(self.parts)]
         self.parts.append(Session(self.factory.model, self.ids[a:b]))
         if len(self.parts) < len(self.spans):

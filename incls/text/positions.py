@@ -7,16 +7,19 @@ end of its line means the end of the line (the protocol says so); a line past th
 line, or a negative number, is a client error and raises `InvalidPosition`.
 
 A lone surrogate (a client may send half an emoji) is one UTF-16 unit, as the client
-counts it. One `LineIndex` serves a document for its whole life: `edit` updates the
-line starts around an edit instead of scanning the text again, and conversions inside a
+counts it. A `LineIndex` is the index of one version of a text: `edited` makes the next
+version's from it, scanning only the lines around the edit and moving the later line
+starts with one vector add, and leaves the old one intact for whoever still reads the
+old text (a report being shown while the next keystroke arrives). Conversions inside a
 line count code units with C-speed encodes, so a 1 MB line costs milliseconds.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from itertools import accumulate
+
+import numpy as np
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 ENCODINGS = ("utf-16", "utf-8", "utf-32")
@@ -42,42 +45,65 @@ def normalize_encoding(name: object) -> str:
 
 
 class LineIndex:
-    """Where each line of one text starts, to convert positions in O(line length)."""
+    """Where each line of one text starts, to convert positions in O(line length).
 
-    def __init__(self, text: str, encoding: str = "utf-16") -> None:
+    The line starts are an int64 array that is never written in place: `edited` returns a
+    new index with a new array, so an index handed to another thread stays the index of
+    its text (`edit` rebinds this index's own, for a caller that keeps one version only).
+    """
+
+    def __init__(self, text: str, encoding: str = "utf-16", _starts: np.ndarray | None = None) -> None:
         self.text = text
         self.encoding = normalize_encoding(encoding)
-        if "\r" in text:
-            self.starts = [0] + [m.end() for m in LINE_BREAK.finditer(text)]
+        if _starts is not None:
+            self._starts = _starts
+        elif "\r" in text:
+            self._starts = np.array([0] + [m.end() for m in LINE_BREAK.finditer(text)], dtype=np.int64)
         else:  # the common case, several times faster than the regular expression
-            self.starts = list(accumulate((len(line) + 1 for line in text.split("\n")), initial=0))[:-1]
+            lengths = accumulate((len(line) + 1 for line in text.split("\n")), initial=0)
+            self._starts = np.fromiter(lengths, dtype=np.int64)[:-1]
 
-    def edit(self, start: int, end: int, new_text: str) -> None:
-        """The index of `new_text`, which is this text with [start, end) replaced.
+    def edited(self, start: int, end: int, new_text: str) -> "LineIndex":
+        """The index of `new_text`, which is this text with [start, end) replaced (this index is unchanged).
 
         Only the lines around the edit are scanned: from the line holding start - 1 (a
         "\\r" before the edit may join a "\\n" it inserts) to the first line starting
         after end + 1, whose start and every later one only move by the edit's length.
         """
+        starts, n = self._starts, len(self._starts)
         delta = len(new_text) - len(self.text)
-        first = bisect_right(self.starts, max(0, start - 1)) - 1
-        tail = bisect_right(self.starts, end + 1)
-        a = self.starts[first]
-        b = self.starts[tail] + delta if tail < len(self.starts) else len(new_text)
-        region = [a] + [m.end() for m in LINE_BREAK.finditer(new_text, a, b) if m.end() < b or tail == len(self.starts)]
-        self.starts[first:] = region + [s + delta for s in self.starts[tail:]]
-        self.text = new_text
+        first = int(np.searchsorted(starts, max(0, start - 1), side="right")) - 1
+        tail = int(np.searchsorted(starts, end + 1, side="right"))
+        a = int(starts[first])
+        b = int(starts[tail]) + delta if tail < n else len(new_text)
+        region = [a] + [m.end() for m in LINE_BREAK.finditer(new_text, a, b) if m.end() < b or tail == n]
+        moved = starts[tail:] + delta if delta else starts[tail:]
+        new_starts = np.concatenate((starts[:first], np.array(region, dtype=np.int64), moved))
+        return LineIndex(new_text, self.encoding, new_starts)
+
+    def edit(self, start: int, end: int, new_text: str) -> None:
+        """In place, what `edited` returns: for a caller that never reads an older version."""
+        new = self.edited(start, end, new_text)
+        self.text, self._starts = new.text, new._starts
+
+    @property
+    def starts(self) -> list[int]:
+        """The offset where each line starts (a copy: for inspection, not per keystroke)."""
+        return self._starts.tolist()
 
     @property
     def line_count(self) -> int:
-        return len(self.starts)
+        return len(self._starts)
 
-    def _line_bounds(self, line: int) -> tuple[int, int]:
+    def line_start(self, line: int) -> int:
+        return int(self._starts[line])
+
+    def line_bounds(self, line: int) -> tuple[int, int]:
         """[start, end) of the line's content, its line break excluded."""
-        start = self.starts[line]
-        if line + 1 == len(self.starts):
+        start = int(self._starts[line])
+        if line + 1 == len(self._starts):
             return start, len(self.text)  # the last line has no line break
-        end = self.starts[line + 1]
+        end = int(self._starts[line + 1])
         if self.text[end - 1] == "\n":
             end -= 1
         if end > start and self.text[end - 1] == "\r":
@@ -88,9 +114,9 @@ class LineIndex:
         """Code-point offset of an LSP position; clamps the character to its line."""
         if line < 0 or character < 0:
             raise InvalidPosition(f"negative position ({line}:{character})")
-        if line >= len(self.starts):
-            raise InvalidPosition(f"line {line} is past the last line ({len(self.starts) - 1})")
-        start, end = self._line_bounds(line)
+        if line >= len(self._starts):
+            raise InvalidPosition(f"line {line} is past the last line ({len(self._starts) - 1})")
+        start, end = self.line_bounds(line)
         # every code point is at least one unit: the answer is within `character` of the start
         head = self.text[start : min(end, start + character)]
         if self.encoding == "utf-32" or head.isascii():
@@ -107,8 +133,8 @@ class LineIndex:
     def position(self, offset: int) -> tuple[int, int]:
         """LSP (line, character) of a code-point offset (clamped to the text)."""
         offset = max(0, min(offset, len(self.text)))
-        line = bisect_right(self.starts, offset) - 1
-        start = self.starts[line]
+        line = int(np.searchsorted(self._starts, offset, side="right")) - 1
+        start = int(self._starts[line])
         return line, units(self.text[start:offset], self.encoding)
 
     def end_position(self) -> tuple[int, int]:

@@ -125,7 +125,9 @@ class TokenizedText:
     ends inside a character (byte-level tokens split emoji); windows never start or end
     there. The text must be encodable as UTF-8 (the server replaces lone surrogates
     before it gets here). The ends are int64 arrays: moving every later end by an edit's
-    length is one vector add, not a Python loop over the document.
+    length is one vector add, not a Python loop over the document. They are never written
+    in place (an edit makes new ones), so arrays read under a lock stay those of their
+    text after it is released: a reader needs no copy of them.
     """
 
     def __init__(self, tokenizer, text: str = "") -> None:
@@ -157,10 +159,6 @@ class TokenizedText:
     def token_at_char(self, offset: int) -> int:
         """Index of the token whose span holds the character at `offset` (len(ids) at the end)."""
         return int(np.searchsorted(self.char_ends, offset, side="right"))
-
-    def token_char_ends(self) -> list[int]:
-        """Code-point offset where each token's span ends (a split character counts as started)."""
-        return self.char_ends.tolist()
 
     def apply(self, edit: TextEdit) -> TokenEdit:
         """Apply a text edit (code points, pre-edit); return the minimal token edit it caused."""
@@ -215,13 +213,9 @@ class TokenizedText:
 
 
 def _splice(array: np.ndarray, i: int, j: int, values: list[int], shift: int) -> np.ndarray:
-    """array[i:j] = values, and `shift` added to everything after them."""
+    """A new array: `array` with [i:j] replaced by `values` and `shift` added to everything
+    after them (`array` itself is left as it was: see `TokenizedText`)."""
     tail = array[j:] + shift if shift else array[j:]
-    if len(values) == j - i:
-        array[i:j] = values
-        if shift:
-            array[j:] = tail
-        return array
     return np.concatenate((array[:i], np.asarray(values, dtype=np.int64), tail))
 
 

@@ -92,3 +92,15 @@ def test_a_long_line_converts_quickly():
     offset = index.offset(0, 900_000)
     assert index.position(offset) == (0, 900_000)
     assert time.perf_counter() - started < 0.5
+
+
+@given(text=texts, data=st.data())
+def test_an_edited_index_is_a_new_one_and_the_old_stays_the_old_texts(text, data):
+    index = LineIndex(text, "utf-16")
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    new = text[:start] + data.draw(texts) + text[end:]
+    edited = index.edited(start, end, new)
+    assert edited.starts == LineIndex(new, "utf-16").starts and edited.text == new
+    assert index.starts == LineIndex(text, "utf-16").starts and index.text == text
+    assert edited.line_bounds(edited.line_count - 1)[1] == len(new)

@@ -128,3 +128,15 @@ def test_text_after_trailing_dropped_bytes_takes_them_into_its_span():
     empty = TokenizedText(tokenizer, "\x04")
     empty.apply(TextEdit(1, 1, "a"))
     assert empty.ends.tolist() == TokenizedText(tokenizer, "\x04a").ends.tolist() == [2]
+
+
+def test_token_ends_read_before_an_edit_are_not_changed_by_it():
+    """A reader (the model thread) holds the arrays of one version without copying them."""
+    text = "The film was good. " * 20
+    doc = TokenizedText(tokenizer, text)
+    for edit in (TextEdit(5, 6, "i"), TextEdit(40, 40, " not"), TextEdit(0, 19, "")):  # same count, more, fewer
+        ends, char_ends = doc.ends, doc.char_ends
+        before = (ends.tolist(), char_ends.tolist())
+        doc.apply(edit)
+        assert (ends.tolist(), char_ends.tolist()) == before
+        assert doc.char_ends.tolist() == TokenizedText(tokenizer, doc.text).char_ends.tolist()
