@@ -1,4 +1,10 @@
-"""The pygls server: short handlers over `Core`, the model on its own thread.
+"""The pygls server: the process, the protocol, and what handlers share; the model on its own thread.
+
+The handlers themselves are module-level functions in `handlers.py`; `build_server`
+registers them. `InclsServer` holds the `Core` (documents, tokens, sessions), the
+`Worker` (the model thread), one `DocumentState` per open URI (the report shown), the
+user's choices, and the few operations handlers share: scheduling model work, publishing
+a report, telling the user about a problem, applying settings, loading the model.
 
 pygls would apply content changes to its own workspace before our handler runs; the
 protocol subclass below hands open/change/close straight to us instead, so each change
@@ -15,7 +21,6 @@ computes (so does the end of the input). Frames are read by `wire.FrameReader`.
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import json
 import logging
@@ -26,27 +31,25 @@ import time
 from pathlib import Path
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
-from ..text import InvalidPosition, normalize_encoding
 from . import present
 from .choices import Choices
-from .core import Change, ChangeRejected, Core, Report
+from .core import Core, Report
 from .messages import Popups
-from .settings import SECTION, Settings, from_environment, merge
+from .settings import Settings, from_environment, merge
+from .state import DocumentState
 from .wire import FrameReader
 from .worker import Worker
 
 log = logging.getLogger(__name__)
 
 STATUS = "incls/status"
-CMD_DISABLE, CMD_ENABLE, CMD_IGNORE = "incls.disableForFile", "incls.enableForFile", "incls.ignoreSentence"
-CMD_INSPECT = "incls.inspect"  # the server's view of a document: for tests and bug reports
 MODEL_PATH_FIX = (
     "Fix: set incls.modelPath to a checkpoint written by `incls train` (.safetensors), "
     "or clear it to use the shipped model."
@@ -162,7 +165,7 @@ class InclsServer(LanguageServer):
         )
         self.core = Core(settings or from_environment())
         self.worker = Worker(self.core.compute, lambda report: report is not None and report.more, self.deliver)
-        self.reports: dict[str, Report] = {}
+        self.states: dict[str, DocumentState] = {}  # one per open document
         self.choices = Choices()
         self.popups = Popups()
         self.model_state = "loading"
@@ -238,6 +241,28 @@ class InclsServer(LanguageServer):
     def publish(self, uri: str, diagnostics: list, version: int | None = None) -> None:
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, diagnostics, version))
 
+    # -- documents ----------------------------------------------------------------------
+
+    def open_state(self, uri: str) -> DocumentState:
+        """A fresh state for a document just opened (again): nothing shown yet."""
+        self.states[uri] = state = DocumentState(uri, self.core.encoding)
+        return state
+
+    def close(self, uri: str) -> None:
+        """A closed document: its queued work dropped, its problems and state forgotten, its
+        diagnostics cleared, and its sessions' memory given back to the system."""
+        self.worker.cancel(uri)
+        self.popups.clear(uri)
+        self.states.pop(uri, None)
+        if self.core.close(uri):
+            self.publish(uri, [])
+            self.worker.call(release_memory)
+
+    def forget_reports(self) -> None:
+        """After a new model or new settings: no report shown is current any more."""
+        for state in self.states.values():
+            state.report = None
+
     # -- model work ---------------------------------------------------------------------
 
     def load(self) -> str | None:
@@ -295,6 +320,9 @@ class InclsServer(LanguageServer):
         self.notify_status(present.status(None, uri, "disabled"))
 
     def show(self, uri: str, report: Report) -> None:
+        """Publish a report's diagnostics and status, and keep it as what the document shows
+        (a skip report is published but keeps the last reading for hover)."""
+        state = self.states.get(uri) or self.open_state(uri)
         if self.choices.is_disabled(uri):
             self.show_disabled(uri)
             return
@@ -309,7 +337,7 @@ class InclsServer(LanguageServer):
             return
         self.popups.clear(uri)  # classifiable again: a problem that comes back is shown again
         if report.empty:  # nothing to classify: no tone
-            self.reports[uri] = report
+            state.report = report
             self.publish(uri, [], report.version)
             self.notify_status(present.status(report, uri, "empty"))
             return
@@ -317,7 +345,7 @@ class InclsServer(LanguageServer):
             state = "error" if self.model_state == "error" else "loading"
             self.notify_status(present.status(None, uri, state, self.model_error))
             return
-        self.reports[uri] = report
+        state.report = report
         diagnostics = (
             []
             if not self.settings.enable
@@ -336,214 +364,50 @@ class InclsServer(LanguageServer):
             self.tell(f"setting ignored: {problem}", popup=("settings", problem))
         self.core.update_settings(settings)
         if self.model_state != "loading" and settings.modelPath != self.loaded_path:
-            asyncio.get_running_loop().create_task(start_model(self))
+            asyncio.get_running_loop().create_task(self.start_model())
 
-
-def guarded(handler):
-    """A handler that logs and reports its failure instead of raising into pygls."""
-
-    @functools.wraps(handler)
-    def wrapper(ls: InclsServer, *args):
+    async def start_model(self) -> None:
+        """Load the model on the worker (first in its queue), with $/progress when the client allows it."""
+        self.model_state = "loading"
+        loading = asyncio.wrap_future(self.worker.call(self.load))
+        token = "incls-load-model"
+        caps = self.client_capabilities.window
+        progress = bool(caps and caps.work_done_progress)
+        if progress:
+            try:
+                await asyncio.wait_for(self.work_done_progress.create_async(token), 10)
+                begin = types.WorkDoneProgressBegin(title="incls", message="loading the model")
+                self.work_done_progress.begin(token, begin)
+            except Exception:
+                progress = False
         try:
-            return handler(ls, *args)
-        except JsonRpcException:  # a client error with its own code: pygls answers with it
-            raise
-        except Exception as exc:
-            log.exception("incls: %s failed", handler.__name__)
-            ls.tell(f"internal error in {handler.__name__} ({exc}); the server keeps running", types.MessageType.Error)
-            return None
-
-    return wrapper
+            warning = await loading
+            self.model_state, self.model_error = "ready", ""
+            message = "model ready"
+            if warning:
+                self.tell(warning, types.MessageType.Error, popup=("model", warning))
+        except Exception as exc:  # ModelError names the file and the fix
+            self.model_state, self.model_error = "error", str(exc)
+            self.tell(f"the model could not be loaded: {exc}", types.MessageType.Error, popup=("model", str(exc)))
+            message = "model failed to load"
+        if progress:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+        self.forget_reports()
+        self.schedule_all()
+        if self.model_state == "ready" and self.loaded_path != self.settings.modelPath:  # changed while loading
+            await self.start_model()
 
 
 def build_server(settings: Settings | None = None) -> InclsServer:
+    """A server with every handler of `handlers` registered."""
+    from . import handlers  # here, not at the top: the handlers module imports InclsServer from this one
+
     ls = InclsServer(settings)
-
-    @ls.feature(types.INITIALIZE)
-    @guarded
-    def initialize(ls: InclsServer, params: types.InitializeParams):
-        ls.core.encoding = normalize_encoding(ls.workspace.position_encoding)
-        ls.remember(ls.choices.load())
-        if params.initialization_options is not None:
-            ls.apply_settings(params.initialization_options)
-
-    @ls.feature(types.INITIALIZED)
-    async def initialized(ls: InclsServer, params):
-        await start_model(ls)
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    @guarded
-    def did_open(ls: InclsServer, params: types.DidOpenTextDocumentParams):
-        doc = params.text_document
-        ls.core.open(doc.uri, doc.text, doc.version, doc.language_id)
-        ls.reports.pop(doc.uri, None)
-        ls.schedule(doc.uri)
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    @guarded
-    def did_change(ls: InclsServer, params: types.DidChangeTextDocumentParams):
-        uri = params.text_document.uri
-        changes = [Change(c.text, _range(c)) for c in params.content_changes]
-        try:
-            ls.core.change(uri, params.text_document.version, changes)
-        except ChangeRejected as exc:
-            doc = ls.core.document(uri)
-            # losing sync is shown once, by the skip report that follows; other refusals once per document
-            ls.tell(str(exc), popup=None if doc is not None and doc.out_of_sync else (uri, "rejected-change"))
-        if ls.core.document(uri) is not None:
-            ls.schedule(uri)
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    @guarded
-    def did_close(ls: InclsServer, params: types.DidCloseTextDocumentParams):
-        uri = params.text_document.uri
-        ls.worker.cancel(uri)
-        ls.popups.clear(uri)
-        if ls.core.close(uri):
-            ls.reports.pop(uri, None)
-            ls.publish(uri, [])
-            ls.worker.call(release_memory)
-
-    @ls.feature(types.TEXT_DOCUMENT_HOVER)
-    @guarded
-    def hover(ls: InclsServer, params: types.HoverParams):
-        uri = params.text_document.uri
-        doc, report = ls.core.document(uri), ls.reports.get(uri)
-        if doc is None or report is None or ls.choices.is_disabled(uri) or not ls.settings.enable:
-            return None
-        index = report.line_index(ls.core.encoding)
-        try:
-            offset = index.offset(params.position.line, params.position.character)
-        except InvalidPosition:
-            return None
-        on_first_line = params.position.line == index.position(report.anchor)[0]  # the document diagnostic's line
-        text = present.hover_markdown(report, offset, on_first_line, ls.settings, ls.choices.ignored_in(uri))
-        if text is None:
-            return None
-        if report.version != doc.version:
-            text += "\n\n_(updating…)_"
-        return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text))
-
-    @ls.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix])
-    )
-    @guarded
-    def code_action(ls: InclsServer, params: types.CodeActionParams):
-        uri = params.text_document.uri
-        doc = ls.core.document(uri)
-        if doc is None:
-            return []
-        if ls.choices.is_disabled(uri):
-            return [_action("Enable incls for this file", CMD_ENABLE, [uri])]
-        actions = [_action("Disable incls for this file", CMD_DISABLE, [uri])]
-        report = ls.reports.get(uri)
-        if report is not None:
-            try:
-                offset = report.line_index(ls.core.encoding).offset(
-                    params.range.start.line, params.range.start.character
-                )
-            except InvalidPosition:
-                return actions
-            i = present.sentence_at(report, offset)
-            if i is not None and report.evidence is not None:
-                actions.append(_action("Ignore this sentence (incls)", CMD_IGNORE, [uri, report.evidence.key(i)]))
-        return actions
-
-    @ls.command(CMD_DISABLE)
-    @guarded
-    def disable_for_file(ls: InclsServer, *args: object):
-        (uri,) = _strings(args, "uri")
-        ls.remember(ls.choices.disable(uri))
-        ls.show_disabled(uri)
-
-    @ls.command(CMD_ENABLE)
-    @guarded
-    def enable_for_file(ls: InclsServer, *args: object):
-        (uri,) = _strings(args, "uri")
-        ls.remember(ls.choices.enable(uri))
-        if ls.core.document(uri) is not None:
-            ls.core.touch(uri)
-            ls.schedule(uri)
-
-    @ls.command(CMD_IGNORE)
-    @guarded
-    def ignore_sentence(ls: InclsServer, *args: object):
-        uri, key = _strings(args, "uri", "key")
-        ls.remember(ls.choices.ignore(uri, key))
-        if uri in ls.reports:
-            ls.show(uri, ls.reports[uri])
-
-    @ls.command(CMD_INSPECT)
-    @guarded
-    def inspect(ls: InclsServer, *args: object):
-        (uri,) = _strings(args, "uri")
-        doc = ls.core.document(uri)
-        if doc is None:
-            return None
-        return {
-            "text": doc.text,
-            "version": doc.version,
-            "skipped": doc.skip_reason,
-            "outOfSync": doc.out_of_sync,
-            "ids": None if doc.tokens is None else list(doc.tokens.ids),
-            "prose": doc.prose,
-        }
-
-    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def did_change_configuration(ls: InclsServer, params: types.DidChangeConfigurationParams):
-        try:
-            raw = params.settings
-            if not _has_section(raw) and _client_pulls_configuration(ls):
-                items = [types.ConfigurationItem(section=SECTION)]
-                result = await ls.workspace_configuration_async(types.ConfigurationParams(items))
-                raw = {SECTION: result[0]} if result and isinstance(result[0], dict) else raw
-            ls.apply_settings(raw)
-            ls.reports.clear()
-            for uri in list(ls.core.documents):
-                ls.core.touch(uri)
-            ls.schedule_all()
-        except Exception as exc:
-            log.exception("incls: configuration change failed")
-            ls.tell(f"configuration change failed ({exc})", types.MessageType.Error)
-
-    @ls.feature(types.SHUTDOWN)
-    def shutdown(ls: InclsServer, params):
-        """Drop queued model work; the process ends at `exit` (see InclsProtocol)."""
-        for uri in list(ls.core.documents):
-            ls.worker.cancel(uri)
-
+    for method, options, handler in handlers.FEATURES:
+        ls.feature(method, options)(handler)
+    for command, handler in handlers.COMMANDS:
+        ls.command(command)(handler)
     return ls
-
-
-async def start_model(ls: InclsServer) -> None:
-    """Load the model on the worker (first in its queue), with $/progress when the client allows it."""
-    ls.model_state = "loading"
-    loading = asyncio.wrap_future(ls.worker.call(ls.load))
-    token = "incls-load-model"
-    caps = ls.client_capabilities.window
-    progress = bool(caps and caps.work_done_progress)
-    if progress:
-        try:
-            await asyncio.wait_for(ls.work_done_progress.create_async(token), 10)
-            ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title="incls", message="loading the model"))
-        except Exception:
-            progress = False
-    try:
-        warning = await loading
-        ls.model_state, ls.model_error = "ready", ""
-        message = "model ready"
-        if warning:
-            ls.tell(warning, types.MessageType.Error, popup=("model", warning))
-    except Exception as exc:  # ModelError names the file and the fix
-        ls.model_state, ls.model_error = "error", str(exc)
-        ls.tell(f"the model could not be loaded: {exc}", types.MessageType.Error, popup=("model", str(exc)))
-        message = "model failed to load"
-    if progress:
-        ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-    ls.reports.clear()
-    ls.schedule_all()
-    if ls.model_state == "ready" and ls.loaded_path != ls.settings.modelPath:  # changed while loading
-        await start_model(ls)
 
 
 def release_memory() -> None:
@@ -555,36 +419,3 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: the allocator keeps it for reuse
         pass
-
-
-def _strings(args: tuple, *names: str) -> tuple[str, ...]:
-    """A command's arguments, which must be `names` strings; InvalidParams otherwise."""
-    if len(args) != len(names) or not all(isinstance(a, str) for a in args):
-        raise JsonRpcInvalidParams.of(
-            ValueError(f"expected arguments ({', '.join(names)}), strings; got {list(args)!r}")
-        )
-    return tuple(args)
-
-
-def _range(change) -> tuple | None:
-    r = getattr(change, "range", None)
-    if r is None:
-        return None
-    return (r.start.line, r.start.character), (r.end.line, r.end.character)
-
-
-def _action(title: str, command: str, arguments: list) -> types.CodeAction:
-    return types.CodeAction(
-        title=title,
-        kind=types.CodeActionKind.QuickFix,
-        command=types.Command(title=title, command=command, arguments=arguments),
-    )
-
-
-def _has_section(raw: object) -> bool:
-    return isinstance(raw, dict) and any(k == SECTION or str(k).startswith(SECTION + ".") for k in raw)
-
-
-def _client_pulls_configuration(ls: InclsServer) -> bool:
-    workspace = ls.client_capabilities.workspace
-    return bool(workspace and workspace.configuration)

@@ -1,7 +1,8 @@
 """The server's per-keystroke bookkeeping: what it reads without the whole document.
 
 A report carries the line index of its own version (the document's, not a second one),
-an edit leaves an earlier report's index intact, and a chunked document's probabilities,
+an edit leaves an earlier report's index intact, hover and code actions read positions
+against the report shown (`DocumentState`), and a chunked document's probabilities,
 read from the sentence ledger's sums instead of every chunk's votes, are the session's own.
 """
 
@@ -13,6 +14,7 @@ import torch
 
 from incls.engine import ChunkedSession
 from incls.lsp.core import Change
+from incls.lsp.state import DocumentState
 from test_evidence import LETTER, core, position, read, step
 
 
@@ -29,6 +31,21 @@ def test_a_report_carries_its_versions_line_index_and_an_edit_does_not_change_it
     ]
     second = step(c, uri)
     assert second.lines is doc.lines and second.line_index(c.encoding) is doc.lines
+
+
+def test_hover_on_an_older_report_reads_that_reports_text():
+    c = core()
+    uri = "file:///hover.txt"
+    report = read(c, uri, LETTER)
+    state = DocumentState(uri, c.encoding, report)
+    line = LETTER.split("\n").index(next(s for s in LETTER.split("\n") if len(s) > 40))
+    now = state.hover(line, 3, report.version, c.settings, set())
+    later = state.hover(line, 3, report.version + 1, c.settings, set())
+    assert now is not None and later == now + "\n\n_(updating…)_"
+    key = state.sentence_key(line, 3)
+    i = report.evidence.at(report.lines.offset(line, 3))
+    assert key == report.evidence.key(i)
+    assert state.hover(10_000, 0, report.version, c.settings, set()) is None  # not on the report's text
 
 
 def test_a_chunked_documents_probabilities_from_the_ledger_are_the_sessions_own():
