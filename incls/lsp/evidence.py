@@ -28,14 +28,15 @@ vote the engine recomputed (`UpdateStats.voted`). The paragraphs that the text a
 ranges touch are re-split, units after them are renumbered, and only the sums of units
 that are new, lost or gained tokens, or hold a recomputed vote are summed again from the
 votes; no model pass. Per keystroke that is O(changed positions) of arithmetic plus a
-renumbering of the later units' offsets (list operations over the units, like the
-engine's renumbering of positions).
+renumbering of the later units' offsets: the units' character and token ranges are int64
+arrays, so that is one vector add per array (like the engine's renumbering of positions),
+not a Python loop over the document's sentences.
 """
 
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -208,11 +209,10 @@ class Ledger:
 
     def _clear(self) -> None:
         n_classes = self.C
-        self.starts: list[int] = []
-        self.ends: list[int] = []
+        # (n_units,) each unit's characters [starts, ends) and tokens [t0, t1)
+        self.starts, self.ends = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         self.kinds: list[str] = []
-        self.t0: list[int] = []
-        self.t1: list[int] = []
+        self.t0, self.t1 = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         self.sums = torch.zeros(0, n_classes, dtype=DT)  # (n_units, C)
         self.own: list[int] = []
         self.own_p: list[float] = []
@@ -244,16 +244,16 @@ class Ledger:
             lo, hi = paragraph_bounds(text, *self._dirty_chars(text, ends, chars, tokens))
             shift_chars = (chars.new_end - chars.old_end) if chars else 0
             shift_tokens = (tokens.new_end - tokens.old_end) if tokens else 0
-            i0 = bisect_left(self.starts, lo)
-            i1 = bisect_left(self.starts, hi - shift_chars)  # old units [i0, i1) lay in the range
+            i0 = int(np.searchsorted(self.starts, lo, side="left"))
+            i1 = int(np.searchsorted(self.starts, hi - shift_chars, side="left"))  # old units [i0, i1) lay in the range
             fresh = split_range(text, lo, hi)
-            n_new, tail = len(fresh), slice(i1, None)
-            self.starts[i0:] = [u.start for u in fresh] + _shifted(self.starts[tail], shift_chars)
-            self.ends[i0:] = [u.end for u in fresh] + _shifted(self.ends[tail], shift_chars)
+            n_new = len(fresh)
+            starts = np.array([u.start for u in fresh], dtype=np.int64)  # (n_new,)
+            self.starts = _spliced(self.starts, i0, i1, starts, shift_chars)
+            self.ends = _spliced(self.ends, i0, i1, np.array([u.end for u in fresh], dtype=np.int64), shift_chars)
             self.kinds[i0:i1] = [u.kind for u in fresh]
-            firsts = np.searchsorted(ends, [u.start for u in fresh], side="right").tolist() if fresh else []
-            self.t0[i0:] = firsts + _shifted(self.t0[tail], shift_tokens)
-            self.t1[i0:] = [0] * n_new + _shifted(self.t1[tail], shift_tokens)
+            self.t0 = _spliced(self.t0, i0, i1, np.searchsorted(ends, starts, side="right"), shift_tokens)
+            self.t1 = _spliced(self.t1, i0, i1, np.zeros(n_new, dtype=np.int64), shift_tokens)
             self.sums = torch.cat([self.sums[:i0], torch.zeros(n_new, self.C, dtype=DT), self.sums[i1:]])
             self.own[i0:i1], self.own_p[i0:i1], self.centred[i0:i1] = [0] * n_new, [0.0] * n_new, [()] * n_new
             todo.update(range(i0, i0 + n_new))
@@ -262,28 +262,31 @@ class Ledger:
             # ones until one agrees (usually the first)
             j = i0 + n_new
             while j < len(self.starts):
-                first = int(np.searchsorted(ends, self.starts[j], side="right")) if j else 0
+                first = int(np.searchsorted(ends, int(self.starts[j]), side="right")) if j else 0
                 if first == self.t0[j]:
                     break
                 self.t0[j] = first
                 j += 1
             # a unit ends where the next begins: the new units, and the one before them (it
             # holds the whitespace up to them) may have gained or lost tokens
-            for i in range(max(0, i0 - 1), min(len(self.starts), j + 1)):
-                self._set_span(i, self.t0[i], self.t0[i + 1] if i + 1 < len(self.starts) else T, todo)
-        if self.starts:  # tokens before the first unit and after the last belong to them
-            self._set_span(0, 0, self.t0[1] if len(self.starts) > 1 else T, todo)
-            self._set_span(len(self.starts) - 1, self.t0[-1] if len(self.starts) > 1 else 0, T, todo)
-        if voted is not None and len(voted):
-            for t in sorted(set(voted.tolist())):
-                i = bisect_right(self.t0, t) - 1
-                if 0 <= i < len(self.starts) and t < self.t1[i]:
-                    todo.add(i)
+            n = len(self.starts)
+            for i in range(max(0, i0 - 1), min(n, j + 1)):
+                self._set_span(i, int(self.t0[i]), int(self.t0[i + 1]) if i + 1 < n else T, todo)
+        n = len(self.starts)
+        if n:  # tokens before the first unit and after the last belong to them
+            self._set_span(0, 0, int(self.t0[1]) if n > 1 else T, todo)
+            self._set_span(n - 1, int(self.t0[-1]) if n > 1 else 0, T, todo)
+        if voted is not None and len(voted) and n:
+            t = np.unique(np.asarray(voted, dtype=np.int64))  # (m,) positions
+            i = np.searchsorted(self.t0, t, side="right") - 1  # (m,) the unit holding each
+            inside = (i >= 0) & (t < self.t1[np.maximum(i, 0)])
+            todo.update(np.unique(i[inside]).tolist())
         if todo:
             rows = sorted(todo)
-            sums = torch.stack([votes.sum(self.t0[i], self.t1[i]) for i in rows])  # (m, C)
+            spans = [(int(self.t0[i]), int(self.t1[i])) for i in rows]
+            sums = torch.stack([votes.sum(a, b) for a, b in spans])  # (m, C)
             self.sums[rows] = sums
-            counts = torch.tensor([max(1, self.t1[i] - self.t0[i]) for i in rows], dtype=DT)
+            counts = torch.tensor([max(1, b - a) for a, b in spans], dtype=DT)
             p, best = (sums / counts[:, None]).softmax(-1).max(-1)  # (m,), (m,)
             centred = (sums - sums.mean(-1, keepdim=True)).tolist()  # (m, C)
             for i, own, own_p, c in zip(rows, best.tolist(), p.tolist(), centred):
@@ -292,7 +295,7 @@ class Ledger:
         self.text, self.n_tokens = text, T
 
     def _set_span(self, i: int, t0: int, t1: int, todo: set[int]) -> None:
-        if (self.t0[i], self.t1[i]) != (t0, t1):
+        if self.t0[i] != t0 or self.t1[i] != t1:
             self.t0[i], self.t1[i] = t0, t1
             todo.add(i)
 
@@ -311,7 +314,7 @@ class Ledger:
         """(C,) float64 mean of all the votes, from the units' sums (they tile the tokens:
         the first unit holds the tokens before it, the last those after it); None when
         there are no units (an empty or all-whitespace text), whose votes no unit holds."""
-        if not self.starts or not self.n_tokens:
+        if not len(self.starts) or not self.n_tokens:
             return None
         return self.sums.sum(0) / self.n_tokens  # (C,)
 
@@ -319,11 +322,11 @@ class Ledger:
         return Evidence(
             self.text,
             labels,
-            tuple(self.starts),
-            tuple(self.ends),
+            tuple(self.starts.tolist()),
+            tuple(self.ends.tolist()),
             tuple(self.kinds),
-            tuple(self.t0),
-            tuple(self.t1),
+            tuple(self.t0.tolist()),
+            tuple(self.t1.tolist()),
             self.sums.clone(),
             self.n_tokens,
             tuple(self.own),
@@ -332,5 +335,7 @@ class Ledger:
         )
 
 
-def _shifted(values: list[int], shift: int) -> list[int]:
-    return [v + shift for v in values] if shift else values
+def _spliced(array: np.ndarray, i: int, j: int, values: np.ndarray, shift: int) -> np.ndarray:
+    """`array` with [i:j] replaced by `values` and `shift` added to everything after them."""
+    tail = array[j:] + shift if shift else array[j:]
+    return np.concatenate((array[:i], values.astype(np.int64, copy=False), tail))
