@@ -156,6 +156,7 @@ async def did_change_configuration(ls: InclsServer, params: types.DidChangeConfi
 
 @guarded
 def disable_for_file(ls: InclsServer, *args: object):
+    """Remember the choice (it survives a restart) and clear the file's diagnostics."""
     (uri,) = _strings(args, "uri")
     ls.remember(ls.choices.disable(uri))
     ls.show_disabled(uri)
@@ -163,6 +164,7 @@ def disable_for_file(ls: InclsServer, *args: object):
 
 @guarded
 def enable_for_file(ls: InclsServer, *args: object):
+    """Forget the choice and read the file again if it is open."""
     (uri,) = _strings(args, "uri")
     ls.remember(ls.choices.enable(uri))
     if ls.core.document(uri) is not None:
