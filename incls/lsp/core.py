@@ -113,7 +113,7 @@ class Document:
         """The text the model reads (lone UTF-16 halves as U+FFFD)."""
         return for_model(self.text) if self.projection is None else self.projection.text
 
-    def report(self, **fields) -> "Report":
+    def report(self, **fields) -> Report:
         """A report on this document's current version (its text and that text's line index)."""
         return Report(self.uri, self.version, self.text, lines=self.lines, **fields)
 

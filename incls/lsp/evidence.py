@@ -278,9 +278,9 @@ class Ledger:
             self._set_span(n - 1, int(self.t0[-1]) if n > 1 else 0, T, todo)
         if voted is not None and len(voted) and n:
             t = np.unique(np.asarray(voted, dtype=np.int64))  # (m,) positions
-            i = np.searchsorted(self.t0, t, side="right") - 1  # (m,) the unit holding each
-            inside = (i >= 0) & (t < self.t1[np.maximum(i, 0)])
-            todo.update(np.unique(i[inside]).tolist())
+            holder = np.searchsorted(self.t0, t, side="right") - 1  # (m,) the unit holding each
+            inside = (holder >= 0) & (t < self.t1[np.maximum(holder, 0)])
+            todo.update(np.unique(holder[inside]).tolist())
         if todo:
             rows = sorted(todo)
             spans = [(int(self.t0[i]), int(self.t1[i])) for i in rows]

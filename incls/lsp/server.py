@@ -322,7 +322,7 @@ class InclsServer(LanguageServer):
     def show(self, uri: str, report: Report) -> None:
         """Publish a report's diagnostics and status, and keep it as what the document shows
         (a skip report is published but keeps the last reading for hover)."""
-        state = self.states.get(uri) or self.open_state(uri)
+        shown = self.states.get(uri) or self.open_state(uri)
         if self.choices.is_disabled(uri):
             self.show_disabled(uri)
             return
@@ -337,7 +337,7 @@ class InclsServer(LanguageServer):
             return
         self.popups.clear(uri)  # classifiable again: a problem that comes back is shown again
         if report.empty:  # nothing to classify: no tone
-            state.report = report
+            shown.report = report
             self.publish(uri, [], report.version)
             self.notify_status(present.status(report, uri, "empty"))
             return
@@ -345,7 +345,7 @@ class InclsServer(LanguageServer):
             state = "error" if self.model_state == "error" else "loading"
             self.notify_status(present.status(None, uri, state, self.model_error))
             return
-        state.report = report
+        shown.report = report
         diagnostics = (
             []
             if not self.settings.enable

@@ -28,13 +28,14 @@ class DocumentState:
     encoding: str  # the positions' encoding, negotiated at initialize
     report: Report | None = None  # the last report shown; None until there is one (or after a reset)
 
-    def offset(self, line: int, character: int) -> int | None:
-        """The offset of an editor position in the shown report's text; None without a report
-        or when the position is not on that text."""
-        if self.report is None:
+    def at(self, line: int, character: int) -> tuple[Report, int] | None:
+        """The shown report and the offset of an editor position in its text; None without a
+        report or when the position is not on that text."""
+        report = self.report
+        if report is None:
             return None
         try:
-            return self.report.line_index(self.encoding).offset(line, character)
+            return report, report.line_index(self.encoding).offset(line, character)
         except InvalidPosition:
             return None
 
@@ -44,10 +45,9 @@ class DocumentState:
         """Markdown for a hover: the sentence's own reading, or on the first line (and between
         sentences) the document's; None where there is nothing to say. `version` is the
         document's current one: a report of an older version says it is updating."""
-        offset = self.offset(line, character)
-        if offset is None:
+        if (found := self.at(line, character)) is None:
             return None
-        report = self.report
+        report, offset = found
         on_first_line = line == report.line_index(self.encoding).position(report.anchor)[0]  # the document diagnostic's
         text = present.hover_markdown(report, offset, on_first_line, settings, ignored)
         if text is not None and report.version != version:
@@ -56,6 +56,8 @@ class DocumentState:
 
     def sentence_key(self, line: int, character: int) -> str | None:
         """The key of the sentence under an editor position (what "ignore this sentence" stores), or None."""
-        offset = self.offset(line, character)
-        i = None if offset is None else present.sentence_at(self.report, offset)
-        return None if i is None else self.report.evidence.key(i)
+        if (found := self.at(line, character)) is None:
+            return None
+        report, offset = found
+        i = present.sentence_at(report, offset)
+        return None if i is None or report.evidence is None else report.evidence.key(i)

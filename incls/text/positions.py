@@ -63,7 +63,7 @@ class LineIndex:
             lengths = accumulate((len(line) + 1 for line in text.split("\n")), initial=0)
             self._starts = np.fromiter(lengths, dtype=np.int64)[:-1]
 
-    def edited(self, start: int, end: int, new_text: str) -> "LineIndex":
+    def edited(self, start: int, end: int, new_text: str) -> LineIndex:
         """The index of `new_text`, which is this text with [start, end) replaced (this index is unchanged).
 
         Only the lines around the edit are scanned: from the line holding start - 1 (a

@@ -15,6 +15,7 @@ import torch
 from incls.engine import ChunkedSession
 from incls.lsp.core import Change
 from incls.lsp.state import DocumentState
+
 from test_evidence import LETTER, core, position, read, step
 
 
