@@ -585,6 +585,6 @@ def _unchanged(read: Report, report: Report) -> Report:
 def _to_source(report: Report, projection) -> None:
     """Sentence ranges and the anchor, from the projection's offsets to the source's."""
     if report.evidence is not None:
-        report.evidence = report.evidence.in_source(projection)
+        report.evidence = report.evidence.in_source(projection.source_map())
     first = re.search(r"\S", projection.text)
     report.anchor = projection.source_offset(first.start()) if first else 0

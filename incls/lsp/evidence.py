@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
 import torch
 
+from ..text.projection import SourceMap
 from ..text.sentences import paragraph_bounds, split_range
 
 DT = torch.float64
@@ -122,10 +123,11 @@ class Evidence:
     own: tuple[int, ...]  # each unit's own class (argmax of its mean vote) ...
     own_p: tuple[float, ...]  # ... and its probability
     centred: tuple[tuple[float, ...], ...]  # S_u minus its mean over the classes
-    # where the units lie in the source, when the model reads a projection of it (Markdown,
-    # LaTeX); None: the text is the source
-    src_starts: tuple[int, ...] | None = None
-    src_ends: tuple[int, ...] | None = None
+    # the map back to the source, when the model reads a projection of it (Markdown, LaTeX;
+    # `incls.text.projection.SourceMap`); None: the text is the source. A unit's source range
+    # is mapped when it is asked for (a hint, a hover), not for every unit on every reading.
+    source: SourceMap | None = None
+    _ranges: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -172,24 +174,29 @@ class Evidence:
         total = float(centred.clamp(min=0).sum())
         return centred / total if total > 0 else torch.zeros_like(centred)
 
-    def in_source(self, projection) -> Evidence:
-        """This evidence with the units' source ranges (`projection.source_range` of each)."""
-        ranges = [projection.source_range(a, b) for a, b in zip(self.starts, self.ends)]
-        return replace(self, src_starts=tuple(a for a, _ in ranges), src_ends=tuple(b for _, b in ranges))
+    def in_source(self, source_map: SourceMap) -> Evidence:
+        """This evidence with its units' ranges in the source, through the projection's map
+        of this version (`IncrementalProjection.source_map()`)."""
+        return replace(self, source=source_map, _ranges={})
 
     def range_of(self, i: int) -> tuple[int, int]:
         """Unit i's range in the source."""
-        if self.src_starts is None or self.src_ends is None:
+        if self.source is None:
             return self.starts[i], self.ends[i]
-        return self.src_starts[i], self.src_ends[i]
+        if (hit := self._ranges.get(i)) is None:
+            hit = self._ranges[i] = self.source.source_range(self.starts[i], self.ends[i])
+        return hit
 
     def at(self, offset: int) -> int | None:
-        """Index of the unit holding source offset `offset` (its end included), or None."""
-        starts, ends = (self.starts, self.ends)
-        if self.src_starts is not None and self.src_ends is not None:
-            starts, ends = self.src_starts, self.src_ends
-        i = bisect_right(starts, offset) - 1
-        if i >= 0 and offset <= ends[i]:
+        """Index of the unit holding source offset `offset` (its end included), or None.
+
+        The map is monotone, so the units are in source order too: a bisection that maps
+        O(log n) units."""
+        if self.source is None:
+            i = bisect_right(self.starts, offset) - 1
+        else:
+            i = bisect_right(range(len(self)), offset, key=lambda j: self.range_of(j)[0]) - 1
+        if i >= 0 and offset <= self.range_of(i)[1]:
             return i
         return None
 

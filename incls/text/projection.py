@@ -26,6 +26,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from .edits import TextEdit, diff_texts
 
 LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
@@ -140,25 +142,82 @@ def previous_line_blank(source: str, offset: int) -> bool:
     return j >= 0
 
 
+class SourceMap:
+    """The map from one version of a projection back to its source: immutable, so a reading
+    taken now maps its ranges later, after more edits, at no cost until it asks.
+
+    `src_starts[i]` and `proj_starts[i]` are where segment i begins in the source and in the
+    projection (int64 arrays, never changed in place: an edit builds new ones).
+    """
+
+    __slots__ = ("segments", "src_starts", "proj_starts", "text_length", "source_length")
+
+    def __init__(
+        self,
+        segments: list[Segment],
+        src_starts: np.ndarray,
+        proj_starts: np.ndarray,
+        text_length: int,
+        source_length: int,
+    ) -> None:
+        self.segments, self.src_starts, self.proj_starts = segments, src_starts, proj_starts
+        self.text_length, self.source_length = text_length, source_length
+
+    def source_offset(self, offset: int) -> int:
+        """Source offset of the projected character at `offset` (the end maps to the source's end)."""
+        if offset >= self.text_length or not self.segments:
+            return self.source_length
+        offset = max(0, offset)
+        i = int(np.searchsorted(self.proj_starts, offset, side="right")) - 1
+        while i < len(self.segments) - 1 and not self.segments[i].text:
+            i += 1
+        return int(self.src_starts[i]) + self.segments[i].source_offset(offset - int(self.proj_starts[i]))
+
+    def source_range(self, start: int, end: int) -> tuple[int, int]:
+        """Source range of the projected range [start, end) (an empty range maps to a point)."""
+        a = self.source_offset(start)
+        if end <= start:
+            return a, a
+        return a, max(a, self.source_offset(end - 1) + 1)
+
+
+def _starts(segments: list[Segment], src: int, proj: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each segment begins in the source and in the projection, from (src, proj) on."""
+    n = len(segments)
+    src_starts = np.empty(n, dtype=np.int64)
+    proj_starts = np.empty(n, dtype=np.int64)
+    for i, seg in enumerate(segments):
+        src_starts[i], proj_starts[i] = src, proj
+        src += seg.length
+        proj += len(seg.text)
+    return src_starts, proj_starts
+
+
 class IncrementalProjection:
-    """One document's source, its projection and the segments between them."""
+    """One document's source, its projection and the segments between them.
+
+    Per edit nothing here walks the document in Python: the segments an edit touches are
+    parsed again, and the later segments' start offsets move by one vector add.
+    """
 
     def __init__(self, language: Language, source: str = "") -> None:
         self.language = language
         self.source = source
-        region = language.project(source, True, "")
-        self._set(region.segments)
-
-    def _set(self, segments: list[Segment]) -> None:
-        self.segments = segments
-        self.src_starts, self.proj_starts = [], []
-        s = p = 0
-        for seg in segments:
-            self.src_starts.append(s)
-            self.proj_starts.append(p)
-            s += seg.length
-            p += len(seg.text)
+        segments = language.project(source, True, "").segments
         self.text = "".join(seg.text for seg in segments)
+        self.map = SourceMap(segments, *_starts(segments, 0, 0), len(self.text), len(source))
+
+    @property
+    def segments(self) -> list[Segment]:
+        return self.map.segments
+
+    @property
+    def src_starts(self) -> np.ndarray:
+        return self.map.src_starts
+
+    @property
+    def proj_starts(self) -> np.ndarray:
+        return self.map.proj_starts
 
     # -- edits ----------------------------------------------------------------------------
 
@@ -167,30 +226,31 @@ class IncrementalProjection:
         old = self.source
         new = edit.apply(old)
         delta = len(new) - len(old)
-        n = len(self.segments)
-        first = max(0, bisect_right(self.src_starts, edit.start) - 1)
+        segments, src_starts, proj_starts = self.segments, self.src_starts, self.proj_starts
+        n = len(segments)
+        first = max(0, int(np.searchsorted(src_starts, edit.start, side="right")) - 1)
         if first > 0:
-            start = self.src_starts[first]
+            start = int(src_starts[first])
             if (
-                self.segments[first].context is None
+                segments[first].context is None
                 and edit.start <= _line_end(old, start)
                 and self.language.may_join(new, start)
             ):
                 first -= 1  # the segment's first line changed into one that may continue the segment before
-        last = max(first, bisect_right(self.src_starts, edit.end) - 1)
-        start = self.src_starts[first] if n else 0
-        context = self.segments[first].context if n else None
+        last = max(first, int(np.searchsorted(src_starts, edit.end, side="right")) - 1)
+        start = int(src_starts[first]) if n else 0
+        context = segments[first].context if n else None
         grow = 1
         while True:
-            end = (self.src_starts[last + 1] + delta) if last + 1 < n else len(new)
+            end = (int(src_starts[last + 1]) + delta) if last + 1 < n else len(new)
             if end < len(new):
                 probe = new[end : _line_end(new, end) + 1]
-                after = self.segments[last + 1].context
+                after = segments[last + 1].context
                 region = self.language.project(new[start:end], start == 0, probe, context, after)
                 if region.closed and (after is not None or self.language.may_cut(new, end)):
                     break
                 if after is not None:  # the block those segments continue changed: they all go
-                    while last + 1 < n and self.segments[last + 1].context == after:
+                    while last + 1 < n and segments[last + 1].context == after:
                         last += 1
                     continue
                 last = min(n - 1, last + grow)
@@ -199,44 +259,37 @@ class IncrementalProjection:
             last = n - 1  # to the end of the text: empty segments left there go too
             region = self.language.project(new[start:end], start == 0, "", context)
             break
-        proj_start = self.proj_starts[first] if n else 0
-        proj_end = (self.proj_starts[last + 1] if last + 1 < n else len(self.text)) if n else 0
-        self.source = new
-        self.segments[first : last + 1] = region.segments
-        self._reindex(first, start, proj_start)
+        proj_start = int(proj_starts[first]) if n else 0
+        proj_end = (int(proj_starts[last + 1]) if last + 1 < n else len(self.text)) if n else 0
         old_text = self.text
         new_region = "".join(seg.text for seg in region.segments)
+        proj_delta = len(new_region) - (proj_end - proj_start)
+        src, proj = _starts(region.segments, start, proj_start)
+        self.source = new
         self.text = old_text[:proj_start] + new_region + old_text[proj_end:]
+        self.map = SourceMap(
+            segments[:first] + region.segments + segments[last + 1 :],
+            np.concatenate((src_starts[:first], src, src_starts[last + 1 :] + delta)),
+            np.concatenate((proj_starts[:first], proj, proj_starts[last + 1 :] + proj_delta)),
+            len(self.text),
+            len(new),
+        )
         local = diff_texts(old_text[proj_start:proj_end], new_region)
         return TextEdit(proj_start + local.start, proj_start + local.end, local.text)
 
-    def _reindex(self, first: int, src: int, proj: int) -> None:
-        """Recompute the start offsets from segment `first` on (a cheap pass over integers)."""
-        del self.src_starts[first:], self.proj_starts[first:]
-        for seg in self.segments[first:]:
-            self.src_starts.append(src)
-            self.proj_starts.append(proj)
-            src += seg.length
-            proj += len(seg.text)
-
     # -- the map back to the source --------------------------------------------------------
+
+    def source_map(self) -> SourceMap:
+        """The map of this version (it stays valid for this version after later edits)."""
+        return self.map
 
     def source_offset(self, offset: int) -> int:
         """Source offset of the projected character at `offset` (the end maps to the source's end)."""
-        if offset >= len(self.text) or not self.segments:
-            return len(self.source)
-        i = bisect_right(self.proj_starts, max(0, offset)) - 1
-        while i < len(self.segments) - 1 and not self.segments[i].text:
-            i += 1
-        seg = self.segments[i]
-        return self.src_starts[i] + seg.source_offset(max(0, offset) - self.proj_starts[i])
+        return self.map.source_offset(offset)
 
     def source_range(self, start: int, end: int) -> tuple[int, int]:
         """Source range of the projected range [start, end) (an empty range maps to a point)."""
-        a = self.source_offset(start)
-        if end <= start:
-            return a, a
-        return a, max(a, self.source_offset(end - 1) + 1)
+        return self.map.source_range(start, end)
 
 
 def _line_end(text: str, offset: int) -> int:

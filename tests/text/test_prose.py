@@ -4,6 +4,7 @@ to the source, incremental edits equal to a full projection, and bad input."""
 from __future__ import annotations
 
 import functools
+import re
 import time
 
 import pytest
@@ -235,6 +236,17 @@ def test_segments_stay_small_under_edits():
     assert len(p.segments) >= count - 1
 
 
+def test_a_map_taken_before_edits_still_maps_its_own_version():
+    p = IncrementalProjection(Markdown(), DOC)
+    source, text, before = p.source, p.text, p.source_map()
+    expected = [before.source_range(k, k + 5) for k in range(0, len(text), 7)]
+    for i in range(10):
+        at = p.source.index(f"work on {i}")
+        p.apply(TextEdit(at, at + 4, "progress"))
+    assert [before.source_range(k, k + 5) for k in range(0, len(text), 7)] == expected
+    assert all(source[slice(*before.source_range(m.start(), m.end()))] == m.group() for m in re.finditer(r"\w+", text))
+
+
 MD_ATOMS = [
     "\n",
     "\n\n",
@@ -342,6 +354,10 @@ def check_equal_under_edits(lang, case):
         assert p.source == text
         assert p.text == project_text(lang, text)
         assert prose_edit.apply(before) == p.text
+        fresh = IncrementalProjection(lang, text)
+        assert [p.source_offset(k) for k in range(len(p.text) + 1)] == [
+            fresh.source_offset(k) for k in range(len(p.text) + 1)
+        ]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
