@@ -150,7 +150,7 @@ class SourceMap:
     projection (int64 arrays, never changed in place: an edit builds new ones).
     """
 
-    __slots__ = ("segments", "src_starts", "proj_starts", "text_length", "source_length")
+    __slots__ = ("proj_starts", "segments", "source_length", "src_starts", "text_length")
 
     def __init__(
         self,
