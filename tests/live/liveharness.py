@@ -50,6 +50,21 @@ FLIPPED_LABEL = "negative"
 MESSAGE_RE = re.compile(r"Reads (?P<label>[\w-]+) \((?P<p>[01](?:\.\d+)?)\)\s*$")
 
 
+# The complaint letter of the server tests (tests/lsp): its hints must land on the complaint's
+# sentences, none on the greeting, the sign-off or the signature.
+LETTER = (ROOT / "tests" / "data" / "complaint_letter.txt").read_text(encoding="utf-8")
+LETTER_FILE = "letter.txt"
+LETTER_LABEL = "negative"
+COMPLAINT_LINE = 2  # 0-based: the paragraph of the complaint
+COMPLAINT_SENTENCES = (
+    "I am writing to complain about the service I received at your store on Main St. last week.",
+    "The staff were rude, the order was wrong, and nobody apologised.",
+    "I waited forty minutes for a refund that never came.",
+)
+QUIET_LINES = {0: "the greeting", 6: "the sign-off", 7: "the signature"}
+HINT = 4  # DiagnosticSeverity.Hint
+
+
 def server_command() -> list[str]:
     """The server's argv. INCLS_LIVE_SERVER_CMD overrides (e.g. to run a broken server)."""
     env = os.environ.get("INCLS_LIVE_SERVER_CMD")
@@ -79,10 +94,11 @@ def require_tool(path_or_name: str, hint: str = "run scripts/install-editors.sh"
 
 @pytest.fixture
 def workspace(tmp_path: Path, request) -> Path:
-    """A scratch workspace with the review in it (review.txt)."""
+    """A scratch workspace with the review in it (review.txt) and the complaint letter (letter.txt)."""
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "review.txt").write_text(REVIEW, encoding="utf-8")
+    (ws / LETTER_FILE).write_text(LETTER, encoding="utf-8")
     yield ws
     if os.environ.get("INCLS_LIVE_KEEP"):
         print(f"kept {tmp_path}")
@@ -199,6 +215,32 @@ def _check_outcome(result: dict, editor: str, latency: LatencyRecord, *, hover: 
         assert FIRST_LABEL in text and FLIPPED_LABEL in text and re.search(r"\d\.\d", text), (
             f"{editor}: hover does not show the class probabilities: {text!r}"
         )
+
+
+def check_letter_hints(result: dict, editor: str) -> list[dict]:
+    """The assertions on the complaint letter's first reading, on the JSON its driver wrote.
+
+    result: {first: {message}, diagnostics: [{line, character, end_line, end_character,
+    severity (1-4, as LSP numbers them), message}], error?}; positions 0-based in characters
+    (the letter is ASCII). Returns the hints."""
+    first = result.get("first") or {}
+    assert first.get("message"), f"{editor}: no incls diagnostic on the letter ({result.get('error')})"
+    parsed = parse_message(first["message"])
+    assert parsed and parsed[0] == LETTER_LABEL, f"{editor}: the letter reads {first['message']!r}"
+    diagnostics = result.get("diagnostics") or []
+    hints = [d for d in diagnostics if d.get("severity") == HINT]
+    assert hints, f"{editor}: no sentence hints on the letter: {diagnostics!r}"
+    lines = LETTER.split("\n")
+    for d in hints:
+        where = (
+            f"{editor}: hint {d.get('message')!r} at {d['line']}:{d['character']}-{d['end_line']}:{d['end_character']}"
+        )
+        assert d["line"] not in QUIET_LINES, f"{where} is on {QUIET_LINES[d['line']]}"
+        assert d["line"] == d["end_line"] == COMPLAINT_LINE, f"{where} is not on the complaint"
+        text = lines[d["line"]][d["character"] : d["end_character"]].strip()
+        assert text in COMPLAINT_SENTENCES, f"{where} covers {text!r}, not one of the complaint's sentences"
+        assert str(d.get("message", "")).startswith("This sentence reads "), where
+    return hints
 
 
 def run_driver(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from liveharness import check_outcome, require_tool, run_driver
+from liveharness import LETTER_FILE, check_letter_hints, check_outcome, require_tool, run_driver
 
 DRIVER = Path(__file__).parent / "editors" / "nvim_drive.lua"
 
@@ -26,3 +26,15 @@ def test_neovim(series, workspace, latency):
     result = run_driver(f"neovim-{series}", argv, workspace)
     assert str(result.get("version", "")).startswith(series + "."), f"wrong Neovim: {result.get('version')}"
     check_outcome(result, f"neovim-{series}", latency)
+
+
+@pytest.mark.parametrize("series", sorted(NVIMS))
+def test_neovim_letter_hints_land_on_the_complaint(series, workspace):
+    """The complaint letter's hints (severity Hint), as Neovim holds them: on the complaint's
+    sentences, none on the greeting, the sign-off or the signature."""
+    nvim = require_tool(NVIMS[series])
+    argv = [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {DRIVER}"]
+    result = run_driver(
+        f"neovim-{series}-letter", argv, workspace, extra={"mode": "hints", "file": str(workspace / LETTER_FILE)}
+    )
+    check_letter_hints(result, f"neovim-{series}")

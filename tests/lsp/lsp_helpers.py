@@ -5,21 +5,16 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from pathlib import Path
 
 from hypothesis import strategies as st
 from lsprotocol import types
 
 SERVER = [sys.executable, "-m", "incls.cli", "--stdio"]
 
-# A courteous complaint with a greeting and a signature (hints must land on the complaint).
-COMPLAINT_LETTER = (
-    "To whom it may concern,\n\n"
-    "I am writing to complain about the service I received at your store on Main St. last week. "
-    "The staff were rude, the order was wrong, and nobody apologised. "
-    "I waited forty minutes for a refund that never came.\n\n"
-    "I have been a customer for years.\n\n"
-    "Best regards,\nDana Smith"
-)
+# A courteous complaint with a greeting and a signature (hints must land on the complaint); the
+# live editor tests read the same file.
+COMPLAINT_LETTER = (Path(__file__).parents[1] / "data" / "complaint_letter.txt").read_text(encoding="utf-8")
 
 
 CAPABILITIES = types.ClientCapabilities(

@@ -64,6 +64,20 @@ local ok, err = pcall(function()
   first.ms = ms_since(t_open)
   result.first = first
 
+  -- conf.mode == "hints": every diagnostic of the first reading, as the editor holds it; no edits.
+  if conf.mode == "hints" then
+    result.diagnostics = {}
+    for _, d in ipairs(vim.diagnostic.get(buf)) do
+      table.insert(result.diagnostics, {
+        line = d.lnum, character = d.col, end_line = d.end_lnum, end_character = d.end_col,
+        severity = d.severity, message = d.message, source = d.source,
+      })
+    end
+    vim.lsp.stop_client(client_id)
+    vim.wait(2000, function() return result.server_exit ~= nil end, 20)
+    return finish()
+  end
+
   -- Type the sentence at the end of the last non-empty line, in insert mode.
   local last = vim.api.nvim_buf_line_count(buf)
   while last > 1 and vim.api.nvim_buf_get_lines(buf, last - 1, last, false)[1] == "" do last = last - 1 end
