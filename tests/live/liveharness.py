@@ -62,7 +62,7 @@ COMPLAINT_SENTENCES = (
     "I waited forty minutes for a refund that never came.",
 )
 QUIET_LINES = {0: "the greeting", 6: "the sign-off", 7: "the signature"}
-HINT = 4  # DiagnosticSeverity.Hint
+INFORMATION, HINT = 3, 4  # DiagnosticSeverity
 
 
 def server_command() -> list[str]:
@@ -217,19 +217,21 @@ def _check_outcome(result: dict, editor: str, latency: LatencyRecord, *, hover: 
         )
 
 
-def check_letter_hints(result: dict, editor: str) -> list[dict]:
+def check_letter_hints(result: dict, editor: str, diagnostics: list[dict] | None = None, severity: int = HINT) -> list:
     """The assertions on the complaint letter's first reading, on the JSON its driver wrote.
 
     result: {first: {message}, diagnostics: [{line, character, end_line, end_character,
     severity (1-4, as LSP numbers them), message}], error?}; positions 0-based in characters
-    (the letter is ASCII). Returns the hints."""
+    (the letter is ASCII). An end or a message the editor does not show may be None (VS Code
+    draws a hint as three dots at its start): the hint must then start a complaint sentence.
+    `diagnostics` replaces result["diagnostics"]; `severity` is the hints' (4: Hint). Returns the hints."""
     first = result.get("first") or {}
     assert first.get("message"), f"{editor}: no incls diagnostic on the letter ({result.get('error')})"
     parsed = parse_message(first["message"])
     assert parsed and parsed[0] == LETTER_LABEL, f"{editor}: the letter reads {first['message']!r}"
-    diagnostics = result.get("diagnostics") or []
-    hints = [d for d in diagnostics if d.get("severity") == HINT]
-    assert hints, f"{editor}: no sentence hints on the letter: {diagnostics!r}"
+    diagnostics = result.get("diagnostics") if diagnostics is None else diagnostics
+    hints = [d for d in diagnostics or [] if d.get("severity") == severity]
+    assert hints, f"{editor}: no sentence hints on the letter: {diagnostics!r} ({result.get('error')})"
     lines = LETTER.split("\n")
     for d in hints:
         where = (
@@ -237,9 +239,14 @@ def check_letter_hints(result: dict, editor: str) -> list[dict]:
         )
         assert d["line"] not in QUIET_LINES, f"{where} is on {QUIET_LINES[d['line']]}"
         assert d["line"] == d["end_line"] == COMPLAINT_LINE, f"{where} is not on the complaint"
-        text = lines[d["line"]][d["character"] : d["end_character"]].strip()
-        assert text in COMPLAINT_SENTENCES, f"{where} covers {text!r}, not one of the complaint's sentences"
-        assert str(d.get("message", "")).startswith("This sentence reads "), where
+        if d["end_character"] is None:
+            rest = lines[d["line"]][d["character"] :]
+            assert rest.startswith(COMPLAINT_SENTENCES), f"{where}: {rest[:30]!r}... does not start a sentence"
+        else:
+            text = lines[d["line"]][d["character"] : d["end_character"]].strip()
+            assert text in COMPLAINT_SENTENCES, f"{where} covers {text!r}, not one of the complaint's sentences"
+        if d.get("message") is not None:
+            assert str(d["message"]).startswith("This sentence reads "), where
     return hints
 
 

@@ -23,8 +23,12 @@ from liveharness import (
     ARTIFACTS,
     FIRST_LABEL,
     FLIPPED_LABEL,
+    INFORMATION,
+    LETTER,
+    LETTER_FILE,
     ROOT,
     TIMEOUT_S,
+    check_letter_hints,
     check_outcome,
     kill_group,
     parse_message,
@@ -174,6 +178,49 @@ def test_vscode(workspace, code_server, latency):
     bar = result.get("statusbar") or {}
     assert FIRST_LABEL in (bar.get("first") or "") and "%" in bar["first"], f"status bar: {bar!r}"
     assert FLIPPED_LABEL in (bar.get("flipped") or ""), f"status bar after the edit: {bar!r}"
+    assert shot.exists() and shot.stat().st_size > 10_000, "no screenshot"
+
+
+def test_vscode_letter_hints_land_on_the_complaint(workspace):
+    """The complaint letter in the workbench: the hints' squiggles (severity Hint: three dots at
+    each start) start the complaint's sentences, none on the greeting, sign-off or signature; at
+    incls.sentenceSeverity "information" the same sentences are listed in the Problems panel and
+    underlined in full, and the first line's hover names them as the evidence. The screenshot (hints
+    underlined and listed, the hover over one of them) is test-artifacts/vscode-letter.png, the
+    README's docs/vscode.png."""
+    chromium, node = driver_tools()
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "vscode-letter.png"
+    for old in (shot, ARTIFACTS / "vscode-letter-failure.png"):
+        old.unlink(missing_ok=True)
+    with workbench(workspace, workbench_settings()) as (url, _, _):
+        result = run_driver(
+            "vscode-letter",
+            [node, str(DRIVER_DIR / "drive.mjs")],
+            workspace,
+            extra={"url": url, "chromium": chromium, "file": LETTER_FILE, "mode": "hints", "screenshot": str(shot)},
+            timeout_s=3 * TIMEOUT_S + 60,
+        )
+    hints = check_letter_hints(result, "vscode", result.get("decorations"))
+    # at information severity: the same sentences, each listed with its message and underlined in full
+    ends = {(d["line"], d["character"]): d["end_character"] for d in result.get("underlined") or []}
+    listed = [
+        {
+            **row,
+            "severity": INFORMATION,
+            "end_line": row["line"],
+            "end_character": ends.get((row["line"], row["character"])),
+        }
+        for row in result.get("listed") or []
+    ]
+    shown = check_letter_hints(result, "vscode (information)", listed, severity=INFORMATION)
+    assert all(d["end_character"] is not None for d in shown), f"a listed sentence is not underlined: {listed}"
+    assert {(d["line"], d["character"]) for d in shown} == {(d["line"], d["character"]) for d in hints}
+    hover = result.get("document_hover") or ""  # the first line: the document's evidence
+    pointed = [LETTER.split("\n")[d["line"]][d["character"] :] for d in hints]
+    assert "Evidence" in hover and all(text[:20] in hover for text in pointed), f"hover: {hover!r}"
+    hover = result.get("hover") or ""  # a sentence underlined: its own reading and share
+    assert "This sentence reads" in hover and "share of the evidence for negative" in hover, f"hover: {hover!r}"
     assert shot.exists() and shot.stat().st_size > 10_000, "no screenshot"
 
 

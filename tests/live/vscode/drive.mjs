@@ -5,7 +5,15 @@
 // append (the sentence to type), timeout_ms, out (result JSON), screenshot (PNG path);
 // install (a button label) and install_timeout_ms: accept the offer to install the server,
 // then stop at the first diagnostic.
-import { readFileSync, writeFileSync } from "node:fs";
+//
+// mode "hints" (the complaint letter): record the squiggles the editor draws for the first
+// reading (result.decorations: severity 1-4 from the squiggle's class, 0-based line and
+// character from its place; a hint's squiggle is three dots at its start, so its end is null),
+// then switch incls.sentenceSeverity to "information" in the workspace settings, so that the
+// hints are underlined in full and listed in the Problems panel (result.listed, result.underlined),
+// wrap the lines, hover the first line and take the screenshot.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const conf = JSON.parse(readFileSync(process.env.INCLS_LIVE_CONFIG, "utf8"));
@@ -42,6 +50,113 @@ async function observe() {
     const item = items.find((el) => /incls/.test(el.textContent || "") && /incls/.test(el.id + (el.getAttribute("aria-label") || "") + el.textContent));
     return { message, code, statusbar: item ? (item.textContent || "").trim() : null };
   });
+}
+
+/** The squiggles of the open editor, in model coordinates (lines must not be wrapped). */
+async function squiggles() {
+  return page.evaluate(() => {
+    const editor = document.querySelector(".editor-instance .monaco-editor");
+    const lineAt = new Map(); // a view line's top -> its 0-based line number
+    for (const row of editor.querySelectorAll(".margin-view-overlays > div")) {
+      const n = parseInt(row.textContent, 10);
+      if (!Number.isNaN(n)) lineAt.set(row.style.top, n - 1);
+    }
+    let charWidth = 0; // monospace: the widest line's width over its length
+    let longest = 0;
+    for (const line of editor.querySelectorAll(".view-lines > .view-line")) {
+      const n = line.textContent.length;
+      if (n > longest && line.firstElementChild) {
+        longest = n;
+        charWidth = line.firstElementChild.getBoundingClientRect().width / n;
+      }
+    }
+    const severity = { "squiggly-error": 1, "squiggly-warning": 2, "squiggly-info": 3, "squiggly-hint": 4 };
+    const out = [];
+    for (const el of editor.querySelectorAll(".view-overlays [class*=squiggly-]")) {
+      const kind = [...el.classList].find((c) => c in severity);
+      const line = lineAt.get(el.parentElement.style.top);
+      if (!kind || line === undefined || !charWidth) continue;
+      const left = parseFloat(el.style.left);
+      const right = left + parseFloat(el.style.width);
+      out.push({
+        severity: severity[kind],
+        line,
+        character: Math.round(left / charWidth),
+        end_line: line,
+        end_character: severity[kind] === 4 ? null : Math.round(right / charWidth),
+      });
+    }
+    return out.sort((a, b) => a.line - b.line || a.character - b.character);
+  });
+}
+
+/** The Problems panel's incls rows: message and 0-based start. */
+async function problems() {
+  const rows = await page.locator(".markers-panel .monaco-list-row").allTextContents();
+  const out = [];
+  for (const text of rows) {
+    const m = text.trim().match(/^(.*)incls([\w-]*)\s*\[Ln (\d+), Col (\d+)\]$/); // "<message>incls<code>[Ln 3, Col 92]"
+    if (m) out.push({ message: m[1].trim(), code: m[2] || null, line: +m[3] - 1, character: +m[4] - 1 });
+  }
+  return out;
+}
+
+/** Poll `read` until `done(value)` holds and the value is the same on two reads in a row. */
+async function settled(read, done, what, limit = T) {
+  const deadline = now() + limit;
+  let last;
+  let previous = null;
+  while (now() < deadline) {
+    last = await read();
+    const key = JSON.stringify(last);
+    if (done(last) && key === previous) return last;
+    previous = done(last) ? key : null;
+    await page.waitForTimeout(150);
+  }
+  throw new Error(`timed out waiting for ${what}; last seen ${JSON.stringify(last)}`);
+}
+
+async function letterHints() {
+  result.decorations = await settled(squiggles, (s) => s.some((d) => d.severity === 4), "the hints' squiggles");
+  // The same hints at information severity: underlined in full and listed in the Problems panel.
+  mkdirSync(join(conf.root, ".vscode"), { recursive: true });
+  const workspaceSettings = join(conf.root, ".vscode", "settings.json");
+  writeFileSync(workspaceSettings, JSON.stringify({ "incls.sentenceSeverity": "information" }));
+  const sentences = (rows) => rows.filter((r) => /^This sentence reads /.test(r.message));
+  result.listed = sentences(
+    await settled(problems, (rows) => sentences(rows).length > 0, "the sentences in the Problems panel"),
+  );
+  const underlined = (s) => s.filter((d) => d.severity === 3 && d.line > 0);
+  result.underlined = underlined(
+    await settled(squiggles, (s) => underlined(s).length >= result.listed.length, "the sentences underlined"),
+  );
+  // The first line's hover: the document's probabilities and its evidence.
+  const hoverText = async (at, pattern) => {
+    await page.mouse.move(0, 0);
+    await page.mouse.move(at.x, at.y);
+    await page.locator(".monaco-hover-content").filter({ hasText: pattern }).last().waitFor({ timeout: T });
+    return (await page.locator(".monaco-hover-content").allTextContents()).join("\n");
+  };
+  const firstLine = await page.locator(".editor-instance .monaco-editor .view-line").first().boundingBox();
+  result.document_hover = await hoverText({ x: firstLine.x + 30, y: firstLine.y + firstLine.height / 2 }, /Evidence/);
+  // For the picture: wrap the long line, hover the last sentence underlined (its own reading),
+  // the hover below the line so that it leaves the underlines in sight.
+  writeFileSync(workspaceSettings, JSON.stringify({
+    "incls.sentenceSeverity": "information", "editor.wordWrap": "on", "editor.hover.above": false,
+  }));
+  await page.waitForFunction(() => document.querySelectorAll(".editor-instance .view-lines > .view-line").length > 8,
+    null, { timeout: T });
+  await page.waitForTimeout(300); // the squiggles follow the wrapped lines
+  const boxes = [];
+  for (const el of await page.locator(".editor-instance .view-overlays .squiggly-info").all()) {
+    const box = await el.boundingBox();
+    if (box) boxes.push(box);
+  }
+  const last = boxes.sort((a, b) => a.y - b.y || a.x - b.x).pop();
+  result.hover = await hoverText({ x: last.x + last.width / 2, y: last.y + last.height / 2 }, /share of the evidence/);
+  await page.waitForTimeout(600); // the hover fades in
+  result.statusbar.final = (await observe()).statusbar;
+  if (conf.screenshot) await page.screenshot({ path: conf.screenshot });
 }
 
 const label = (msg) => (msg && msg.match(READS) ? msg.match(READS)[1] : null);
@@ -122,6 +237,7 @@ async function main() {
   result.first = { message: first.message, code: first.code, ms: first.ms };
   result.statusbar.first = (await waitFor((o) => !!o.statusbar && /\d%/.test(o.statusbar), tOpen,
     "the status bar item")).statusbar;
+  if (conf.mode === "hints") return letterHints();
 
   // Type the sentence at the end of the last non-empty line.
   await page.locator(".editor-instance .monaco-editor .view-line").first().click();
