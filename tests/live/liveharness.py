@@ -63,6 +63,7 @@ COMPLAINT_SENTENCES = (
 )
 QUIET_LINES = {0: "the greeting", 6: "the sign-off", 7: "the signature"}
 INFORMATION, HINT = 3, 4  # DiagnosticSeverity
+SENTENCE = "This sentence reads "  # how a hint's message begins
 
 
 def server_command() -> list[str]:
@@ -217,20 +218,28 @@ def _check_outcome(result: dict, editor: str, latency: LatencyRecord, *, hover: 
         )
 
 
-def check_letter_hints(result: dict, editor: str, diagnostics: list[dict] | None = None, severity: int = HINT) -> list:
+def check_letter_hints(
+    result: dict, editor: str, diagnostics: list[dict] | None = None, severity: int | None = HINT
+) -> list:
     """The assertions on the complaint letter's first reading, on the JSON its driver wrote.
 
     result: {first: {message}, diagnostics: [{line, character, end_line, end_character,
     severity (1-4, as LSP numbers them), message}], error?}; positions 0-based in characters
     (the letter is ASCII). An end or a message the editor does not show may be None (VS Code
     draws a hint as three dots at its start): the hint must then start a complaint sentence.
-    `diagnostics` replaces result["diagnostics"]; `severity` is the hints' (4: Hint). Returns the hints."""
+    `diagnostics` replaces result["diagnostics"]; `severity` is the hints' (4: Hint), None for an
+    editor that shows hints like other diagnostics (Vim's ALE, eglot): the sentence diagnostics are
+    then the hints. Returns the hints."""
     first = result.get("first") or {}
     assert first.get("message"), f"{editor}: no incls diagnostic on the letter ({result.get('error')})"
     parsed = parse_message(first["message"])
     assert parsed and parsed[0] == LETTER_LABEL, f"{editor}: the letter reads {first['message']!r}"
     diagnostics = result.get("diagnostics") if diagnostics is None else diagnostics
-    hints = [d for d in diagnostics or [] if d.get("severity") == severity]
+    hints = [
+        d
+        for d in diagnostics or []
+        if (d.get("severity") == severity if severity is not None else str(d.get("message")).startswith(SENTENCE))
+    ]
     assert hints, f"{editor}: no sentence hints on the letter: {diagnostics!r} ({result.get('error')})"
     lines = LETTER.split("\n")
     for d in hints:
@@ -246,7 +255,7 @@ def check_letter_hints(result: dict, editor: str, diagnostics: list[dict] | None
             text = lines[d["line"]][d["character"] : d["end_character"]].strip()
             assert text in COMPLAINT_SENTENCES, f"{where} covers {text!r}, not one of the complaint's sentences"
         if d.get("message") is not None:
-            assert str(d["message"]).startswith("This sentence reads "), where
+            assert str(d["message"]).startswith(SENTENCE), where
     return hints
 
 

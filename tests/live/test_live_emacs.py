@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from liveharness import check_outcome, require_tool, run_driver
+from liveharness import LETTER_FILE, check_letter_hints, check_outcome, require_tool, run_driver
 
 DRIVER = Path(__file__).parent / "editors" / "eglot_drive.el"
 
@@ -19,3 +19,16 @@ def test_emacs_eglot(workspace, latency):
         pytest.fail("eglot not installed (apt-get install elpa-eglot): run scripts/install-editors.sh")
     result = run_driver("emacs-eglot", [emacs, "--batch", "-Q", "-l", str(DRIVER)], workspace)
     check_outcome(result, "emacs-eglot", latency)
+
+
+def test_emacs_eglot_letter_hints_land_on_the_complaint(workspace):
+    """The complaint letter's hints as Flymake holds them (eglot 1.9 makes hints notes): on the
+    complaint's sentences, none on the greeting, the sign-off or the signature."""
+    emacs = require_tool("emacs")
+    result = run_driver(
+        "emacs-eglot-letter",
+        [emacs, "--batch", "-Q", "-l", str(DRIVER)],
+        workspace,
+        extra={"mode": "hints", "file": str(workspace / LETTER_FILE)},
+    )
+    check_letter_hints(result, "emacs-eglot", severity=None)

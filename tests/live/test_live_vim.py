@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from liveharness import check_outcome, require_tool, run_driver
+from liveharness import LETTER_FILE, check_letter_hints, check_outcome, require_tool, run_driver
 
 DRIVER = Path(__file__).parent / "editors" / "ale_drive.vim"
 ALE = Path("/usr/share/vim-ale/plugin/ale.vim")
@@ -20,3 +20,16 @@ def test_vim_ale(workspace, latency):
     result = run_driver("vim-ale", argv, workspace)
     assert str(result.get("version", "")).startswith("9."), f"expected Vim 9, got {result.get('version')}"
     check_outcome(result, "vim-ale", latency)
+
+
+def test_vim_ale_letter_hints_land_on_the_complaint(workspace):
+    """The complaint letter's hints as ALE lists them (ALE 3.3 shows hints as warnings): on the
+    complaint's sentences, none on the greeting, the sign-off or the signature."""
+    vim = require_tool("/usr/bin/vim.basic") if Path("/usr/bin/vim.basic").exists() else require_tool("vim")
+    if not ALE.exists():
+        pytest.fail("ALE not installed (apt-get install vim-ale): run scripts/install-editors.sh")
+    argv = [vim, "-N", "-u", "NONE", "-i", "NONE", "-n", "-es", "-c", f"source {DRIVER}"]
+    result = run_driver(
+        "vim-ale-letter", argv, workspace, extra={"mode": "hints", "file": str(workspace / LETTER_FILE)}
+    )
+    check_letter_hints(result, "vim-ale", severity=None)

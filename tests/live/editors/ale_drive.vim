@@ -75,6 +75,15 @@ try
   endif
   let s:result.first = s:first
 
+  " mode "hints": every diagnostic of the first reading as ALE lists it (0-based; ALE 3.3 shows
+  " hints and information as warnings, 'W'), no edits.
+  if get(s:conf, 'mode', '') is# 'hints'
+    let s:result.diagnostics = map(copy(ale#engine#GetLoclist(s:buf)), {_, d -> {
+    \   'line': d.lnum - 1, 'character': d.col - 1, 'end_line': get(d, 'end_lnum', d.lnum) - 1,
+    \   'end_character': get(d, 'end_col', v:null), 'type': d.type, 'message': d.text}})
+    call s:Finish()
+  endif
+
   " Listen to the server's incls/status notifications on ALE's connection.
   function! s:OnMessage(conn_id, message) abort
     if get(a:message, 'method', '') is# 'incls/status'

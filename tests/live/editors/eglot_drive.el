@@ -85,6 +85,24 @@
       (let ((first (incls-live-wait #'identity t-open)))
         (unless first (incls-live-finish "no incls diagnostic after opening"))
         (incls-live-put 'first first)
+        ;; mode "hints": every diagnostic of the first reading as Flymake holds it (0-based;
+        ;; eglot 1.9 makes hints and information alike `eglot-note'), no edits.
+        (when (equal (incls-live-conf 'mode) "hints")
+          (incls-live-put
+           'diagnostics
+           (vconcat
+            (mapcar (lambda (d)
+                      (let* ((beg (flymake-diagnostic-beg d)) (end (flymake-diagnostic-end d))
+                             (text (flymake-diagnostic-text d)))
+                        (list (cons 'line (1- (line-number-at-pos beg)))
+                              (cons 'character (save-excursion (goto-char beg) (- beg (line-beginning-position))))
+                              (cons 'end_line (1- (line-number-at-pos end)))
+                              (cons 'end_character (save-excursion (goto-char end) (- end (line-beginning-position))))
+                              (cons 'type (format "%s" (flymake-diagnostic-type d)))
+                              ;; Flymake's text is "incls [code]: message"
+                              (cons 'message (if (string-match "\\`[^:]*: " text) (substring text (match-end 0)) text)))))
+                    (flymake-diagnostics))))
+          (incls-live-finish))
         ;; Type the sentence, one character at a time, at the end of the last non-empty line.
         (goto-char (point-max))
         (skip-chars-backward "\n")
