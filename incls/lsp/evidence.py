@@ -128,6 +128,10 @@ class Evidence:
     # is mapped when it is asked for (a hint, a hover), not for every unit on every reading.
     source: SourceMap | None = None
     _ranges: dict = field(default_factory=dict, compare=False, repr=False)
+    # what is computed from the units and sums alone (the hints chosen, by `incls.lsp.tone`):
+    # shared by every source mapping of this reading, so a keystroke that changes no prose
+    # (in a code block) reuses it
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -177,7 +181,7 @@ class Evidence:
     def in_source(self, source_map: SourceMap) -> Evidence:
         """This evidence with its units' ranges in the source, through the projection's map
         of this version (`IncrementalProjection.source_map()`)."""
-        return replace(self, source=source_map, _ranges={})
+        return replace(self, source=source_map, _ranges={}, memo=self.memo)
 
     def range_of(self, i: int) -> tuple[int, int]:
         """Unit i's range in the source."""

@@ -74,11 +74,21 @@ def describe(label: str, probability: float) -> str:
 def hints(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored: set[str]) -> list[Hint]:
     """The sentences to point out, strongest first (see the module's rules).
 
-    Plain Python over the units' cached readings: per keystroke this is a few arithmetic
-    operations per unit, cheaper here than tensor calls on a few hundred rows.
+    Plain Python over the units' cached readings: per reading this is a few arithmetic
+    operations per unit, cheaper here than tensor calls on a few hundred rows; a keystroke
+    that leaves the reading as it was (in a code block) reuses the choice (`Evidence.memo`).
     """
     if count <= 0 or len(evidence) == 0 or is_quiet(tone):
         return []
+    key = ("hints", tone.index, count, threshold, frozenset(ignored))
+    picked = evidence.memo.get(key)
+    if picked is None:
+        picked = evidence.memo[key] = _pick(evidence, tone, count, threshold, ignored)
+    return [_hint(evidence, tone, *args) for args in picked]
+
+
+def _pick(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored: set[str]) -> list[tuple]:
+    """The hints' (unit, role, label, probability, share, pull), strongest first."""
     labels, k, T = evidence.labels, tone.index, max(1, evidence.n_tokens)
     neutral = labels.index(NEUTRAL) if NEUTRAL in labels else -1
     z = evidence.sums_total
@@ -107,9 +117,7 @@ def hints(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored:
         chosen = chosen[: count - 1] + [strongest_against]
     pulling = set(against)
     return [
-        _hint(
-            evidence,
-            tone,
+        (
             i,
             AGAINST if i in pulling else CARRIES,
             labels[evidence.own[i]],

@@ -70,3 +70,24 @@ def test_random_markdown_changes_match_a_fresh_open(data):
     core.close("file:///b.md")
     assert diags == fresh_diags and report.skip_reason == fresh_report.skip_reason
     assert all(abs(a - b) < 1e-3 for a, b in zip(report.probabilities, fresh_report.probabilities))
+
+
+def test_a_line_typed_in_a_code_block_moves_the_hints_after_it_without_reading_again():
+    """No model work for a keystroke in code, yet the hints' ranges follow the source: the
+    hints chosen are reused and mapped through the new version's map."""
+    from lsp_helpers import COMPLAINT_LETTER
+
+    core = fresh_core()
+    uri = "file:///letter.md"
+    text = "```\nprint('awful')\n```\n\n" + COMPLAINT_LETTER
+    core.open(uri, text, 1, "markdown")
+    report, diags = shown(core, uri)
+    hints = [d for d in diags if d[3] == "This sent"]
+    assert hints
+    core.change(uri, 2, [Change("x = 1\n", ((1, 0), (1, 0)))])
+    moved, moved_diags = shown(core, uri)
+    assert moved.ops is None and moved.evidence.memo is report.evidence.memo  # the last reading, reused
+    assert [(r.start.line, r.start.character, r.end.line, r.end.character) for r, *_ in moved_diags[1:]] == [
+        (r.start.line + 1, r.start.character, r.end.line + 1, r.end.character) for r, *_ in diags[1:]
+    ]
+    core.close(uri)
