@@ -62,6 +62,18 @@ COMPLAINT_SENTENCES = (
     "I waited forty minutes for a refund that never came.",
 )
 QUIET_LINES = {0: "the greeting", 6: "the sign-off", 7: "the signature"}
+# The cheerful team update of the server tests, with one annoyed paragraph: it reads positive,
+# and the annoyed sentence is pointed out as pulling against it.
+UPDATE = (ROOT / "tests" / "data" / "team_update.txt").read_text(encoding="utf-8")
+UPDATE_FILE = "update.txt"
+UPDATE_LABEL = "positive"
+ANNOYED_LINE = 4  # 0-based: "One thing though: I am really annoyed ..."
+UPDATE_QUIET_LINES = {0: "the greeting", 6: "the sign-off", 7: "the signature"}
+AGAINST = "against the document's"  # in the message of a hint that pulls against the tone
+# As in the server tests: the annoyed sentence reads only slightly negative (about 0.54) on its
+# own, under the default incls.sentenceThreshold (0.7), so the update is read with no threshold.
+UPDATE_OPTIONS = {"incls": {"sentenceThreshold": 0.0}}
+EMPTY_FILE = "empty.txt"
 INFORMATION, HINT = 3, 4  # DiagnosticSeverity
 SENTENCE = "This sentence reads "  # how a hint's message begins
 
@@ -95,11 +107,14 @@ def require_tool(path_or_name: str, hint: str = "run scripts/install-editors.sh"
 
 @pytest.fixture
 def workspace(tmp_path: Path, request) -> Path:
-    """A scratch workspace with the review in it (review.txt) and the complaint letter (letter.txt)."""
+    """A scratch workspace: the review (review.txt), the complaint letter (letter.txt), the team
+    update (update.txt) and an empty file (empty.txt)."""
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "review.txt").write_text(REVIEW, encoding="utf-8")
     (ws / LETTER_FILE).write_text(LETTER, encoding="utf-8")
+    (ws / UPDATE_FILE).write_text(UPDATE, encoding="utf-8")
+    (ws / EMPTY_FILE).write_text("", encoding="utf-8")
     yield ws
     if os.environ.get("INCLS_LIVE_KEEP"):
         print(f"kept {tmp_path}")
@@ -257,6 +272,27 @@ def check_letter_hints(
         if d.get("message") is not None:
             assert str(d["message"]).startswith(SENTENCE), where
     return hints
+
+
+def check_update_hints(result: dict, editor: str, severity: int | None = HINT) -> list:
+    """The team update's first reading: positive, with the annoyed sentence (and only it) pointed
+    out as pulling against the tone, and no hint on the greeting, sign-off or signature. The
+    result's shape and `severity` are as for `check_letter_hints`. Returns the hints against."""
+    first = result.get("first") or {}
+    assert first.get("message"), f"{editor}: no incls diagnostic on the update ({result.get('error')})"
+    parsed = parse_message(first["message"])
+    assert parsed and parsed[0] == UPDATE_LABEL, f"{editor}: the update reads {first['message']!r}"
+    hints = [
+        d
+        for d in result.get("diagnostics") or []
+        if (d.get("severity") == severity if severity is not None else str(d.get("message")).startswith(SENTENCE))
+    ]
+    for d in hints:
+        assert d["line"] not in UPDATE_QUIET_LINES, f"{editor}: hint {d!r} is on {UPDATE_QUIET_LINES[d['line']]}"
+    against = [d for d in hints if AGAINST in str(d.get("message"))]
+    assert against, f"{editor}: nothing pointed out against the positive tone: {hints!r}"
+    assert all(d["line"] == d["end_line"] == ANNOYED_LINE for d in against), f"{editor}: against: {against!r}"
+    return against
 
 
 def run_driver(

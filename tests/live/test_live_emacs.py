@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from liveharness import LETTER_FILE, check_letter_hints, check_outcome, require_tool, run_driver
+from liveharness import (
+    LETTER_FILE,
+    check_letter_hints,
+    check_outcome,
+    require_tool,
+    run_driver,
+)
 
 DRIVER = Path(__file__).parent / "editors" / "eglot_drive.el"
 

@@ -5,7 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from liveharness import LETTER_FILE, check_letter_hints, check_outcome, require_tool, run_driver
+from liveharness import (
+    EMPTY_FILE,
+    LETTER_FILE,
+    UPDATE_FILE,
+    UPDATE_OPTIONS,
+    check_letter_hints,
+    check_outcome,
+    check_update_hints,
+    require_tool,
+    run_driver,
+)
 
 DRIVER = Path(__file__).parent / "editors" / "nvim_drive.lua"
 
@@ -38,3 +48,27 @@ def test_neovim_letter_hints_land_on_the_complaint(series, workspace):
         f"neovim-{series}-letter", argv, workspace, extra={"mode": "hints", "file": str(workspace / LETTER_FILE)}
     )
     check_letter_hints(result, f"neovim-{series}")
+
+
+@pytest.mark.parametrize("series", sorted(NVIMS))
+def test_neovim_update_reads_positive_with_the_annoyed_sentence_against_it(series, workspace):
+    nvim = require_tool(NVIMS[series])
+    argv = [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {DRIVER}"]
+    result = run_driver(
+        f"neovim-{series}-update",
+        argv,
+        workspace,
+        extra={"mode": "hints", "file": str(workspace / UPDATE_FILE), "init_options": UPDATE_OPTIONS},
+    )
+    check_update_hints(result, f"neovim-{series}")
+
+
+@pytest.mark.parametrize("series", sorted(NVIMS))
+def test_neovim_empty_document_shows_no_tone(series, workspace):
+    nvim = require_tool(NVIMS[series])
+    argv = [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {DRIVER}"]
+    result = run_driver(
+        f"neovim-{series}-empty", argv, workspace, extra={"mode": "empty", "file": str(workspace / EMPTY_FILE)}
+    )
+    assert result.get("state") == "empty", f"neovim-{series}: no 'empty' status: {result.get('status')}"
+    assert result.get("diagnostics") == [], f"neovim-{series}: diagnostics on an empty document: {result}"

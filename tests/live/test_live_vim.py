@@ -4,7 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from liveharness import LETTER_FILE, check_letter_hints, check_outcome, require_tool, run_driver
+from liveharness import (
+    LETTER_FILE,
+    UPDATE_FILE,
+    UPDATE_OPTIONS,
+    check_letter_hints,
+    check_outcome,
+    check_update_hints,
+    require_tool,
+    run_driver,
+)
 
 DRIVER = Path(__file__).parent / "editors" / "ale_drive.vim"
 ALE = Path("/usr/share/vim-ale/plugin/ale.vim")
@@ -33,3 +42,17 @@ def test_vim_ale_letter_hints_land_on_the_complaint(workspace):
         "vim-ale-letter", argv, workspace, extra={"mode": "hints", "file": str(workspace / LETTER_FILE)}
     )
     check_letter_hints(result, "vim-ale", severity=None)
+
+
+def test_vim_ale_update_reads_positive_with_the_annoyed_sentence_against_it(workspace):
+    vim = require_tool("/usr/bin/vim.basic") if Path("/usr/bin/vim.basic").exists() else require_tool("vim")
+    if not ALE.exists():
+        pytest.fail("ALE not installed (apt-get install vim-ale): run scripts/install-editors.sh")
+    argv = [vim, "-N", "-u", "NONE", "-i", "NONE", "-n", "-es", "-c", f"source {DRIVER}"]
+    result = run_driver(
+        "vim-ale-update",
+        argv,
+        workspace,
+        extra={"mode": "hints", "file": str(workspace / UPDATE_FILE), "init_options": UPDATE_OPTIONS},
+    )
+    check_update_hints(result, "vim-ale", severity=None)

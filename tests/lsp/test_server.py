@@ -7,7 +7,17 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_helpers import COMPLAINT_LETTER, SERVER, change, diagnostics_for, mark, open_doc, start_session, status_for
+from lsp_helpers import (
+    COMPLAINT_LETTER,
+    SERVER,
+    TEAM_UPDATE,
+    change,
+    diagnostics_for,
+    mark,
+    open_doc,
+    start_session,
+    status_for,
+)
 
 REVIEW = (
     "This film was a delight from start to finish.\n\n"
@@ -201,14 +211,7 @@ async def test_a_complaint_letter_reads_negative_with_its_complaint_pointed_out(
 @pytest.mark.trained
 async def test_a_cheerful_update_reads_positive_with_the_annoyed_sentence_against_it(client: LanguageClient):
     uri = "file:///tmp/update.txt"
-    text = (
-        "Hi team,\n\n"
-        "Great news: the launch went really well and the customers love the new dashboard. "
-        "Thank you all for the fantastic work this month!\n\n"
-        "One thing though: I am really annoyed that the release notes were late again.\n\n"
-        "Cheers,\nDana"
-    )
-    open_doc(client, uri, text)
+    open_doc(client, uri, TEAM_UPDATE)
     diags = await diagnostics_for(client, uri, 1)
     assert diags[0].code == "positive"
     against = [d for d in diags if d.data and d.data.get("role") == "against"]

@@ -34,6 +34,7 @@ try
   \   'command': join(map(copy(s:conf.cmd), 'ale#Escape(v:val)')),
   \   'project_root': s:conf.root,
   \   'language': 'plaintext',
+  \   'initialization_options': get(s:conf, 'init_options', {}),
   \})
 
   let s:t_open = reltime()

@@ -52,6 +52,21 @@ local ok, err = pcall(function()
   local function label_of(msg) return msg and msg:match("^Reads (%S+)") end
 
   local timeout = conf.timeout_ms
+  -- conf.mode == "empty": wait for the server's status of the document ("empty"), then record
+  -- what diagnostics the editor holds (none, for no tone).
+  if conf.mode == "empty" then
+    local state
+    vim.wait(timeout, function()
+      for _, s in ipairs(result.status) do if s.state == "empty" then state = s.state end end
+      return state ~= nil or result.server_exit ~= nil
+    end, 10)
+    result.state = state
+    result.diagnostics = {}
+    for _, d in ipairs(vim.diagnostic.get(buf)) do table.insert(result.diagnostics, { message = d.message }) end
+    vim.lsp.stop_client(client_id)
+    vim.wait(2000, function() return result.server_exit ~= nil end, 20)
+    return finish()
+  end
   local first
   vim.wait(timeout, function()
     first = doc_diag()
