@@ -88,6 +88,14 @@ def _epochs(n: int, epochs: int, batch: int, gen: torch.Generator):
             yield perm[start : start + batch]
 
 
+def balanced_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """(C,) loss weights N / (C n_c): every class weighs as much in the loss, whatever its
+    share of the training data (the sources' class mixes are their own, not the user's:
+    the tweets are mostly negative and neutral, the reviews have no neutral at all)."""
+    counts = torch.bincount(labels, minlength=n_classes).float()
+    return torch.where(counts > 0, len(labels) / (n_classes * counts.clamp(min=1)), torch.zeros(()))
+
+
 def inverse_document_frequency(keys: list[torch.Tensor], n_rows: int) -> torch.Tensor:
     """(n_rows,) smoothed idf of every table row over the documents: log((1 + N) / (1 + df)) + 1."""
     df = torch.zeros(n_rows)
@@ -114,13 +122,16 @@ def fit_lexicon(
     table = torch.zeros(n_rows, n_classes, requires_grad=True)
     bias = torch.zeros(n_classes, requires_grad=True)
     shrink = inverse_document_frequency(keys, n_rows).pow(-2)[:, None]  # (n_rows, 1)
+    weight = balanced_weights(labels, n_classes)
     opt = torch.optim.Adam([table, bias], lr=recipe.lexicon_lr)
     gen = torch.Generator().manual_seed(recipe.seed)
     steps = recipe.lexicon_epochs * math.ceil(len(keys) / recipe.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     for step, index in enumerate(_epochs(len(keys), recipe.lexicon_epochs, recipe.batch_size, gen)):
         logits = lexical_logits(table, [keys[i] for i in index], [lengths[i] for i in index]) + bias  # (B, C)
-        loss = F.cross_entropy(logits, labels[index]) + recipe.lexicon_decay * (table.pow(2) * shrink).sum()
+        loss = (
+            F.cross_entropy(logits, labels[index], weight=weight) + recipe.lexicon_decay * (table.pow(2) * shrink).sum()
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -139,9 +150,10 @@ def fit_state_vote(
     b = torch.zeros(C, requires_grad=True)
     opt = torch.optim.Adam([w, b], lr=recipe.state_lr)
     gen = torch.Generator().manual_seed(recipe.seed + 1)
+    weight = balanced_weights(labels, C)
     for index in _epochs(len(mean), recipe.state_epochs, recipe.batch_size, gen):
         logits = offsets[index] + mean[index] @ w.T + b  # (B, C)
-        loss = F.cross_entropy(logits, labels[index]) + recipe.state_decay * w.pow(2).sum()
+        loss = F.cross_entropy(logits, labels[index], weight=weight) + recipe.state_decay * w.pow(2).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

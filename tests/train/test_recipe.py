@@ -10,7 +10,7 @@ from incls.model.transformer import VQTransformer
 from incls.train.batches import encode_all
 from incls.train.data import Dataset
 from incls.train.features import cached_mean_states
-from incls.train.recipe import HeadRecipe, Source, fit_tone_head, with_new_head
+from incls.train.recipe import HeadRecipe, Source, balanced_weights, fit_tone_head, with_new_head
 
 LABELS = ("negative", "neutral", "positive")
 SMALL = HeadRecipe(ngram_buckets=1 << 10)  # the default n-grams in a small table
@@ -104,3 +104,11 @@ def test_ngram_votes_read_what_tokens_alone_cannot(tokenizer, tmp_path):
         preds = [int(model.document_logits(x).argmax()) for x in encode_all(tokenizer, test.texts, 32)]
         accuracy[order] = sum(p == y for p, y in zip(preds, test.labels)) / len(preds)
     assert accuracy[1] < 0.7 and accuracy[2] > 0.9, accuracy
+
+
+def test_balanced_weights_make_every_class_weigh_the_same():
+    labels = torch.tensor([0, 0, 0, 2])  # no neutral at all, like reviews
+    weight = balanced_weights(labels, 3)
+    assert weight[1] == 0  # an absent class weighs nothing (and divides by nothing)
+    per_class = torch.bincount(labels, minlength=3).float() * weight
+    assert torch.allclose(per_class[[0, 2]], torch.tensor([4 / 3, 4 / 3]))  # N / C each
