@@ -1,12 +1,12 @@
 """The shipped recipe: a new head on a frozen, already incremental transformer.
 
 Training the layers costs about 13 s a step on a 2-core CPU; fitting the head costs one
-forward pass per document, once (`incls.train.features`), then seconds. So the default
+forward pass per document, once (`incls.train.features`), then minutes. So the default
 recipe keeps the transformer of a trained checkpoint (its codes, windows and per-edit
 cost unchanged) and fits the head for the task at hand, in two stages:
 
-1. the lexicon (per-token votes) on the documents whose final states are *not* computed:
-   it needs only their token ids, so it sees as much text as there is;
+1. the lexical table (per-token and per-n-gram votes) on the documents whose final states
+   are *not* computed: it needs only their token ids, so it sees as much text as there is;
 2. the linear vote on the normed final states, on the documents whose states are
    computed, with stage 1's lexicon votes as a fixed offset. The lexicon never saw these
    documents, so the state part learns what the lexicon gets wrong on unseen text.
