@@ -43,7 +43,9 @@ def evidence_json(report: Report, settings: Settings, ignored: AbstractSet[str] 
         for i in range(len(ev))
     ]
     hints = (
-        tone.hints(ev, t, settings.sentenceHints, settings.sentenceThreshold, set(ignored))
+        tone.hints(
+            ev, t, settings.sentenceHints, settings.sentenceThreshold, settings.sentenceAgainstThreshold, set(ignored)
+        )
         if not tone.is_quiet(t)
         else []
     )

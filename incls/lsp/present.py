@@ -33,7 +33,14 @@ def hints_for(report: Report, settings: Settings, ignored: set[str]) -> list[ton
     t = tone.document_tone(report.labels, report.probabilities)
     if report.empty or report.evidence is None or t is None or tone.is_quiet(t):
         return []
-    return tone.hints(report.evidence, t, settings.sentenceHints, settings.sentenceThreshold, ignored)
+    return tone.hints(
+        report.evidence,
+        t,
+        settings.sentenceHints,
+        settings.sentenceThreshold,
+        settings.sentenceAgainstThreshold,
+        ignored,
+    )
 
 
 def diagnostics(report: Report, settings: Settings, ignored: set[str], encoding: str) -> list[types.Diagnostic]:

@@ -54,7 +54,19 @@ class Settings:
     sentenceThreshold: float = field(
         default=0.7,
         metadata={
-            "description": "How clearly a sentence must read as a tone on its own (its class probability) to be pointed out.",
+            "description": "How clearly a sentence must read as the document's tone on its own (its class "
+            "probability) to be pointed out as carrying it.",
+            "minimum": 0.0,
+            "maximum": 1.0,
+        },
+    )
+    sentenceAgainstThreshold: float = field(
+        default=0.4,
+        metadata={
+            "description": "How clearly a sentence must read as another tone (its class probability) to be pointed out "
+            "as pulling against the document's. Lower than sentenceThreshold: one sentence against the grain "
+            "is what a writer most wants to see, and a short sentence read in three classes seldom reaches 0.7; "
+            "it must still read as that tone more than as any other.",
             "minimum": 0.0,
             "maximum": 1.0,
         },

@@ -6,11 +6,14 @@ Pure functions over `Evidence` (see `incls.lsp.evidence` for the arithmetic). Th
   "neutral", when the model has one) is quiet: no diagnostic and no hints; the status bar
   still says "neutral". A document of nothing but whitespace has no tone at all.
 - A sentence is pointed out only if it is a sentence or a list item (never a greeting,
-  a sign-off or a lone short line), the user has not ignored it, and it reads as a
-  non-neutral class with at least `threshold` probability on its own.
-- It **carries** the tone if it reads as the document's class and its pull raises that
-  class (relative to the mean over classes); it **pulls against** the tone if it reads as
-  another non-neutral class and its pull lowers the document's class.
+  a sign-off or a lone short line), the user has not ignored it, and its own reading's
+  most probable class is not neutral.
+- It **carries** the tone if it reads as the document's class, with at least `threshold`
+  probability, and its pull raises that class (relative to the mean over classes); it
+  **pulls against** the tone if it reads as another class, with at least `against`
+  probability, and its pull lowers the document's class. The bar against is lower: one
+  sentence against the grain of a document is what a writer most wants to see, and a
+  short sentence read in three classes seldom reaches the bar of those that carry it.
 - Of those, the `count` with the strongest pull are shown; the strongest sentence against
   the tone is always among them when there is one.
 """
@@ -71,7 +74,9 @@ def describe(label: str, probability: float) -> str:
     return f"slightly {label}"
 
 
-def hints(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored: set[str]) -> list[Hint]:
+def hints(
+    evidence: Evidence, tone: Tone, count: int, threshold: float, against: float, ignored: set[str]
+) -> list[Hint]:
     """The sentences to point out, strongest first (see the module's rules).
 
     Plain Python over the units' cached readings: per reading this is a few arithmetic
@@ -80,14 +85,16 @@ def hints(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored:
     """
     if count <= 0 or len(evidence) == 0 or is_quiet(tone):
         return []
-    key = ("hints", tone.index, count, threshold, frozenset(ignored))
+    key = ("hints", tone.index, count, threshold, against, frozenset(ignored))
     picked = evidence.memo.get(key)
     if picked is None:
-        picked = evidence.memo[key] = _pick(evidence, tone, count, threshold, ignored)
+        picked = evidence.memo[key] = _pick(evidence, tone, count, threshold, against, ignored)
     return [_hint(evidence, tone, *args) for args in picked]
 
 
-def _pick(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored: set[str]) -> list[tuple]:
+def _pick(
+    evidence: Evidence, tone: Tone, count: int, threshold: float, against_bar: float, ignored: set[str]
+) -> list[tuple]:
     """The hints' (unit, role, label, probability, share, pull), strongest first."""
     labels, k, T = evidence.labels, tone.index, max(1, evidence.n_tokens)
     neutral = labels.index(NEUTRAL) if NEUTRAL in labels else -1
@@ -98,7 +105,7 @@ def _pick(evidence: Evidence, tone: Tone, count: int, threshold: float, ignored:
     for i, (kind, own, p, c) in enumerate(zip(evidence.kinds, evidence.own, evidence.own_p, evidence.centred)):
         if c[k] > 0:
             positive += c[k]
-        if kind not in HINTED_KINDS or own == neutral or p < threshold:
+        if kind not in HINTED_KINDS or own == neutral or p < (threshold if own == k else against_bar):
             continue
         pull = (c[k] - (evidence.t1[i] - evidence.t0[i]) * zk) / T
         if own == k and pull > 0:

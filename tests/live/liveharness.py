@@ -70,9 +70,6 @@ UPDATE_LABEL = "positive"
 ANNOYED_LINE = 4  # 0-based: "One thing though: I am really annoyed ..."
 UPDATE_QUIET_LINES = {0: "the greeting", 6: "the sign-off", 7: "the signature"}
 AGAINST = "against the document's"  # in the message of a hint that pulls against the tone
-# As in the server tests: the annoyed sentence reads only slightly negative (about 0.54) on its
-# own, under the default incls.sentenceThreshold (0.7), so the update is read with no threshold.
-UPDATE_OPTIONS = {"incls": {"sentenceThreshold": 0.0}}
 EMPTY_FILE = "empty.txt"
 INFORMATION, HINT = 3, 4  # DiagnosticSeverity
 SENTENCE = "This sentence reads "  # how a hint's message begins

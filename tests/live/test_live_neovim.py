@@ -9,7 +9,6 @@ from liveharness import (
     EMPTY_FILE,
     LETTER_FILE,
     UPDATE_FILE,
-    UPDATE_OPTIONS,
     check_letter_hints,
     check_outcome,
     check_update_hints,
@@ -58,7 +57,7 @@ def test_neovim_update_reads_positive_with_the_annoyed_sentence_against_it(serie
         f"neovim-{series}-update",
         argv,
         workspace,
-        extra={"mode": "hints", "file": str(workspace / UPDATE_FILE), "init_options": UPDATE_OPTIONS},
+        extra={"mode": "hints", "file": str(workspace / UPDATE_FILE)},
     )
     check_update_hints(result, f"neovim-{series}")
 

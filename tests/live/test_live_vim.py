@@ -7,7 +7,6 @@ import pytest
 from liveharness import (
     LETTER_FILE,
     UPDATE_FILE,
-    UPDATE_OPTIONS,
     check_letter_hints,
     check_outcome,
     check_update_hints,
@@ -53,6 +52,6 @@ def test_vim_ale_update_reads_positive_with_the_annoyed_sentence_against_it(work
         "vim-ale-update",
         argv,
         workspace,
-        extra={"mode": "hints", "file": str(workspace / UPDATE_FILE), "init_options": UPDATE_OPTIONS},
+        extra={"mode": "hints", "file": str(workspace / UPDATE_FILE)},
     )
     check_update_hints(result, "vim-ale", severity=None)

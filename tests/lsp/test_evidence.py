@@ -145,7 +145,7 @@ def test_hints_never_land_on_greetings_sign_offs_or_lines_and_respect_ignore():
     report = read(core(), "file:///hints.txt", "Hi Sam,\n\n" + LETTER + "\n\nDana")
     ev = report.evidence
     t = tone.document_tone(report.labels, report.probabilities)
-    every = tone.hints(ev, t, count=50, threshold=0.0, ignored=set())
+    every = tone.hints(ev, t, count=50, threshold=0.0, against=0.0, ignored=set())
     assert every, "the letter's sentences read one way or the other"
     assert all(ev.kinds[h.index] not in (GREETING, SIGNOFF, LINE) for h in every)
     assert {ev.kinds[i] for i in range(len(ev))} >= {GREETING, SIGNOFF, LINE}
@@ -153,11 +153,11 @@ def test_hints_never_land_on_greetings_sign_offs_or_lines_and_respect_ignore():
     for h in every:
         assert readings[h.index].argmax() == report.labels.index(h.label)
         assert (h.role == tone.CARRIES) == (h.label == t.label)
-    few = tone.hints(ev, t, count=2, threshold=0.0, ignored=set())
+    few = tone.hints(ev, t, count=2, threshold=0.0, against=0.0, ignored=set())
     assert len(few) == min(2, len(every))
-    ignored = tone.hints(ev, t, count=50, threshold=0.0, ignored={few[0].key})
+    ignored = tone.hints(ev, t, count=50, threshold=0.0, against=0.0, ignored={few[0].key})
     assert few[0].key not in {h.key for h in ignored} and len(ignored) == len(every) - 1
-    assert tone.hints(ev, t, count=50, threshold=1.0, ignored=set()) == []
+    assert tone.hints(ev, t, count=50, threshold=1.0, against=1.0, ignored=set()) == []
 
 
 def test_neutral_and_empty_documents_are_quiet():
@@ -252,11 +252,16 @@ def test_three_classes_neutral_sentences_are_never_pointed_out_and_a_neutral_doc
     probs = tuple(ev.logits.softmax(-1).tolist())
     t = tone.document_tone(LABELS3, probs)
     assert t.label == "negative"
-    shown = tone.hints(ev, t, count=5, threshold=0.5, ignored=set())
+    shown = tone.hints(ev, t, count=5, threshold=0.5, against=0.5, ignored=set())
     assert {(ev.unit_text(h.index), h.role) for h in shown} == {
         ("The food was awful.", tone.CARRIES),
         ("The staff were lovely.", tone.AGAINST),
     }
+    # the bars are apart: "lovely" reads positive 0.79, "awful" negative 0.995
+    roles = lambda threshold, against: {  # noqa: E731
+        h.role for h in tone.hints(ev, t, count=5, threshold=threshold, against=against, ignored=set())
+    }
+    assert roles(0.999, 0.5) == {tone.AGAINST} and roles(0.5, 0.8) == {tone.CARRIES}
     assert [h.message for h in shown if h.role == tone.CARRIES] == ["This sentence reads strongly negative"]
     report = Report("file:///n.txt", 1, NOTE, LABELS3, probs, evidence=ev)
     assert [d.message for d in present.diagnostics(report, Settings(), set(), "utf-16")][1:] == [

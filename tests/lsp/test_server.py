@@ -10,7 +10,6 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from lsp_helpers import (
     COMPLAINT_LETTER,
     SERVER,
-    TEAM_UPDATE,
     change,
     diagnostics_for,
     mark,
@@ -196,26 +195,6 @@ async def test_a_complaint_letters_hints_never_land_on_its_greeting_or_signature
     assert all(d.message.startswith("This sentence reads ") for d in hints)
     for d in hints:  # a hint covers one sentence of the letter's body, exactly
         assert d.range.start.line == d.range.end.line and d.range.end.character > d.range.start.character
-
-
-@pytest.mark.trained
-async def test_a_complaint_letter_reads_negative_with_its_complaint_pointed_out(client: LanguageClient):
-    uri = "file:///tmp/letter-trained.txt"
-    open_doc(client, uri, LETTER)
-    diags = await diagnostics_for(client, uri, 1)
-    assert diags[0].code == "negative"
-    carrying = [d for d in diags if d.data and d.data.get("role") == "carries"]
-    assert any(d.range.start.line == 2 for d in carrying)
-
-
-@pytest.mark.trained
-async def test_a_cheerful_update_reads_positive_with_the_annoyed_sentence_against_it(client: LanguageClient):
-    uri = "file:///tmp/update.txt"
-    open_doc(client, uri, TEAM_UPDATE)
-    diags = await diagnostics_for(client, uri, 1)
-    assert diags[0].code == "positive"
-    against = [d for d in diags if d.data and d.data.get("role") == "against"]
-    assert [d.range.start.line for d in against] == [4] and against[0].code == "negative"
 
 
 async def test_an_empty_document_shows_no_tone(client: LanguageClient):

@@ -1,0 +1,46 @@
+"""The must-show readings end to end over stdio, at the settings a user starts with.
+
+The other server tests lower `sentenceThreshold` to see every hint; these use none of that:
+a user who installs incls and opens a complaint letter or a cheerful update with one
+annoyed sentence sees what is asserted here.
+"""
+
+from __future__ import annotations
+
+import pytest
+import pytest_lsp
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from lsp_helpers import COMPLAINT_LETTER, SERVER, TEAM_UPDATE, diagnostics_for, open_doc, start_session
+
+LETTER = COMPLAINT_LETTER
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
+async def client(lsp_client: LanguageClient):
+    await start_session(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.mark.trained
+async def test_a_complaint_letter_reads_negative_with_its_complaint_pointed_out(client: LanguageClient):
+    uri = "file:///tmp/letter-trained.txt"
+    open_doc(client, uri, LETTER)
+    diags = await diagnostics_for(client, uri, 1)
+    assert diags[0].code == "negative"
+    carrying = [d for d in diags if d.data and d.data.get("role") == "carries"]
+    assert any(d.range.start.line == 2 for d in carrying)
+
+
+@pytest.mark.trained
+async def test_a_cheerful_update_reads_positive_with_the_annoyed_sentence_against_it(client: LanguageClient):
+    uri = "file:///tmp/update.txt"
+    open_doc(client, uri, TEAM_UPDATE)
+    diags = await diagnostics_for(client, uri, 1)
+    assert diags[0].code == "positive"
+    against = [d for d in diags if d.data and d.data.get("role") == "against"]
+    assert [d.range.start.line for d in against] == [4] and against[0].code == "negative"
