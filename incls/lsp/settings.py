@@ -61,12 +61,13 @@ class Settings:
         },
     )
     sentenceAgainstThreshold: float = field(
-        default=0.4,
+        default=0.6,
         metadata={
-            "description": "How clearly a sentence must read as another tone (its class probability) to be pointed out "
-            "as pulling against the document's. Lower than sentenceThreshold: one sentence against the grain "
-            "is what a writer most wants to see, and a short sentence read in three classes seldom reaches 0.7; "
-            "it must still read as that tone more than as any other.",
+            "description": "How clearly a sentence must read as another tone rather than the document's to be "
+            "pointed out as pulling against it: of those two classes, its probability of its own, p / (p + "
+            "p_document); it must also read as that tone more than as any other. Neutral does not dilute "
+            "this bar as it does sentenceThreshold's: one sentence against the grain is what a writer most "
+            "wants to see.",
             "minimum": 0.0,
             "maximum": 1.0,
         },

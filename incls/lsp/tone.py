@@ -10,10 +10,12 @@ Pure functions over `Evidence` (see `incls.lsp.evidence` for the arithmetic). Th
   most probable class is not neutral.
 - It **carries** the tone if it reads as the document's class, with at least `threshold`
   probability, and its pull raises that class (relative to the mean over classes); it
-  **pulls against** the tone if it reads as another class, with at least `against`
-  probability, and its pull lowers the document's class. The bar against is lower: one
-  sentence against the grain of a document is what a writer most wants to see, and a
-  short sentence read in three classes seldom reaches the bar of those that carry it.
+  **pulls against** the tone if it reads as another class and its pull lowers the
+  document's class, and, of its own class and the document's, it reads as its own with
+  at least `against` probability (p / (p + p_document)). Neutral does not dilute that
+  bar: one sentence against the grain of a document is what a writer most wants to see,
+  and a short sentence read in three classes seldom reaches the bar of those that carry
+  it; a sentence torn between the two tones (0.44 / 0.44) is not shown.
 - Of those, the `count` with the strongest pull are shown; the strongest sentence against
   the tone is always among them when there is one.
 """
@@ -105,7 +107,9 @@ def _pick(
     for i, (kind, own, p, c) in enumerate(zip(evidence.kinds, evidence.own, evidence.own_p, evidence.centred)):
         if c[k] > 0:
             positive += c[k]
-        if kind not in HINTED_KINDS or own == neutral or p < (threshold if own == k else against_bar):
+        if kind not in HINTED_KINDS or own == neutral:
+            continue
+        if p < threshold if own == k else _two_way(c[own] - c[k], evidence.t1[i] - evidence.t0[i]) < against_bar:
             continue
         pull = (c[k] - (evidence.t1[i] - evidence.t0[i]) * zk) / T
         if own == k and pull > 0:
@@ -134,6 +138,12 @@ def _pick(
         )
         for i in chosen
     ]
+
+
+def _two_way(centred_gap: float, n: int) -> float:
+    """p / (p + q) of a unit's classes whose vote sums differ by `centred_gap` over n tokens
+    (the softmax of their mean votes, the other classes left out)."""
+    return 1.0 / (1.0 + math.exp(-centred_gap / max(1, n)))
 
 
 def _hint(evidence: Evidence, tone: Tone, i: int, role: str, label: str, p: float, share: float, pull: float) -> Hint:

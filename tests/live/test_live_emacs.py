@@ -6,8 +6,10 @@ import pytest
 
 from liveharness import (
     LETTER_FILE,
+    UPDATE_FILE,
     check_letter_hints,
     check_outcome,
+    check_update_hints,
     require_tool,
     run_driver,
 )
@@ -38,3 +40,16 @@ def test_emacs_eglot_letter_hints_land_on_the_complaint(workspace):
         extra={"mode": "hints", "file": str(workspace / LETTER_FILE)},
     )
     check_letter_hints(result, "emacs-eglot", severity=None)
+
+
+def test_emacs_eglot_update_reads_positive_with_the_annoyed_sentence_against_it(workspace):
+    """The cheerful team update as Flymake holds it, at the default settings: positive, with
+    the annoyed sentence (and only it) pointed out against the tone."""
+    emacs = require_tool("emacs")
+    result = run_driver(
+        "emacs-eglot-update",
+        [emacs, "--batch", "-Q", "-l", str(DRIVER)],
+        workspace,
+        extra={"mode": "hints", "file": str(workspace / UPDATE_FILE)},
+    )
+    check_update_hints(result, "emacs-eglot", severity=None)

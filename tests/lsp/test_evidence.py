@@ -257,11 +257,12 @@ def test_three_classes_neutral_sentences_are_never_pointed_out_and_a_neutral_doc
         ("The food was awful.", tone.CARRIES),
         ("The staff were lovely.", tone.AGAINST),
     }
-    # the bars are apart: "lovely" reads positive 0.79, "awful" negative 0.995
+    # the bars are apart: "awful" reads negative 0.995; "lovely" positive 0.79, and of positive
+    # and the document's negative, positive 0.88
     roles = lambda threshold, against: {  # noqa: E731
         h.role for h in tone.hints(ev, t, count=5, threshold=threshold, against=against, ignored=set())
     }
-    assert roles(0.999, 0.5) == {tone.AGAINST} and roles(0.5, 0.8) == {tone.CARRIES}
+    assert roles(0.999, 0.85) == {tone.AGAINST} and roles(0.5, 0.9) == {tone.CARRIES}
     assert [h.message for h in shown if h.role == tone.CARRIES] == ["This sentence reads strongly negative"]
     report = Report("file:///n.txt", 1, NOTE, LABELS3, probs, evidence=ev)
     assert [d.message for d in present.diagnostics(report, Settings(), set(), "utf-16")][1:] == [
