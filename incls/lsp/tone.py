@@ -109,7 +109,8 @@ def _pick(
             positive += c[k]
         if kind not in HINTED_KINDS or own == neutral:
             continue
-        if p < threshold if own == k else _two_way(c[own] - c[k], evidence.t1[i] - evidence.t0[i]) < against_bar:
+        clear = p >= threshold if own == k else _two_way(c[own] - c[k], evidence.t1[i] - evidence.t0[i]) >= against_bar
+        if not clear:
             continue
         pull = (c[k] - (evidence.t1[i] - evidence.t0[i]) * zk) / T
         if own == k and pull > 0:
@@ -142,7 +143,8 @@ def _pick(
 
 def _two_way(centred_gap: float, n: int) -> float:
     """p / (p + q) of a unit's classes whose vote sums differ by `centred_gap` over n tokens
-    (the softmax of their mean votes, the other classes left out)."""
+    (the softmax of their mean votes, the other classes left out). The gap is >= 0 here
+    (p is the unit's most probable class), so the exponential cannot overflow."""
     return 1.0 / (1.0 + math.exp(-centred_gap / max(1, n)))
 
 
