@@ -23,42 +23,76 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_MODEL = WEIGHTS_DIR / "sentiment-vq.safetensors"
 DEFAULT_TWIN = WEIGHTS_DIR / "sentiment-twin.safetensors"
 RETRAIN_FIX = "reinstall incls, or retrain with `incls train --out PATH` and pass --model PATH"
+NGRAM_TENSORS = ("ngram_lexicon.",)
 
 
-def save_checkpoint(model: VQTransformer, path: Path, dtype=torch.float16, extra: dict | None = None) -> None:
-    """Write the trainable tensors of `model` and its config to `path` (safetensors)."""
+def ngram_table_path(path: Path) -> Path:
+    """Where the n-gram table of the checkpoint at `path` is kept: NAME.ngrams.safetensors."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".safetensors") + ".ngrams.safetensors")
+
+
+def _write(tensors: dict, path: Path, metadata: dict) -> None:
     from safetensors.torch import save_file
 
-    state = {n: t.detach().to(dtype).contiguous() for n, t in model.state_dict().items() if model.is_trained(n)}
-    metadata = {"config": model.cfg.to_json(), "format": "incls-1"}
-    for key, value in (extra or {}).items():
-        metadata[key] = json.dumps(value)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".part")
-    save_file(state, str(tmp), metadata=metadata)
+    save_file(tensors, str(tmp), metadata=metadata)
     tmp.replace(path)
 
 
-def read_checkpoint(path: Path) -> tuple[ModelConfig, dict, dict]:
-    """(config, tensors, metadata) of a checkpoint, or a ModelError naming the file and the fix."""
+def save_checkpoint(model: VQTransformer, path: Path, dtype=torch.float16, extra: dict | None = None) -> None:
+    """Write the trainable tensors of `model` and its config to `path` (safetensors), its
+    n-gram table, if it has one, beside it (`ngram_table_path`)."""
+    state = {n: t.detach().to(dtype).contiguous() for n, t in model.state_dict().items() if model.is_trained(n)}
+    table = {n: state.pop(n) for n in list(state) if n.startswith(NGRAM_TENSORS)}
+    metadata = {"config": model.cfg.to_json(), "format": "incls-1"}
+    for key, value in (extra or {}).items():
+        metadata[key] = json.dumps(value)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    beside = ngram_table_path(path)
+    if table:
+        _write(table, beside, {"format": "incls-1", "of": path.name})
+    else:
+        beside.unlink(missing_ok=True)  # a stale table of an earlier checkpoint of that name
+    _write(state, path, metadata)
+
+
+def _read(path: Path) -> tuple[dict, dict]:
+    """(tensors, metadata) of one safetensors file, or a ModelError naming it."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
 
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError("model weights not found", path, fix=RETRAIN_FIX)
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-        tensors = load_file(str(path))
+        return load_file(str(path)), metadata
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"model weights are corrupt or not safetensors ({exc})", path, fix=RETRAIN_FIX) from exc
+
+
+def read_checkpoint(path: Path) -> tuple[ModelConfig, dict, dict]:
+    """(config, tensors with the n-gram table's, metadata) of a checkpoint, or a ModelError
+    naming the file and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError("model weights not found", path, fix=RETRAIN_FIX)
+    tensors, metadata = _read(path)
+    beside = ngram_table_path(path)
+    if beside.is_file():
+        tensors.update(_read(beside)[0])
     if "config" not in metadata:
         raise ModelError("model weights carry no incls config (not an incls checkpoint)", path, fix=RETRAIN_FIX)
     try:
         cfg = ModelConfig.from_json(metadata["config"])
     except (ValueError, TypeError) as exc:
         raise ModelError(f"model config in the weights is invalid ({exc})", path, fix=RETRAIN_FIX) from exc
+    if cfg.ngram_rows and not any(n.startswith(NGRAM_TENSORS) for n in tensors):
+        raise ModelError(
+            f"the model's n-gram table {beside.name} is missing",
+            path,
+            fix=f"keep {beside.name} beside {path.name} (both are written by `incls train --out`), or {RETRAIN_FIX}",
+        )
     return cfg, tensors, metadata
 
 

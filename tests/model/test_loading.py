@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from incls.model import base
-from incls.model.checkpoint import load_model, model_from_base, read_checkpoint, save_checkpoint
+from incls.model.checkpoint import load_model, model_from_base, ngram_table_path, read_checkpoint, save_checkpoint
 from incls.model.config import ModelConfig, tiny_config
 from incls.model.errors import ModelError
 from incls.model.transformer import VQTransformer
@@ -67,6 +67,29 @@ def test_checkpoint_round_trip(tmp_path):
     cfg, tensors, metadata = read_checkpoint(path)
     assert cfg == model.cfg and "embed_tokens.weight" not in tensors
     assert metadata["format"] == "incls-1"
+
+
+def test_an_ngram_table_is_kept_beside_its_checkpoint_and_read_back(tmp_path):
+    torch.manual_seed(0)
+    model = VQTransformer(tiny_config(lexical_votes=True, ngram_order=2, ngram_buckets=64)).eval()
+    with torch.no_grad():
+        model.ngram_lexicon.weight.normal_()
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(model, path, dtype=torch.float32)
+    beside = ngram_table_path(path)
+    assert beside.name == "m.ngrams.safetensors" and beside.is_file()
+    _, tensors, _ = read_checkpoint(path)
+    assert torch.equal(tensors["ngram_lexicon.weight"], model.ngram_lexicon.weight)
+    from safetensors.torch import load_file
+
+    assert not any(n.startswith("ngram_lexicon.") for n in load_file(str(path)))
+
+    save_checkpoint(VQTransformer(tiny_config()).eval(), path)  # a model without one: no stale table stays
+    assert not beside.exists()
+    save_checkpoint(model, path)
+    beside.unlink()
+    with pytest.raises(ModelError, match="n-gram table m.ngrams.safetensors is missing(.|\n)*Fix: keep"):
+        read_checkpoint(path)
 
 
 def test_missing_weights_name_the_file(tmp_path):
