@@ -10,6 +10,7 @@ searched again. The attention math lives in `incls.engine.attention` (float64).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -67,6 +68,21 @@ def straddling_pairs(plan: EditPlan, T_old: int, W: int):
     return i, j
 
 
+@dataclass(frozen=True)
+class KeyChanges:
+    """What an edit changes among one layer's keys: those that leave (deleted tokens and the
+    old state of dirty positions, in old coordinates, with their k and v) and those that
+    come (the dirty positions, with their new k and v)."""
+
+    removed: torch.Tensor  # (r,) old positions, sorted
+    k_removed: torch.Tensor  # (r, Hkv, hd)
+    v_removed: torch.Tensor  # (r, Hkv, hd)
+    dirty: torch.Tensor  # (n,) new positions, sorted
+    k_dirty: torch.Tensor  # (n, Hkv, hd)
+    v_dirty: torch.Tensor  # (n, Hkv, hd)
+    dirty_mask: torch.Tensor  # (T,) bool
+
+
 def update(up: LayerUpdate, cache: LayerCache, lw: LayerWeights, dirty, x_dirty):
     """Store the dirty rows (n,) with their inputs x_dirty (n, d), correct the clean rows'
     accumulators, recompute dirty ones, search codes only where an output may have left
@@ -89,24 +105,12 @@ def update(up: LayerUpdate, cache: LayerCache, lw: LayerWeights, dirty, x_dirty)
         dirty = torch.arange(first, T)
         x_dirty = up.inputs(cache, dirty)
     d_rows = up.project(cache, lw, dirty, x_dirty)
-    k_d, v_d = cache.k[d_rows].to(DT), cache.v[d_rows].to(DT)  # (n, Hkv, hd)
     dirty_mask = torch.zeros(T, dtype=torch.bool)
     dirty_mask[dirty] = True
-    search, o = _outputs(
-        up,
-        cache,
-        rows_of,
-        first,
-        src,
-        removed,
-        k_removed,
-        v_removed,
-        dirty,
-        k_d,
-        v_d,
-        dirty_mask,
-        edit.straddle,
+    changes = KeyChanges(
+        removed, k_removed, v_removed, dirty, cache.k[d_rows].to(DT), cache.v[d_rows].to(DT), dirty_mask
     )
+    search, o = _outputs(up, cache, first, changes)
     s_rows = rows_of[search]
     codes, margin = pw.search_codes(lw, o)
     ops.add("search", search.numel() * up.units.search)
@@ -119,48 +123,18 @@ def update(up: LayerUpdate, cache: LayerCache, lw: LayerWeights, dirty, x_dirty)
     return dirty, up.finish(cache, lw, dirty)
 
 
-def _outputs(
-    up: LayerUpdate,
-    cache: LayerCache,
-    rows_of,
-    first: int,
-    src,
-    removed,
-    k_removed,
-    v_removed,
-    dirty,
-    k_d,
-    v_d,
-    dirty_mask,
-    straddle,
-):
+def _outputs(up: LayerUpdate, cache: LayerCache, first: int, changes: KeyChanges):
     """Correct the accumulators of clean rows after the first change, recompute dirty rows (and rows whose mass cancelled) in full; returns the rows
     to search (sorted: dirty ones and clean ones whose output left the margin ball) and
     their head outputs."""
-    w, units, ops = up.w, up.units, up.ops
+    w, units, ops, rows_of, dirty = up.w, up.units, up.ops, up.edit.rows_of, changes.dirty
     assert cache.m is not None and cache.Z is not None and cache.N is not None  # a layer attending beyond W
     assert cache.q is not None and cache.o_ref is not None and cache.margin is not None
     k_pos, v_pos = cache.k[rows_of].to(DT), cache.v[rows_of].to(DT)  # (T, Hkv, hd) position order
-    rows = (~dirty_mask[first:]).nonzero().squeeze(1) + first  # (nA,) clean rows to update
+    rows = (~changes.dirty_mask[first:]).nonzero().squeeze(1) + first  # (nA,) clean rows to update
     refresh = EMPTY
     if rows.numel():
-        refresh = _update_rows(
-            up,
-            cache,
-            rows_of,
-            rows,
-            src,
-            removed,
-            k_removed,
-            v_removed,
-            dirty,
-            k_d,
-            v_d,
-            k_pos,
-            v_pos,
-            dirty_mask,
-            straddle,
-        )
+        refresh = _update_rows(up, cache, rows, changes, k_pos, v_pos)
         up.stats.refreshed_rows += int(refresh.numel())
     exact = torch.cat([dirty, refresh]).sort().values
     if exact.numel():
@@ -180,25 +154,12 @@ def _outputs(
     return search, canonical_output(cache.N[s_rows], cache.Z[s_rows])
 
 
-def _update_rows(
-    up: LayerUpdate,
-    cache: LayerCache,
-    rows_of,
-    rows,
-    src,
-    removed,
-    k_removed,
-    v_removed,
-    dirty,
-    k_d,
-    v_d,
-    k_pos,
-    v_pos,
-    dirty_mask,
-    straddle,
-) -> torch.Tensor:
-    """Correct the accumulators of clean rows; returns rows whose mass cancelled (to recompute)."""
-    w, units, ops = up.w, up.units, up.ops
+def _update_rows(up: LayerUpdate, cache: LayerCache, rows, changes: KeyChanges, k_pos, v_pos) -> torch.Tensor:
+    """Correct the accumulators of clean rows (nA,) for the keys that left and came, and for
+    the pairs whose distance crossed W (k_pos, v_pos: (T, Hkv, hd) in position order);
+    returns rows whose mass cancelled (to recompute)."""
+    w, units, ops, rows_of, src = up.w, up.units, up.ops, up.edit.rows_of, up.edit.src
+    removed, dirty, dirty_mask = changes.removed, changes.dirty, changes.dirty_mask
     assert cache.m is not None and cache.Z is not None and cache.N is not None  # a layer attending beyond W
     assert cache.q is not None
     r_rows = rows_of[rows]
@@ -210,9 +171,10 @@ def _update_rows(
         old_rows = src[rows]  # old positions of the rows
         for a in range(0, removed.numel(), key_block):
             keys = removed[a : a + key_block]  # old coordinates
-            acc.remove(w, key_scores(w, qW, old_rows, k_removed[a : a + key_block], keys), v_removed[a : a + key_block])
+            scores = key_scores(w, qW, old_rows, changes.k_removed[a : a + key_block], keys)
+            acc.remove(w, scores, changes.v_removed[a : a + key_block])
         ops.add("attention", n * removed.numel() * units.term)
-    st_i, st_j = straddle
+    st_i, st_j = up.edit.straddle
     if st_i.numel():
         keep = ~dirty_mask[st_i] & ~dirty_mask[st_j]
         i, j = st_i[keep], st_j[keep]
@@ -231,7 +193,9 @@ def _update_rows(
     if dirty.numel():
         for a in range(0, dirty.numel(), key_block):
             keys = dirty[a : a + key_block]
-            acc.add(w, key_scores(w, qW, rows, k_d[a : a + key_block], keys), v_d[a : a + key_block])
+            acc.add(
+                w, key_scores(w, qW, rows, changes.k_dirty[a : a + key_block], keys), changes.v_dirty[a : a + key_block]
+            )
         ops.add("attention", n * dirty.numel() * units.term)
     cache.m[r_rows], cache.Z[r_rows], cache.N[r_rows] = acc.m, acc.Z, acc.N
     return rows[acc.lost]

@@ -29,27 +29,20 @@ def test_emacs_eglot(workspace, latency):
     check_outcome(result, "emacs-eglot", latency)
 
 
-def test_emacs_eglot_letter_hints_land_on_the_complaint(workspace):
-    """The complaint letter's hints as Flymake holds them (eglot 1.9 makes hints notes): on the
-    complaint's sentences, none on the greeting, the sign-off or the signature."""
+def read_hints(workspace, name: str, file: str) -> dict:
+    """What Flymake holds after Emacs opens `file` of the workspace (eglot 1.9 makes hints notes)."""
     emacs = require_tool("emacs")
-    result = run_driver(
-        "emacs-eglot-letter",
-        [emacs, "--batch", "-Q", "-l", str(DRIVER)],
-        workspace,
-        extra={"mode": "hints", "file": str(workspace / LETTER_FILE)},
-    )
-    check_letter_hints(result, "emacs-eglot", severity=None)
+    argv = [emacs, "--batch", "-Q", "-l", str(DRIVER)]
+    return run_driver(name, argv, workspace, extra={"mode": "hints", "file": str(workspace / file)})
+
+
+def test_emacs_eglot_letter_hints_land_on_the_complaint(workspace):
+    """The complaint letter's hints: on the complaint's sentences, none on the greeting, the
+    sign-off or the signature."""
+    check_letter_hints(read_hints(workspace, "emacs-eglot-letter", LETTER_FILE), "emacs-eglot", severity=None)
 
 
 def test_emacs_eglot_update_reads_positive_with_the_annoyed_sentence_against_it(workspace):
-    """The cheerful team update as Flymake holds it, at the default settings: positive, with
-    the annoyed sentence (and only it) pointed out against the tone."""
-    emacs = require_tool("emacs")
-    result = run_driver(
-        "emacs-eglot-update",
-        [emacs, "--batch", "-Q", "-l", str(DRIVER)],
-        workspace,
-        extra={"mode": "hints", "file": str(workspace / UPDATE_FILE)},
-    )
-    check_update_hints(result, "emacs-eglot", severity=None)
+    """The cheerful team update at the default settings: positive, with the annoyed sentence
+    (and only it) pointed out against the tone."""
+    check_update_hints(read_hints(workspace, "emacs-eglot-update", UPDATE_FILE), "emacs-eglot", severity=None)
