@@ -122,7 +122,7 @@ class Settings:
     modelPath: str = field(
         default="",
         metadata={
-            "description": "Path of a model checkpoint (.safetensors) to use instead of the shipped one; a change reloads the model, and a path that cannot be used falls back to the shipped model with a message."
+            "description": "Path of a model checkpoint (.safetensors, its NAME.ngrams.safetensors beside it when it has one) to use instead of the shipped one; a change reloads the model, and a path that cannot be used falls back to the shipped model with a message."
         },
     )
     markdownNodes: dict = field(
