@@ -211,7 +211,7 @@ def run_head(args) -> int:
 
     from ..model.base import cache_dir
     from ..model.checkpoint import DEFAULT_MODEL
-    from .data import TONE_LABELS, news_as_neutral, tweets_split
+    from .data import TONE_LABELS, docstrings_as_neutral, news_as_neutral, tweets_split
 
     if args.resume or args.checkpoint_dir or args.stop_after is not None:
         raise CheckpointError(
@@ -229,6 +229,7 @@ def run_head(args) -> int:
             imdb_split("train").take(args.limit),
             tweets_split("train").take(args.limit),
             news_as_neutral().take(args.limit),
+            docstrings_as_neutral().take(args.limit),
             labels,
         )
     sets = held_out_sets(held, labels, args.eval_limit)

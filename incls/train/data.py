@@ -142,6 +142,17 @@ def news_as_neutral(n: int = NEWS_AS_NEUTRAL) -> Dataset:
     return Dataset(picked, [TONE_LABELS.index("neutral")] * len(picked), TONE_LABELS)
 
 
+def docstrings_as_neutral() -> Dataset:
+    """The prose of the standard library's docstrings (`incls.train.docstrings`), all
+    labelled neutral: instructions and technical notes, written to inform. A weak label,
+    like the news; chosen on the everyday dev set (README, the head table): without it,
+    most instructions and release notes there read negative."""
+    from .docstrings import stdlib_docstrings
+
+    texts = stdlib_docstrings()
+    return Dataset(texts, [TONE_LABELS.index("neutral")] * len(texts), TONE_LABELS)
+
+
 def everyday_dev() -> Dataset:
     """The hand-written everyday texts in `tests/data/everyday.jsonl` (emails, reviews,
     notes...): they choose between models and are never trained on."""

@@ -54,6 +54,7 @@ class Source:
     data: Dataset
     max_tokens: int | None = None  # tokens read per document (default: the recipe's)
     state_docs: int | None = None  # stage-2 documents (default: the recipe's)
+    weight: float = 1.0  # how much each of its documents weighs in the lexicon's loss
 
 
 def lexical_keys(doc: list[int], cfg) -> torch.Tensor:
@@ -108,6 +109,7 @@ def fit_lexicon(
     keys: list[torch.Tensor],
     lengths: list[int],
     labels: torch.Tensor,
+    doc_weights: torch.Tensor,
     n_rows: int,
     n_classes: int,
     recipe: HeadRecipe,
@@ -117,7 +119,8 @@ def fit_lexicon(
 
     The L2 penalty on a row is divided by its idf squared: that is logistic regression on
     idf-weighted features, which lets rare, telling phrases weigh more than a plain penalty
-    would (a row seen in few documents is not shrunk as hard as a common one).
+    would (a row seen in few documents is not shrunk as hard as a common one). A document's
+    loss weighs its class's balanced weight times its own (`doc_weights`, (N,)).
     """
     table = torch.zeros(n_rows, n_classes, requires_grad=True)
     bias = torch.zeros(n_classes, requires_grad=True)
@@ -129,9 +132,9 @@ def fit_lexicon(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     for step, index in enumerate(_epochs(len(keys), recipe.lexicon_epochs, recipe.batch_size, gen)):
         logits = lexical_logits(table, [keys[i] for i in index], [lengths[i] for i in index]) + bias  # (B, C)
-        loss = (
-            F.cross_entropy(logits, labels[index], weight=weight) + recipe.lexicon_decay * (table.pow(2) * shrink).sum()
-        )
+        each = weight[labels[index]] * doc_weights[index]  # (B,)
+        loss = (F.cross_entropy(logits, labels[index], reduction="none") * each).sum() / each.sum()
+        loss = loss + recipe.lexicon_decay * (table.pow(2) * shrink).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -169,7 +172,7 @@ def split_for_stages(n: int, state_docs: int) -> tuple[range, range]:
 
 def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, cache_root: Path, log=None) -> dict:
     """Fit `model`'s head (classifier and lexicon) in place from `sources`; the layers stay as they are."""
-    lex_docs, lex_labels, state_docs, state_labels, state_means = [], [], [], [], []
+    lex_docs, lex_labels, lex_weights, state_docs, state_labels, state_means = [], [], [], [], [], []
     for source in sources:
         texts, labels = source.data.texts, source.data.labels
         stage1, stage2 = split_for_stages(
@@ -181,6 +184,7 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
             min(source.max_tokens or recipe.lexicon_tokens, recipe.lexicon_tokens),
         )
         lex_labels += [labels[i] for i in stage1]
+        lex_weights += [source.weight] * len(stage1)
         if not stage2:
             continue
         docs = encode_all(tokenizer, [texts[i] for i in stage2], source.max_tokens or recipe.max_tokens)
@@ -192,7 +196,14 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
     n_rows = cfg.vocab_size + cfg.ngram_rows
     keys = [lexical_keys(doc, cfg) for doc in lex_docs]
     table, lex_bias = fit_lexicon(
-        keys, [len(d) for d in lex_docs], torch.tensor(lex_labels), n_rows, cfg.n_classes, recipe, log
+        keys,
+        [len(d) for d in lex_docs],
+        torch.tensor(lex_labels),
+        torch.tensor(lex_weights),
+        n_rows,
+        cfg.n_classes,
+        recipe,
+        log,
     )
     w, b = torch.zeros_like(model.classifier.weight), torch.zeros(cfg.n_classes)  # no stage 2: the lexicon alone
     if state_docs:
@@ -214,10 +225,17 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
     }
 
 
-def tone_sources(train_imdb: Dataset, train_tweets: Dataset, news: Dataset, labels: tuple[str, ...]) -> list[Source]:
+DOCSTRINGS_WEIGHT = 3.0  # chosen on the everyday dev set (README, the head table)
+
+
+def tone_sources(
+    train_imdb: Dataset, train_tweets: Dataset, news: Dataset, docstrings: Dataset, labels: tuple[str, ...]
+) -> list[Source]:
     """The shipped model's training sets with labels mapped by name onto `labels`: IMDB
-    reviews (negative / positive, long: their first tokens) and news articles (neutral,
-    their first 256 tokens), all for the lexicon, and 3-class tweets (short), 3,072 of them
+    reviews (negative / positive, long: their first tokens), news articles and the standard
+    library's docstrings (neutral, their first 256 tokens; each docstring weighs three
+    documents: there are few of them, and they alone teach that instructions and bug
+    reports are neutral), all for the lexicon, and 3-class tweets (short), 3,072 of them
     for the state vote.
 
     Chosen on the everyday dev set: a state vote fitted on reviews as well learns to tell
@@ -231,6 +249,7 @@ def tone_sources(train_imdb: Dataset, train_tweets: Dataset, news: Dataset, labe
         Source("imdb-train", mapped(train_imdb), max_tokens=None, state_docs=0),
         Source("tweets-train", mapped(train_tweets), max_tokens=128, state_docs=3072),
         Source("news", mapped(news), max_tokens=256, state_docs=0),
+        Source("docstrings", mapped(docstrings), max_tokens=256, state_docs=0, weight=DOCSTRINGS_WEIGHT),
     ]
 
 

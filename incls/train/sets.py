@@ -20,6 +20,7 @@ from .data import (
     DataError,
     Dataset,
     everyday_dev,
+    docstrings_as_neutral,
     imdb_split,
     news_as_neutral,
     rotten_tomatoes_check,
@@ -92,8 +93,9 @@ def relabel(data: Dataset, labels: tuple[str, ...]) -> Dataset:
 
 def training_sources(model_labels: tuple[str, ...]) -> tuple[list[str], Dataset]:
     """(names, merged training parts) of the sources whose labels the model has: IMDB train
-    for a two-class sentiment model; IMDB train, the tweets' train split and the news
-    articles taken as neutral for the three-class tone model (its own training data)."""
+    for a two-class sentiment model; IMDB train, the tweets' train split, and the news
+    articles and the standard library's docstrings taken as neutral for the three-class
+    tone model (its own training data)."""
     sources = {n: s.train for n, s in SETS.items() if s.train is not None and fits(n, model_labels)}
     names = list(sources)
     if not names:
@@ -103,8 +105,8 @@ def training_sources(model_labels: tuple[str, ...]) -> tuple[list[str], Dataset]
         )
     parts = [relabel(load(), model_labels) for load in sources.values()]
     trained_on = [f"{n} train" for n in names]
-    if set(model_labels) == set(TONE_LABELS):  # the tone model's neutral news, as it trains on
-        trained_on.append("news as neutral")
-        parts.append(relabel(news_as_neutral(), model_labels))
+    if set(model_labels) == set(TONE_LABELS):  # the tone model's neutral prose, as it trains on
+        trained_on += ["news as neutral", "docstrings as neutral"]
+        parts += [relabel(news_as_neutral(), model_labels), relabel(docstrings_as_neutral(), model_labels)]
     merged = Dataset([t for p in parts for t in p.texts], [y for p in parts for y in p.labels], model_labels)
     return trained_on, merged

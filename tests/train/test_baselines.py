@@ -55,13 +55,14 @@ def test_sets_are_parsed_by_name():
 
 
 def test_tone_baseline_trains_on_the_tone_data_with_labels_mapped_by_name():
-    from incls.train.data import imdb_split, news_as_neutral, tweets_split
+    from incls.train.data import docstrings_as_neutral, imdb_split, news_as_neutral, tweets_split
     from incls.train.sets import training_sources
 
     names, merged = training_sources(TONE_LABELS)
-    imdb, tweets, news = imdb_split("train"), tweets_split("train"), news_as_neutral()
-    assert names == ["imdb train", "tweets train", "news as neutral"]
-    assert len(merged) == len(imdb) + len(tweets) + len(news)
+    imdb, tweets = imdb_split("train"), tweets_split("train")
+    news, docstrings = news_as_neutral(), docstrings_as_neutral()
+    assert names == ["imdb train", "tweets train", "news as neutral", "docstrings as neutral"]
+    assert len(merged) == len(imdb) + len(tweets) + len(news) + len(docstrings)
     assert merged.label_names == TONE_LABELS
     assert merged.labels[: len(imdb)] == [2 * y for y in imdb.labels]  # positive: 1 there, 2 here
     assert merged.labels[len(imdb) : len(imdb) + len(tweets)] == tweets.labels

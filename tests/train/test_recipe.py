@@ -112,3 +112,19 @@ def test_balanced_weights_make_every_class_weigh_the_same():
     assert weight[1] == 0  # an absent class weighs nothing (and divides by nothing)
     per_class = torch.bincount(labels, minlength=3).float() * weight
     assert torch.allclose(per_class[[0, 2]], torch.tensor([4 / 3, 4 / 3]))  # N / C each
+
+
+def test_a_source_weight_decides_where_its_documents_disagree(tokenizer, tmp_path):
+    """Two sources label the same word apart; the one weighing more wins."""
+
+    def word(label: int, n: int) -> Source:
+        return Source(f"says-{label}", Dataset(["zorp"] * n, [label] * n, LABELS), state_docs=0)
+
+    recipe = replace(SMALL, ngram_order=1, state_docs=0, lexicon_epochs=20, lexicon_lr=0.1)
+    readings = []
+    for heavy in (0, 2):
+        model = with_new_head(tiny_layers(tokenizer), LABELS, recipe)
+        sources = [replace(word(label, 50), weight=4.0 if label == heavy else 1.0) for label in (0, 2)]
+        fit_tone_head(model, tokenizer, sources, recipe, tmp_path)
+        readings.append(int(model.document_logits(encode_all(tokenizer, ["zorp"], 8)[0]).argmax()))
+    assert readings == [0, 2]
