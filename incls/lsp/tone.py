@@ -15,7 +15,7 @@ Pure functions over `Evidence` (see `incls.lsp.evidence` for the arithmetic). Th
   at least `against` probability (p / (p + p_document)). Neutral does not dilute that
   bar: one sentence against the grain of a document is what a writer most wants to see,
   and a short sentence read in three classes seldom reaches the bar of those that carry
-  it; a sentence torn between the two tones (0.44 / 0.44) is not shown.
+  it; a sentence torn evenly between the two tones is not shown.
 - Of those, the `count` with the strongest pull are shown; the strongest sentence against
   the tone is always among them when there is one.
 """
