@@ -211,7 +211,7 @@ def run_head(args) -> int:
 
     from ..model.base import cache_dir
     from ..model.checkpoint import DEFAULT_MODEL
-    from .data import TONE_LABELS, docstrings_as_neutral, news_as_neutral, tweets_split
+    from .data import TONE_LABELS
 
     if args.resume or args.checkpoint_dir or args.stop_after is not None:
         raise CheckpointError(
@@ -225,13 +225,7 @@ def run_head(args) -> int:
         sources = [Source("data", data.take(args.limit), max_tokens=args.max_tokens)]
     else:
         held, labels = None, TONE_LABELS
-        sources = tone_sources(
-            imdb_split("train").take(args.limit),
-            tweets_split("train").take(args.limit),
-            news_as_neutral().take(args.limit),
-            docstrings_as_neutral().take(args.limit),
-            labels,
-        )
+        sources = tone_sources(labels, args.limit)
     sets = held_out_sets(held, labels, args.eval_limit)
     if args.no_vq:
         layers = model_from_base(

@@ -228,28 +228,29 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
 DOCSTRINGS_WEIGHT = 3.0  # chosen on the everyday dev set (README, the head table)
 
 
-def tone_sources(
-    train_imdb: Dataset, train_tweets: Dataset, news: Dataset, docstrings: Dataset, labels: tuple[str, ...]
-) -> list[Source]:
-    """The shipped model's training sets with labels mapped by name onto `labels`: IMDB
-    reviews (negative / positive, long: their first tokens), news articles and the standard
-    library's docstrings (neutral, their first 256 tokens; each docstring weighs three
-    documents: there are few of them, and they alone teach that instructions and bug
-    reports are neutral), all for the lexicon, and 3-class tweets (short), 3,072 of them
-    for the state vote.
+def tone_sources(labels: tuple[str, ...], limit: int | None = None) -> list[Source]:
+    """The shipped model's training sets, loaded, at most `limit` documents each, with
+    labels mapped by name onto `labels`: IMDB's train split (negative / positive, long:
+    their first tokens), the news articles and the standard library's docstrings (neutral,
+    their first 256 tokens; each docstring weighs three documents: there are few of them,
+    and they alone teach that instructions and bug reports are neutral), all for the
+    lexicon, and the tweets' train split (3 classes, short), 3,072 of them for the state
+    vote. The TF-IDF baseline trains on the same sets (`incls.train.sets.training_sources`).
 
     Chosen on the everyday dev set: a state vote fitted on reviews as well learns to tell
     the two sources apart (their calibrations differ) rather than tone, and costs 5 points
     on everyday text (README, the head table)."""
+    from .data import docstrings_as_neutral, imdb_split, news_as_neutral, tweets_split
 
     def mapped(data: Dataset) -> Dataset:
+        data = data.take(limit)
         return Dataset(data.texts, [labels.index(data.label_names[y]) for y in data.labels], labels)
 
     return [
-        Source("imdb-train", mapped(train_imdb), max_tokens=None, state_docs=0),
-        Source("tweets-train", mapped(train_tweets), max_tokens=128, state_docs=3072),
-        Source("news", mapped(news), max_tokens=256, state_docs=0),
-        Source("docstrings", mapped(docstrings), max_tokens=256, state_docs=0, weight=DOCSTRINGS_WEIGHT),
+        Source("imdb-train", mapped(imdb_split("train")), max_tokens=None, state_docs=0),
+        Source("tweets-train", mapped(tweets_split("train")), max_tokens=128, state_docs=3072),
+        Source("news", mapped(news_as_neutral()), max_tokens=256, state_docs=0),
+        Source("docstrings", mapped(docstrings_as_neutral()), max_tokens=256, state_docs=0, weight=DOCSTRINGS_WEIGHT),
     ]
 
 

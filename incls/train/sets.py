@@ -19,10 +19,8 @@ from .data import (
     TONE_LABELS,
     DataError,
     Dataset,
-    docstrings_as_neutral,
     everyday_dev,
     imdb_split,
-    news_as_neutral,
     rotten_tomatoes_check,
     tweets_split,
 )
@@ -92,21 +90,22 @@ def relabel(data: Dataset, labels: tuple[str, ...]) -> Dataset:
 
 
 def training_sources(model_labels: tuple[str, ...]) -> tuple[list[str], Dataset]:
-    """(names, merged training parts) of the sources whose labels the model has: IMDB train
-    for a two-class sentiment model; IMDB train, the tweets' train split, and the news
-    articles and the standard library's docstrings taken as neutral for the three-class
-    tone model (its own training data)."""
-    sources = {n: s.train for n, s in SETS.items() if s.train is not None and fits(n, model_labels)}
-    names = list(sources)
+    """(names, merged training parts) of the sources whose labels the model has: the
+    three-class tone model's own training sets (`incls.train.recipe.tone_sources`), else
+    the training part of each held-out set whose labels it has (IMDB train for a two-class
+    sentiment model)."""
+    from .recipe import tone_sources
+
+    if set(model_labels) == set(TONE_LABELS):
+        sources = tone_sources(model_labels)
+        names, parts = [s.name for s in sources], [s.data for s in sources]
+    else:
+        loaders = {n: s.train for n, s in SETS.items() if s.train is not None and fits(n, model_labels)}
+        names, parts = [f"{n} train" for n in loaders], [relabel(load(), model_labels) for load in loaders.values()]
     if not names:
         raise DataError(
             f"no training source has labels among {list(model_labels)}. "
             "Fix: evaluate with --data FILE, whose 90% trains the baseline"
         )
-    parts = [relabel(load(), model_labels) for load in sources.values()]
-    trained_on = [f"{n} train" for n in names]
-    if set(model_labels) == set(TONE_LABELS):  # the tone model's neutral prose, as it trains on
-        trained_on += ["news as neutral", "docstrings as neutral"]
-        parts += [relabel(news_as_neutral(), model_labels), relabel(docstrings_as_neutral(), model_labels)]
     merged = Dataset([t for p in parts for t in p.texts], [y for p in parts for y in p.labels], model_labels)
-    return trained_on, merged
+    return names, merged

@@ -61,7 +61,7 @@ def test_tone_baseline_trains_on_the_tone_data_with_labels_mapped_by_name():
     names, merged = training_sources(TONE_LABELS)
     imdb, tweets = imdb_split("train"), tweets_split("train")
     news, docstrings = news_as_neutral(), docstrings_as_neutral()
-    assert names == ["imdb train", "tweets train", "news as neutral", "docstrings as neutral"]
+    assert names == ["imdb-train", "tweets-train", "news", "docstrings"]
     assert len(merged) == len(imdb) + len(tweets) + len(news) + len(docstrings)
     assert merged.label_names == TONE_LABELS
     assert merged.labels[: len(imdb)] == [2 * y for y in imdb.labels]  # positive: 1 there, 2 here
