@@ -15,6 +15,7 @@ import math
 import torch
 
 from incls.model.rope import cos_sin, rotate
+from incls.model.transformer import PositionVotes
 
 QUERY_BLOCK = 256
 
@@ -52,11 +53,6 @@ def _clipped_attention(block, q, k, v, start: int) -> torch.Tensor:
     return torch.cat(out) if out else q.new_zeros(0, cfg.n_heads, cfg.head_dim)
 
 
-def running_logits(model, votes: torch.Tensor) -> torch.Tensor:
-    """(T, C) running logits from the positions' votes (the model's mean-pooled head)."""
-    return model.running_mean(votes[None])[0]
-
-
 class PrefixReuse:
     """Float32 forward that keeps every layer's k and v and recomputes from the first change."""
 
@@ -64,7 +60,7 @@ class PrefixReuse:
         self.model = model
         self.ids: list[int] = []
         self.kv: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self.votes = torch.zeros(0, model.cfg.n_classes)
+        self.votes: PositionVotes | None = None  # of positions 0..T-1
         self.tables = [block.output_table() for block in model.layers]
 
     @torch.no_grad()
@@ -89,8 +85,9 @@ class PrefixReuse:
             codes = block.codebooks.nearest(o)  # (n, H)
             x = block.finish(x, block.table_sum(codes, self.tables[layer]))
         self.kv, self.ids = new_kv, list(ids)
-        self.votes = torch.cat([self.votes[:start], model.token_scores(x, torch.tensor(ids, dtype=torch.long), start)])
-        return running_logits(model, self.votes)
+        new = model.position_votes(model.norm(x), torch.tensor(ids, dtype=torch.long), start)
+        self.votes = new if self.votes is None or not start else self.votes.spliced(start, new)
+        return self.votes.running_logits()
 
 
 def full_recompute(model, ids: list[int]) -> torch.Tensor:
@@ -140,9 +137,7 @@ def hf_twin(twin_model):
     def forward(ids: list[int]) -> torch.Tensor:
         tokens = torch.tensor([ids])  # (1, T)
         hidden = hf(input_ids=tokens).last_hidden_state[0]  # (T, d), final norm applied
-        votes = twin_model.classifier(hidden)  # (T, C)
-        if twin_model.lexicon is not None:
-            votes = votes + twin_model.lexical_votes(tokens[0])
-        return running_logits(twin_model, votes)  # (T, C)
+        votes = twin_model.position_votes(hidden, tokens[0])
+        return votes.running_logits()  # (T, C)
 
     return forward

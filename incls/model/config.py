@@ -24,6 +24,10 @@ class ModelConfig:
     nudging every later position's output (and flipping codes far away).
     With `lexical_votes` each position also votes with its token's row of a lexicon and,
     up to `ngram_order`, with hashed rows of the n-grams ending there (`incls.model.ngrams`).
+    `pooling` says how the positions' state votes are pooled into the document's logits:
+    "mean" (every position weighs the same) or "attention" (a learned score of each
+    position's final state, softmax over the positions: the verdict can outweigh a symptom
+    described at length); the lexical votes are always mean-pooled.
     """
 
     vocab_size: int = 49152
@@ -46,6 +50,7 @@ class ModelConfig:
     lexical_votes: bool = False
     ngram_order: int = 1  # with lexical_votes: n-grams of up to this many tokens vote too
     ngram_buckets: int = 1 << 20  # hashed rows per n-gram order
+    pooling: str = "mean"  # "mean" or "attention": how the state votes are pooled
 
     @property
     def n_layers(self) -> int:

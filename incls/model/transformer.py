@@ -123,20 +123,70 @@ class ForwardOutput:
     head_outputs: list[torch.Tensor]  # L x (B, T, H, hd) continuous attention outputs
 
 
+POOL_BOUND = 16.0  # |pooling score| <= this: exp(score) <= 9e6, so plain sums never overflow
+
+
+@dataclass
+class PositionVotes:
+    """What each position contributes to the document's logits, before pooling.
+
+    The running logits at t are sum_s<=t weight_s state_s / sum_s<=t weight_s (the state
+    votes, pooled by the positions' weights) plus the mean of lexical_s over s <= t: every
+    term belongs to one position, so the document's logits decompose exactly into positions.
+    """
+
+    state: torch.Tensor  # (..., T, C) linear vote on each position's normed final state
+    weight: torch.Tensor  # (..., T) pooling weight exp(score) (1 everywhere with mean pooling)
+    lexical: torch.Tensor | None  # (..., T, C) lexicon + n-gram rows, mean-pooled; None without a lexicon
+
+    def running_logits(self) -> torch.Tensor:
+        """(..., T, C) logits after every prefix."""
+        w = self.weight[..., None]  # (..., T, 1)
+        logits = (w * self.state).cumsum(-2) / w.cumsum(-2)  # (..., T, C)
+        if self.lexical is None:
+            return logits
+        counts = torch.arange(1, self.lexical.shape[-2] + 1, device=logits.device, dtype=logits.dtype)
+        return logits + self.lexical.cumsum(-2) / counts[:, None]
+
+    def spliced(self, start: int, tail: PositionVotes) -> PositionVotes:
+        """These votes up to `start`, then `tail`'s."""
+        lexical = None if self.lexical is None else torch.cat([self.lexical[..., :start, :], tail.lexical], -2)
+        return PositionVotes(
+            torch.cat([self.state[..., :start, :], tail.state], -2),
+            torch.cat([self.weight[..., :start], tail.weight], -1),
+            lexical,
+        )
+
+    def contributions(self) -> torch.Tensor:
+        """(..., T, C) each position's exact share of the document's (last position's) logits."""
+        share = self.weight / self.weight.sum(-1, keepdim=True)  # (..., T)
+        out = share[..., None] * self.state
+        return out if self.lexical is None else out + self.lexical / self.lexical.shape[-2]
+
+
 class VQTransformer(nn.Module):
     """Token ids -> running class logits (and codes). The last position's logits are the document's.
 
-    The classification head is linear on each position's final state, mean-pooled over
-    positions (`running_mean`); chosen over the last position's state by measurement.
+    The classification head is linear on each position's final state, pooled over positions
+    (`PositionVotes`): mean pooling learns far faster than reading the last position of a
+    shallow decoder; attention pooling lets a one-line verdict outweigh a long description.
+    Either way an edit changes the document's logits by the change of the terms of the
+    positions it touched: O(changed positions x C) to keep up to date.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
+        if cfg.pooling not in ("mean", "attention"):
+            raise ValueError(f"pooling must be 'mean' or 'attention', not {cfg.pooling!r}")
         self.cfg = cfg
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.layers = nn.ModuleList(Block(cfg, local=i < cfg.local_layers) for i in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.rms_eps)
         self.classifier = nn.Linear(cfg.d_model, cfg.n_classes)
+        self.pool = nn.Linear(cfg.d_model, 1) if cfg.pooling == "attention" else None
+        if self.pool is not None:
+            nn.init.zeros_(self.pool.weight)  # starts as mean pooling
+            nn.init.zeros_(self.pool.bias)
         self.lexicon = nn.Embedding(cfg.vocab_size, cfg.n_classes) if cfg.lexical_votes else None
         if self.lexicon is not None:
             nn.init.zeros_(self.lexicon.weight)
@@ -144,17 +194,18 @@ class VQTransformer(nn.Module):
         if self.ngram_lexicon is not None:
             nn.init.zeros_(self.ngram_lexicon.weight)
 
-    def token_scores(self, x: torch.Tensor, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """Final hidden states (..., T - start, d) of positions start.. of a sequence of ids
-        (..., T) -> those positions' class votes (..., T - start, C).
-
-        The vote is linear in the position's final state, plus its lexical vote when the
-        model has a lexicon: either way a function of that position (and the tokens just
-        before it) alone, so the document's logits (the mean vote) decompose exactly into
-        positions.
-        """
-        votes = self.classifier(self.norm(x))  # (..., T - start, C)
-        return votes if self.lexicon is None else votes + self.lexical_votes(ids, start)
+    def position_votes(self, normed: torch.Tensor, ids: torch.Tensor, start: int = 0) -> PositionVotes:
+        """Normed final states (..., T - start, d) of positions start.. of a sequence of ids
+        (..., T) -> those positions' votes: each a function of that position's final state
+        (and of the tokens just before it, for the lexical votes) alone."""
+        state = self.classifier(normed)  # (..., T - start, C)
+        if self.pool is None:
+            weight = torch.ones(state.shape[:-1], dtype=state.dtype, device=state.device)
+        else:
+            score = self.pool(normed).squeeze(-1)  # (..., T - start)
+            weight = torch.exp(POOL_BOUND * torch.tanh(score / POOL_BOUND))
+        lexical = None if self.lexicon is None else self.lexical_votes(ids, start)
+        return PositionVotes(state, weight, lexical)
 
     def lexical_votes(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
         """ids (..., T) -> the lexical votes (..., T - start, C) of positions start..: each
@@ -167,21 +218,9 @@ class VQTransformer(nn.Module):
         rows = sequence_rows(ids, cfg.ngram_order, cfg.vocab_size, cfg.ngram_buckets)  # (..., T, order - 1)
         return votes + self.ngram_lexicon(rows[..., start:, :]).sum(-2)
 
-    @staticmethod
-    def running_mean(scores: torch.Tensor) -> torch.Tensor:
-        """Votes (B, T, C) -> running logits (B, T, C): the mean vote of positions 0..t.
-
-        Mean pooling through a linear head: the document's logits are the average of the
-        positions' votes, and the running prediction at t is the average up to t. It
-        learns far faster than reading the last position of a shallow decoder, and an
-        edit changes the document's logits by the change of the votes it touched:
-        O(changed positions x C) to keep up to date.
-        """
-        counts = torch.arange(1, scores.shape[-2] + 1, device=scores.device, dtype=scores.dtype)
-        return scores.cumsum(-2) / counts[:, None]
-
-    def forward(self, ids: torch.Tensor) -> ForwardOutput:
-        """ids (B, T) -> ForwardOutput. Causal: padding on the right never reaches real positions."""
+    def final_states(self, ids: torch.Tensor):
+        """ids (B, T) -> (final hidden states (B, T, d), codes (B, L, T, H) or None, vq loss,
+        head outputs). Causal: padding on the right never reaches real positions."""
         x = self.embed_tokens(ids)  # (B, T, d)
         codes, outputs, vq_loss = [], [], x.new_zeros(())
         for block in self.layers:
@@ -190,8 +229,13 @@ class VQTransformer(nn.Module):
             outputs.append(o)
             vq_loss = vq_loss + loss
         stacked = torch.stack(codes, dim=1) if self.cfg.vq else None  # (B, L, T, H)
-        logits = self.running_mean(self.token_scores(x, ids))  # (B, T, C)
-        return ForwardOutput(logits, stacked, vq_loss, outputs)
+        return x, stacked, vq_loss, outputs
+
+    def forward(self, ids: torch.Tensor) -> ForwardOutput:
+        """ids (B, T) -> ForwardOutput."""
+        x, codes, vq_loss, outputs = self.final_states(ids)
+        logits = self.position_votes(self.norm(x), ids).running_logits()  # (B, T, C)
+        return ForwardOutput(logits, codes, vq_loss, outputs)
 
     @torch.no_grad()
     def document_logits(self, ids: list[int]) -> torch.Tensor:

@@ -25,9 +25,10 @@ from pathlib import Path
 from ..model.base import load_tokenizer
 from ..model.checkpoint import load_model, model_from_base, save_checkpoint
 from ..model.config import ModelConfig
-from .data import IMDB_LABELS, imdb_split, load_user_file, split_user_data
+from .data import TONE_LABELS, Dataset, load_user_file, split_user_data
 from .loop import TrainConfig, train
 from .recipe import HeadRecipe, Source, fit_tone_head, tone_sources, with_new_head
+from . import resume
 from .resume import CheckpointError, Checkpoints
 
 RECIPE_OPTIONS = ("steps", "batch_size", "max_tokens", "lr", "seed", "commitment", "stability")
@@ -103,6 +104,13 @@ def add_arguments(parser) -> None:
         help="bottom layers that attend only to keys closer than W (default: %(default)s)",
     )
     parser.add_argument(
+        "--pooling",
+        choices=("mean", "attention"),
+        default=model_defaults.pooling,
+        help="how the positions' votes are pooled into the document's: every position alike, or "
+        "weighted by a learned score of its final state (default: %(default)s)",
+    )
+    parser.add_argument(
         "--codebook-size",
         type=int,
         default=model_defaults.codebook_size,
@@ -123,22 +131,38 @@ def add_arguments(parser) -> None:
         help="start from a checkpoint's weights (e.g. the trained twin); codebooks are re-initialised, "
         "and so is the head when it reads another number of classes (default: the pretrained base)",
     )
+    parser.add_argument(
+        "--warm-start",
+        type=Path,
+        metavar="FILE",
+        help="layers recipe: continue from a checkpoint's trained weights, codebooks included, with a "
+        "fresh optimizer (e.g. the shipped model when a run's checkpoints are gone); a head of "
+        "another shape starts afresh (default: start from the base, or --init-from)",
+    )
     parser.add_argument("--float32", action="store_true", help="store float32 weights (default: float16)")
     parser.add_argument(
         "--checkpoint-dir",
         type=Path,
-        help="save the training state there every --checkpoint-every steps (default: no checkpoints)",
+        help="layers recipe: save the training state there every --checkpoint-every steps or "
+        "--checkpoint-minutes (default: a run folder for --out under the incls cache, runs/NAME-HASH)",
     )
     parser.add_argument(
         "--checkpoint-every", type=int, default=50, help="steps between checkpoints (default: %(default)s)"
     )
     parser.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=5.0,
+        help="also checkpoint when this many minutes have passed since the last one (default: %(default)s)",
+    )
+    parser.add_argument(
         "--resume",
-        type=Path,
+        nargs="?",
+        const=True,
         metavar="DIR",
-        help="continue from the newest checkpoint in DIR, with the options and data of the run that "
-        "wrote it, to the weights an uninterrupted run reaches; keeps checkpointing there "
-        "(default: start afresh)",
+        help="continue from the newest checkpoint in DIR (alone: the run folder of --out), with the "
+        "options and data of the run that wrote it, to the weights an uninterrupted run reaches; "
+        "keeps checkpointing there (default: start afresh)",
     )
     parser.add_argument(
         "--stop-after",
@@ -158,12 +182,18 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     if args.recipe == "head":
         return run_head(args)
+    if args.init_from and args.warm_start:
+        raise CheckpointError(
+            "--init-from and --warm-start both name the starting weights",
+            args.warm_start,
+            fix="pass one: --warm-start keeps the codebooks, --init-from re-initialises them",
+        )
     if args.data:
         data, held = split_user_data(load_user_file(Path(args.data)))
     else:
-        data, held = imdb_split("train"), None
+        data, held = merged(tone_sources(TONE_LABELS, args.limit)), None
     data = data.take(args.limit)
-    labels = data.label_names if args.data else IMDB_LABELS
+    labels = data.label_names
     cfg = ModelConfig(
         base_layers=tuple(range(args.layers)),
         frozen_layers=min(args.frozen_layers, args.layers),
@@ -173,6 +203,7 @@ def run(args) -> int:
         codebook_size=args.codebook_size,
         vq=not args.no_vq,
         labels=tuple(labels),
+        pooling=args.pooling,
     )
     recipe = TrainConfig(**{field: getattr(args, field) for field in RECIPE_OPTIONS})
     checkpoints = checkpointing(args)
@@ -180,14 +211,17 @@ def run(args) -> int:
     model = model_from_base(cfg)
     if args.init_from:
         init_from(model, args.init_from)
+    if args.warm_start:
+        init_from(model, args.warm_start, keep_codebooks=True)
     tokenizer = load_tokenizer()
-    summary = train(model, tokenizer, data.texts, data.labels, recipe, checkpoints=checkpoints)
+    summary = train(
+        model, tokenizer, data.texts, data.labels, recipe, checkpoints=checkpoints, warm=args.warm_start is not None
+    )
     import torch
 
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return 0
     if summary.get("stopped"):
-        assert checkpoints is not None  # only a checkpointed run stops early
         print(json.dumps({"out": None, **summary, "resume": f"{checkpoints.command} --resume {checkpoints.folder}"}))
         return 0
     import dataclasses
@@ -262,32 +296,46 @@ def run_head(args) -> int:
     return 0
 
 
-def checkpointing(args) -> Checkpoints | None:
-    """Where this run keeps its state, from --checkpoint-dir / --resume / --stop-after."""
-    if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
+def default_run_dir(out: Path) -> Path:
+    """The run folder of a run writing `out` when no --checkpoint-dir is given: under the
+    cache, outside any repository, named by the output file (its stem and a hash of its path)."""
+    import hashlib
+
+    from ..model.base import cache_dir
+
+    path = Path(out).resolve()
+    return cache_dir() / "runs" / f"{path.stem}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+
+
+def checkpointing(args) -> Checkpoints:
+    """Where this run keeps its state, from --checkpoint-dir / --resume / --stop-after / --out."""
+    named = Path(args.resume) if isinstance(args.resume, str) else None
+    if named and args.checkpoint_dir and named != args.checkpoint_dir:
         raise CheckpointError(
             "--resume and --checkpoint-dir name different folders",
-            args.resume,
+            named,
             fix="pass --resume DIR alone: the run goes on checkpointing into DIR",
         )
-    folder = args.resume or args.checkpoint_dir
-    if folder is None:
-        if args.stop_after is not None:
-            raise CheckpointError(
-                "--stop-after needs a folder for the checkpoint it ends with",
-                fix="add --checkpoint-dir DIR, and continue later with --resume DIR",
-            )
-        return None
+    folder = named or args.checkpoint_dir or default_run_dir(args.out)
+    resuming = args.resume is not None
+    if not resuming and folder.is_dir() and resume.latest(folder) is not None:
+        raise CheckpointError(
+            "the run folder holds the checkpoints of an earlier run",
+            folder,
+            fix="continue that run with --resume, or delete the folder (or pass another --checkpoint-dir) "
+            "to start afresh",
+        )
     argv = list(sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "train" else []
-    for flag in ("--resume", "--stop-after"):  # the command a user reruns to continue
-        while flag in argv and argv.index(flag) + 1 < len(argv):
+    for flag, takes in (("--resume", named is not None), ("--stop-after", True)):  # the command to rerun
+        while flag in argv:
             at = argv.index(flag)
-            del argv[at : at + 2]
+            del argv[at : at + 1 + takes]
     command = shlex.join(["incls", "train", *argv])
     return Checkpoints(
-        Path(folder),
+        folder,
         every=max(1, args.checkpoint_every),
-        resume=args.resume is not None,
+        minutes=args.checkpoint_minutes,
+        resume=resuming,
         stop_after=args.stop_after,
         command=command,
     )
@@ -332,14 +380,20 @@ def is_head(name: str) -> bool:
     return not name.startswith(("layers.", "embed_tokens.", "norm."))
 
 
-def init_from(model, path: Path, log=lambda msg: print(msg, file=sys.stderr)) -> None:
-    """Load a checkpoint's weights into `model` but its codebooks (re-initialised by k-means);
-    a head that reads another number of classes starts afresh, with a message."""
+def merged(sources: list[Source]) -> Dataset:
+    """One training set of the sources' documents, in order."""
+    labels = sources[0].data.label_names
+    return Dataset([t for s in sources for t in s.data.texts], [y for s in sources for y in s.data.labels], labels)
+
+
+def init_from(model, path: Path, log=lambda msg: print(msg, file=sys.stderr), keep_codebooks: bool = False) -> None:
+    """Load a checkpoint's weights into `model`, but its codebooks unless `keep_codebooks`
+    (re-initialised by k-means); a head of another shape starts afresh, with a message."""
     from ..model.errors import ModelError
 
     start = load_model(path)
     own = model.state_dict()
-    shared = {n: t for n, t in start.state_dict().items() if ".codebooks." not in n and n in own}
+    shared = {n: t for n, t in start.state_dict().items() if (keep_codebooks or ".codebooks." not in n) and n in own}
     wrong = [n for n, t in shared.items() if t.shape != own[n].shape]
     body = [n for n in wrong if not is_head(n)]
     if body:

@@ -46,10 +46,7 @@ def docs_key(docs: list[list[int]]) -> str:
 @torch.no_grad()
 def final_states(model, ids: torch.Tensor) -> torch.Tensor:
     """ids (B, T) -> the normed final states (B, T, d) that the head reads."""
-    x = model.embed_tokens(ids)  # (B, T, d)
-    for block in model.layers:
-        x = block(x)[0]  # (B, T, d)
-    return model.norm(x)  # (B, T, d)
+    return model.norm(model.final_states(ids)[0])  # (B, T, d)
 
 
 def token_batches(lengths: list[int]) -> list[list[int]]:

@@ -9,6 +9,7 @@ codes unused for `reseed_every` steps are moved onto recent activations.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import random
@@ -25,6 +26,9 @@ from . import resume
 from .batches import bucketed, encode_all, pad
 from .resume import Checkpoints, Progress
 from .stability import output_shift, replace_one_token
+
+
+LOG_SECONDS = 60  # a progress line (stderr, and the run's progress.jsonl) at most this often
 
 
 @dataclass(frozen=True)
@@ -108,13 +112,15 @@ def train(
     cfg: TrainConfig,
     log=lambda msg: print(msg, file=sys.stderr),
     checkpoints: Checkpoints | None = None,
+    warm: bool = False,
 ) -> dict:
     """Train `model` in place; returns a summary (steps, seconds, final loss).
 
     With `checkpoints`, the state is saved every `checkpoints.every` steps (and when the
     sitting ends), and `checkpoints.resume` continues from the newest one: the weights are
     then bitwise those of an uninterrupted run. `checkpoints.stop_after` ends this sitting
-    at that step; the summary's `stopped` says so.
+    at that step; the summary's `stopped` says so. `warm`: the model's codebooks are
+    already trained (a warm start from shipped weights), so they are not re-initialised.
     """
     rank, world = _distributed()
     device = device_for(rank)
@@ -153,7 +159,7 @@ def train(
         progress = resume.restore(checkpoints.folder, model, opt, sched, rng, gen, run)
         log(f"resumed from step {progress.step} of {cfg.steps} in {checkpoints.folder}")
     else:
-        if model.cfg.vq:
+        if model.cfg.vq and not warm:
             init_codebooks(
                 model,
                 [docs[i] for i in rng.sample(range(len(docs)), min(cfg.kmeans_docs, len(docs)))],
@@ -161,13 +167,11 @@ def train(
                 device,
             )
         progress = Progress(step=0, batches=[], losses=[], seconds=0.0)
-    step, batches, losses = progress.step, progress.batches, progress.losses
+    step, batches, losses, tokens = progress.step, progress.batches, progress.losses, progress.tokens
     end = cfg.steps if not checkpoints or checkpoints.stop_after is None else min(cfg.steps, checkpoints.stop_after)
-    start = time.time()
+    start = last_save = last_log = time.time()
+    sitting_tokens = 0
     elapsed = lambda: progress.seconds + time.time() - start  # over every sitting of the run
-    from tqdm import tqdm
-
-    bar = tqdm(total=cfg.steps, initial=step, desc="train", disable=rank != 0, file=sys.stderr, mininterval=5)
     with resume.StopOnInterrupt(log, active=checkpoints is not None) as stop:
         while step < end:
             if not batches:
@@ -187,12 +191,15 @@ def train(
             opt.step()
             sched.step()
             step += 1
+            tokens += int(lens.sum())
+            sitting_tokens += int(lens.sum())
             losses.append(loss.item())
             if model.cfg.vq and step % cfg.reseed_every == 0:
                 for layer, books in enumerate(layer_codebooks(model)):
                     recent = out.head_outputs[layer].detach().flatten(0, 1).float().cpu()  # (B*T, H, hd)
                     books.reseed_dead(recent, seed=cfg.seed + step + layer)
-            if checkpoints and (step % checkpoints.every == 0 or step == end or stop.requested):
+            due = checkpoints and checkpoints.minutes and time.time() - last_save >= 60 * checkpoints.minutes
+            if checkpoints and (step % checkpoints.every == 0 or step == end or stop.requested or due):
                 resume.save(
                     checkpoints.folder,
                     model,
@@ -200,20 +207,34 @@ def train(
                     sched,
                     rng,
                     gen,
-                    Progress(step, batches, losses, round(elapsed(), 1)),
+                    Progress(step, batches, losses, round(elapsed(), 1), tokens),
                     run,
                     checkpoints.command,
                 )
-            bar.update(1)
-            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+                last_save = time.time()
+            if rank == 0 and (time.time() - last_log >= LOG_SECONDS or step == end):
+                last_log = time.time()
+                rate = sitting_tokens / max(1e-9, last_log - start)
+                entry = {
+                    "step": step,
+                    "steps": cfg.steps,
+                    "tokens": tokens,
+                    "tokens_per_s": round(rate, 1),
+                    "loss": round(sum(losses[-50:]) / len(losses[-50:]), 4),
+                    "seconds": round(elapsed(), 1),
+                    "eta_s": round((cfg.steps - step) * (last_log - start) / max(1, step - progress.step), 1),
+                }
+                print(json.dumps(entry), file=sys.stderr, flush=True)
+                if checkpoints:
+                    resume.log_progress(checkpoints.folder, entry)
             if stop.requested:
                 break
-    bar.close()
     model.eval().cpu()
     summary = {
         "steps": step,
         "seconds": round(elapsed(), 1),
         "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:])),
+        "tokens": tokens,
         "world_size": world,
         "device": str(device),
     }

@@ -1,15 +1,18 @@
 """Periodic training checkpoints, so that a run can outlast one sitting.
 
-A run on a 2-core CPU takes hours; a checkpoint lets it stop (Ctrl-C or `--stop-after`
-at the step under way, a crash at the last periodic checkpoint) and continue with
-`--resume` to exactly the weights an uninterrupted run reaches. Everything the next step
+A run on a 2-core CPU takes hours; a checkpoint lets it stop (Ctrl-C, SIGTERM or
+`--stop-after` at the step under way, a crash at the last periodic checkpoint) and continue
+with `--resume` to exactly the weights an uninterrupted run reaches. Checkpoints are written
+every `every` steps and every `minutes` minutes, whichever comes first. Everything the next step
 depends on is saved, and nothing is pickled:
 
     step-00000150.safetensors   trained weights, codebook usage counts, the optimizer's
                                 moments, the torch RNG states (as byte tensors)
-    step-00000150.json          step, losses so far, the remaining batch order, the Python
-                                RNG state, the schedule, and what the run was (model
-                                config, recipe, a key of the data and of the frozen weights)
+    step-00000150.json          step, losses and tokens so far, the remaining batch order,
+                                the Python RNG state, the schedule, and what the run was
+                                (model config, recipe, a key of the data and of the frozen
+                                weights)
+    progress.jsonl              a line per logged step: tokens seen, tokens/s, loss, ETA
 
 The JSON is written last, so its presence marks a complete checkpoint. The two latest
 are kept. Resuming with another model, recipe or data is refused with the file at fault
@@ -50,6 +53,7 @@ class Checkpoints:
 
     folder: Path
     every: int = 50
+    minutes: float | None = None  # also checkpoint when this long has passed since the last one
     resume: bool = False
     stop_after: int | None = None
     command: str = ""
@@ -63,34 +67,40 @@ class Progress:
     batches: list[list[int]]
     losses: list[float]
     seconds: float
+    tokens: int = 0  # real (unpadded) tokens trained on so far
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StopOnInterrupt:
-    """Ctrl-C in a checkpointed run ends it after the current step, with a checkpoint, so
-    nothing since the last periodic one is lost; a second Ctrl-C stops at once. A signal
-    between two steps is the only safe moment: mid-step, the optimizer may be half applied.
-    Inactive (Ctrl-C interrupts as usual) for a run without checkpoints: nothing to stop into."""
+    """Ctrl-C or SIGTERM (a shutdown, `kill`) in a checkpointed run ends it after the current
+    step, with a checkpoint, so nothing since the last periodic one is lost; a second signal
+    stops at once. A signal between two steps is the only safe moment: mid-step, the
+    optimizer may be half applied. Inactive (the signals act as usual) for a run without
+    checkpoints: nothing to stop into."""
 
     def __init__(self, log, active: bool = True) -> None:
         self.log = log
         self.active = active
         self.requested = False
-        self.previous: Callable[[int, FrameType | None], Any] | int | None = None
+        self.previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        self.log("\ninterrupted: stopping after this step, with a checkpoint (Ctrl-C again to stop at once)")
+        name = signal.Signals(signum).name
+        self.log(f"\ninterrupted ({name}): stopping after this step, with a checkpoint (again to stop at once)")
 
     def __enter__(self) -> StopOnInterrupt:
         if self.active and threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 def data_key(docs: list[list[int]], labels: list[int]) -> str:
@@ -174,6 +184,7 @@ def save(
         "step": progress.step,
         "seconds": progress.seconds,
         "losses": progress.losses,
+        "tokens": progress.tokens,
         "batches": progress.batches,
         "python_rng": _jsonable(rng.getstate()),
         "param_groups": optim["param_groups"],
@@ -260,4 +271,11 @@ def restore(folder: Path, model, opt, sched, rng: random.Random, gen: torch.Gene
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
     rng.setstate(_tupled(state["python_rng"]))
-    return Progress(state["step"], state["batches"], state["losses"], state["seconds"])
+    return Progress(state["step"], state["batches"], state["losses"], state["seconds"], state.get("tokens", 0))
+
+
+def log_progress(folder: Path, entry: dict) -> None:
+    """Append one JSON line to the run's progress log (`progress.jsonl`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "progress.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")

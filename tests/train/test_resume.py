@@ -42,6 +42,7 @@ def test_resumed_run_matches_an_uninterrupted_one_bitwise(tokenizer, tmp_path):
     )
     assert stopped["steps"] == 3 and stopped["stopped"]
     assert sorted(p.name for p in folder.iterdir()) == [
+        "progress.jsonl",
         "step-00000002.json",
         "step-00000002.safetensors",
         "step-00000003.json",
@@ -49,6 +50,8 @@ def test_resumed_run_matches_an_uninterrupted_one_bitwise(tokenizer, tmp_path):
     ]
     state = json.loads(latest(folder).read_text())
     assert state["step"] == 3 and len(state["losses"]) == 3 and len(state["batches"]) == 2
+    logged = json.loads((folder / "progress.jsonl").read_text().splitlines()[-1])
+    assert logged["step"] == 3 and logged["tokens"] == state["tokens"] > 0 and logged["tokens_per_s"] > 0
 
     resumed = fresh_model(tokenizer)  # a new process would start from the same init
     messages = []
