@@ -22,6 +22,8 @@ from difflib import SequenceMatcher
 
 import torch
 
+from incls.model import pooling
+
 from .edits import TokenEdit, check_token_ids, plan_edits
 from .ops import UpdateStats
 from .session import Session
@@ -180,7 +182,7 @@ class ChunkedSession:
         middle_old, middle_new = old[p : len(old) - s], new_chunks[p : len(new_chunks) - s]
         stats = UpdateStats(n_tokens=len(new_ids), ops_full=sum(self.units.full_forward(len(c)) for c in new_chunks))
         old_start = self.spans[p][0] if p < len(self.spans) else len(self.ids)
-        old_votes = torch.cat([x.votes for x in middle_old]) if middle_old else None  # (n_old, C), a copy
+        old_votes = torch.cat([x.votes for x in middle_old]) if middle_old else None  # (n_old, 2C + 1), a copy
         updated = []
         for k, chunk in enumerate(middle_new):
             if k < len(middle_old):
@@ -202,17 +204,17 @@ class ChunkedSession:
         return stats
 
     def document_logits(self) -> torch.Tensor:
-        sized = [(len(s.ids), s.document_logits()) for s in self.sessions if s.ids]
-        if not sized:
+        """(C,) the logits of all the chunks' positions pooled together (their rows add up)."""
+        if not self.ids:
             return self.sessions[0].document_logits()
-        total = sum(n for n, _ in sized)
-        return sum((n * logits for n, logits in sized), torch.zeros_like(sized[0][1])) / total
+        total = sum(s.votes.sum(0) for s in self.sessions if s.ids)
+        return pooling.logits(total, len(self.ids)).float()
 
     def running_logits(self) -> torch.Tensor:
         return torch.cat([s.running_logits() for s in self.sessions])
 
     def vote_blocks(self) -> list[tuple[int, torch.Tensor]]:
-        """(first position, (n, C) votes) of each chunk: the document's votes, chunk by chunk."""
+        """(first position, (n, 2C + 1) rows) of each chunk: the document's rows, chunk by chunk."""
         return [(a, s.votes) for (a, _), s in zip(self.chunk_spans(), self.sessions)]
 
     def chunk_spans(self) -> list[tuple[int, int]]:
@@ -239,7 +241,7 @@ def _changed_votes(
     """
     if not updated:
         return torch.zeros(0, dtype=torch.long)
-    new_votes = torch.cat([s.votes for s in updated])  # (n_new, C)
+    new_votes = torch.cat([s.votes for s in updated])  # (n_new, 2C + 1)
     positions = torch.arange(new_start, new_start + len(new_votes))  # (n_new,)
     old = src[positions] - old_start  # (n_new,) into old_votes
     n_old = 0 if old_votes is None else len(old_votes)

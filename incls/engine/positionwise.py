@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from incls.model.ngrams import rows_at
+from incls.model.transformer import POOL_BOUND
 
 from . import native
 from .weights import DT, PW, EngineWeights, LayerWeights
@@ -66,9 +67,15 @@ def still_nearest(o: torch.Tensor, o_ref: torch.Tensor, margin: torch.Tensor) ->
     return 2.0 * moved < margin * (1.0 - 1e-9) - 1e-12
 
 
-def state_votes(w: EngineWeights, x: torch.Tensor) -> torch.Tensor:
-    """Final hidden states (n, d) -> their linear votes (n, C) float64."""
-    return (rows_matmul(rms_norm(x, w.norm, w.eps), w.cls_w) + w.cls_b).to(DT)
+def state_rows(w: EngineWeights, x: torch.Tensor) -> torch.Tensor:
+    """Final hidden states (n, d) -> the state part of their rows (n, C + 1) float64: the
+    linear vote times the pooling weight, and the weight (`incls.model.pooling`)."""
+    out = (rows_matmul(rms_norm(x, w.norm, w.eps), w.cls_w) + w.cls_b).to(DT)  # (n, C) or (n, C + 1)
+    if not w.pooled:
+        return torch.cat([out, torch.ones(len(out), 1, dtype=DT)], -1)
+    score = out[:, w.C].to(PW)  # (n,) rounded as the model computes it
+    weight = torch.exp(POOL_BOUND * torch.tanh(score / POOL_BOUND)).to(DT)[:, None]  # (n, 1)
+    return torch.cat([weight * out[:, : w.C], weight], -1)
 
 
 def lexical_votes(w: EngineWeights, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

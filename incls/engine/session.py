@@ -21,6 +21,8 @@ import time
 
 import torch
 
+from incls.model import pooling
+
 from . import full_layer, local_layer, positionwise as pw
 from .cache import LayerCache
 from .edits import EditPlan, TokenEdit, check_token_ids, plan_edits
@@ -49,8 +51,8 @@ class Session:
         self.ids: list[int] = []
         self.slots = SlotMap()
         self.layers = [LayerCache.empty(self.w, lw.local, first=i == 0) for i, lw in enumerate(self.w.layers)]
-        self.votes = torch.zeros(0, self.w.C, dtype=DT)  # (T, C) head at each position
-        self.state_votes = torch.zeros(0, self.w.C, dtype=DT)  # (T, C) its part read from the final state
+        self.votes = torch.zeros(0, pooling.width(self.w.C), dtype=DT)  # (T, 2C + 1) each position's row
+        self.state_rows = torch.zeros(0, self.w.C + 1, dtype=DT)  # (T, C + 1) its part read from the final state
         self.last_stats = UpdateStats()
         if ids:
             self.last_stats = self.apply([TokenEdit(0, 0, ids)])
@@ -62,13 +64,13 @@ class Session:
     def document_logits(self) -> torch.Tensor:
         """(C,) class logits of the whole document: the running logits of its last position."""
         if not self.ids:
-            return self.w.cls_b.float()  # no positions: the prior
-        return (self.votes.sum(0) / len(self.ids)).float()  # the mean vote (the model's running_mean)
+            return self.w.cls_b[: self.w.C].float()  # no positions: the prior
+        return pooling.logits(self.votes.sum(0), len(self.ids)).float()
 
     def running_logits(self) -> torch.Tensor:
         """(T, C) class logits after every prefix of the document."""
         counts = torch.arange(1, len(self.ids) + 1, dtype=DT)
-        return (self.votes.cumsum(0) / counts[:, None]).float()
+        return pooling.logits(self.votes.cumsum(0), counts).float()
 
     def codes(self) -> torch.Tensor:
         """(L, T, H) code of every layer, position and head."""
@@ -88,7 +90,7 @@ class Session:
     def memory_bytes(self) -> int:
         """Bytes held by this session's state (the shared model weights not included)."""
         ids = len(self.ids) * 8  # the list's pointers (small ints are shared)
-        votes = (self.votes.numel() + self.state_votes.numel()) * 8
+        votes = (self.votes.numel() + self.state_rows.numel()) * 8
         return sum(c.nbytes() for c in self.layers) + votes + self.slots.nbytes() + ids
 
     # ---- editing -------------------------------------------------------------------
@@ -133,13 +135,13 @@ class Session:
 
         if T != T_old or not plan.identity_layout:
             moved = src.clamp(min=0)
-            self.votes = self.votes[moved] if T_old else torch.zeros(T, w.C, dtype=DT)
-            self.state_votes = self.state_votes[moved] if T_old else torch.zeros(T, w.C, dtype=DT)
-        self.state_votes[dirty] = pw.state_votes(w, x_dirty)
+            self.votes = self.votes[moved] if T_old else torch.zeros(T, pooling.width(w.C), dtype=DT)
+            self.state_rows = self.state_rows[moved] if T_old else torch.zeros(T, w.C + 1, dtype=DT)
+        self.state_rows[dirty] = pw.state_rows(w, x_dirty)
         voted = dirty
         if w.ngram_order > 1:  # the n-grams of the positions just after an edit changed too
             voted = torch.cat([dirty, plan.followers(w.ngram_order - 1)]).unique()  # sorted
-        self.votes[voted] = self.state_votes[voted] + pw.lexical_votes(w, ids, voted)
+        self.votes[voted] = torch.cat([self.state_rows[voted], pw.lexical_votes(w, ids, voted)], -1)
         stats.voted = voted  # every other vote kept its value
         ops.add("classify", dirty.numel() * self.units.classify)
         self.ids = plan.ids

@@ -74,8 +74,9 @@ class EngineWeights:
     layers: list[LayerWeights]
     embed: torch.Tensor  # (V, d) float32, the model's own tensor
     norm: torch.Tensor  # (d,)
-    cls_w: torch.Tensor  # (C, d)
-    cls_b: torch.Tensor  # (C,)
+    cls_w: torch.Tensor  # (C, d) the state vote, then (attention pooling) the pooling score: (C + 1, d)
+    cls_b: torch.Tensor  # (C,), or (C + 1,) with the pooling score's bias
+    pooled: bool  # attention pooling: the last row of cls_w scores each position's weight
     lexicon: torch.Tensor | None  # (V, C) float64 per-token votes, or None
     ngram_lexicon: torch.Tensor | None  # ((order - 1) * buckets, C) float32 hashed n-gram votes, or None
     ngram_order: int  # n-grams of up to this many tokens vote (1: tokens alone)
@@ -141,6 +142,10 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
                 w_down=w_down,
             )
         )
+    head_w, head_b = [model.classifier.weight], [model.classifier.bias]
+    if model.pool is not None:
+        head_w.append(model.pool.weight)
+        head_b.append(model.pool.bias)
     W, hd = cfg.window, cfg.head_dim
     rot_cos, rot_sin = cos_sin(torch.arange(W + 1) - W, hd, cfg.rope_theta, DT)  # (W + 1, hd)
     win_cos, win_sin = cos_sin(torch.tensor(W), hd, cfg.rope_theta, DT)  # (hd,)
@@ -148,8 +153,9 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         layers=layers,
         embed=model.embed_tokens.weight.detach().to(PW).contiguous(),
         norm=model.norm.weight.detach().to(PW),
-        cls_w=model.classifier.weight.detach().to(PW).contiguous(),
-        cls_b=model.classifier.bias.detach().to(PW),
+        cls_w=torch.cat(head_w).detach().to(PW).contiguous(),
+        cls_b=torch.cat(head_b).detach().to(PW),
+        pooled=model.pool is not None,
         lexicon=None if model.lexicon is None else model.lexicon.weight.detach().to(torch.float64),
         # float32 holds the stored float16 votes exactly; rows are summed in float64
         ngram_lexicon=None if model.ngram_lexicon is None else model.ngram_lexicon.weight.detach(),

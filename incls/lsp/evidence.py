@@ -1,12 +1,17 @@
 """Sentence evidence: each sentence's exact share of the document's logits, kept up to date.
 
-The arithmetic. The head gives every position t a vote v_t (C,) and the document's logits
-are their mean, z = sum_t v_t / T; across chunks too, since the token-weighted mean of the
-chunks' means is the mean of all votes. Every token belongs to exactly one unit of
-`incls.text.sentences` (the unit holding its last character, so the whitespace between
-two units goes to the first), and with S_u the sum of unit u's n_u votes:
+The arithmetic. The head gives every position t a row r_t of additive terms and the
+logits of any stretch of positions are a function of the sum of their rows and their
+number (`incls.model.pooling`: the state votes pooled by the positions' weights, the
+lexical votes averaged; with mean pooling, the mean of the votes v_t); across chunks too,
+since rows add. Every token belongs to exactly one unit of `incls.text.sentences` (the unit
+holding its last character, so the whitespace between two units goes to the first). With
+R_u the sum of unit u's n_u rows, R the sum of all T rows and z = logits(R, T):
 
-- **contribution** c_u = S_u / T: the units' contributions add up to z exactly;
+- **contribution** c_u, its exact share of z (`pooling.contributions`: its weighted state
+  votes over all the weight, plus its lexical votes over T); the contributions add up to
+  z exactly. S_u = T c_u is the unit's *vote sum* (with mean pooling, the sum of its
+  votes), the scale the pulls and shares below are computed in;
 - **pull** p_u = c_u - (n_u / T) z = (n_u / T)(S_u / n_u - z): what the unit adds beyond
   an average stretch of the same length. The pulls add up to 0, and z minus the logits
   of the document without u (every other vote unchanged) is T / (T - n_u) p_u, so the
@@ -14,7 +19,8 @@ two units goes to the first), and with S_u the sum of unit u's n_u votes:
   contribution it does not grow with a sentence's length alone, and unlike the old
   paragraph "pull" (a difference of running means) it does not favour the opening
   paragraph;
-- **reading**: the softmax of the unit's mean vote S_u / n_u, the model's verdict on that
+- **reading**: the softmax of logits(R_u, n_u), the unit's own positions pooled as the
+  document's are (with mean pooling, its mean vote S_u / n_u): the model's verdict on that
   sentence in its context;
 - **share** of the evidence for the document's class k: with the contributions centred
   over the classes (logits are defined up to a constant), ĉ_u = c_u[k] - mean_c c_u[c],
@@ -27,7 +33,8 @@ range (pre-edit start, end, and the new end), the token range, and the positions
 vote the engine recomputed (`UpdateStats.voted`). The paragraphs that the text and token
 ranges touch are re-split, units after them are renumbered, and only the sums of units
 that are new, lost or gained tokens, or hold a recomputed vote are summed again from the
-votes; no model pass. Per keystroke that is O(changed positions) of arithmetic plus a
+rows; no model pass. (The vote sums S_u depend on the document's total weight, so a
+reading derives them from the row sums: one vector operation over the units.) Per keystroke that is O(changed positions) of arithmetic plus a
 renumbering of the later units' offsets: the units' character and token ranges are int64
 arrays, so that is one vector add per array (like the engine's renumbering of positions),
 not a Python loop over the document's sentences.
@@ -43,6 +50,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from ..model import pooling
 from ..text.projection import SourceMap
 from ..text.sentences import paragraph_bounds, split_range
 
@@ -70,10 +78,10 @@ def then(span: Span | None, start: int, end: int, length: int) -> Span:
 
 
 class Votes:
-    """The document's per-position votes, read by range: one block per chunk."""
+    """The document's per-position rows (`incls.model.pooling`), read by range: one block per chunk."""
 
     def __init__(self, blocks: list[tuple[int, torch.Tensor]], n_classes: int) -> None:
-        self.blocks = [(a, v) for a, v in blocks if v.shape[0]]  # (first position, (n, C) votes)
+        self.blocks = [(a, v) for a, v in blocks if v.shape[0]]  # (first position, (n, 2C + 1) rows)
         self.firsts = [a for a, _ in self.blocks]
         self.C = n_classes
 
@@ -87,15 +95,15 @@ class Votes:
         return self.blocks[-1][0] + self.blocks[-1][1].shape[0] if self.blocks else 0
 
     def sum(self, start: int, end: int) -> torch.Tensor:
-        """(C,) float64 sum of the votes of positions [start, end)."""
-        out = torch.zeros(self.C, dtype=DT)  # (C,)
+        """(2C + 1,) float64 sum of the rows of positions [start, end)."""
+        out = torch.zeros(pooling.width(self.C), dtype=DT)  # (2C + 1,)
         k = max(0, bisect_right(self.firsts, start) - 1)
         while start < end and k < len(self.blocks):
             a, v = self.blocks[k]
             n = v.shape[0]
             lo, hi = max(start, a) - a, min(end, a + n) - a
             if lo < hi:
-                out += v[lo:hi].to(DT).sum(0)  # (C,)
+                out += v[lo:hi].to(DT).sum(0)  # (2C + 1,)
             k += 1
             if a + n >= end:
                 break
@@ -109,7 +117,7 @@ def unit_key(text: str) -> str:
 
 @dataclass(frozen=True)
 class Evidence:
-    """An immutable view of one document version's units and their vote sums."""
+    """An immutable view of one document version's units, their row sums and vote sums."""
 
     text: str
     labels: tuple[str, ...]
@@ -118,10 +126,12 @@ class Evidence:
     kinds: tuple[str, ...]
     t0: tuple[int, ...]
     t1: tuple[int, ...]
-    sums: torch.Tensor  # (n_units, C) float64 vote sums
+    rows: torch.Tensor  # (n_units, 2C + 1) float64 row sums R_u
+    sums: torch.Tensor  # (n_units, C) float64 vote sums S_u = T c_u
     n_tokens: int
-    own: tuple[int, ...]  # each unit's own class (argmax of its mean vote) ...
+    own: tuple[int, ...]  # each unit's own class (argmax of its reading) ...
     own_p: tuple[float, ...]  # ... and its probability
+    own_logits: tuple[tuple[float, ...], ...]  # each unit's reading, as logits
     centred: tuple[tuple[float, ...], ...]  # S_u minus its mean over the classes
     # the map back to the source, when the model reads a projection of it (Markdown, LaTeX;
     # `incls.text.projection.SourceMap`); None: the text is the source. A unit's source range
@@ -165,8 +175,8 @@ class Evidence:
 
     @cached_property
     def reading(self) -> torch.Tensor:
-        """(n, C) each unit's own class probabilities (softmax of its mean vote)."""
-        return (self.sums / self.counts.clamp(min=1)[:, None]).softmax(-1)
+        """(n, C) each unit's own class probabilities (the softmax of its reading)."""
+        return torch.tensor(self.own_logits, dtype=DT).reshape(len(self), -1).softmax(-1)
 
     def readings(self) -> torch.Tensor:
         return self.reading
@@ -224,10 +234,10 @@ class Ledger:
         self.starts, self.ends = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         self.kinds: list[str] = []
         self.t0, self.t1 = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        self.sums = torch.zeros(0, n_classes, dtype=DT)  # (n_units, C)
+        self.sums = torch.zeros(0, pooling.width(n_classes), dtype=DT)  # (n_units, 2C + 1) row sums
         self.own: list[int] = []
         self.own_p: list[float] = []
-        self.centred: list[tuple[float, ...]] = []
+        self.own_logits: list[tuple[float, ...]] = []
         self.text = ""
         self.n_tokens = 0
         self.summed = 0  # units summed again by the last update (for tests and measurement)
@@ -265,8 +275,8 @@ class Ledger:
             self.kinds[i0:i1] = [u.kind for u in fresh]
             self.t0 = _spliced(self.t0, i0, i1, np.searchsorted(ends, starts, side="right"), shift_tokens)
             self.t1 = _spliced(self.t1, i0, i1, np.zeros(n_new, dtype=np.int64), shift_tokens)
-            self.sums = torch.cat([self.sums[:i0], torch.zeros(n_new, self.C, dtype=DT), self.sums[i1:]])
-            self.own[i0:i1], self.own_p[i0:i1], self.centred[i0:i1] = [0] * n_new, [0.0] * n_new, [()] * n_new
+            self.sums = torch.cat([self.sums[:i0], torch.zeros(n_new, self.sums.shape[1], dtype=DT), self.sums[i1:]])
+            self.own[i0:i1], self.own_p[i0:i1], self.own_logits[i0:i1] = [0] * n_new, [0.0] * n_new, [()] * n_new
             todo.update(range(i0, i0 + n_new))
             # a shifted first token is wrong where the old one was not the unit's own (the
             # first unit also holds the tokens before it): realign the units after the new
@@ -295,13 +305,13 @@ class Ledger:
         if todo:
             rows = sorted(todo)
             spans = [(int(self.t0[i]), int(self.t1[i])) for i in rows]
-            sums = torch.stack([votes.sum(a, b) for a, b in spans])  # (m, C)
+            sums = torch.stack([votes.sum(a, b) for a, b in spans])  # (m, 2C + 1)
             self.sums[rows] = sums
             counts = torch.tensor([max(1, b - a) for a, b in spans], dtype=DT)
-            p, best = (sums / counts[:, None]).softmax(-1).max(-1)  # (m,), (m,)
-            centred = (sums - sums.mean(-1, keepdim=True)).tolist()  # (m, C)
-            for i, own, own_p, c in zip(rows, best.tolist(), p.tolist(), centred):
-                self.own[i], self.own_p[i], self.centred[i] = own, own_p, tuple(c)
+            reading = pooling.logits(sums, counts)  # (m, C)
+            p, best = reading.softmax(-1).max(-1)  # (m,), (m,)
+            for i, own, own_p, r in zip(rows, best.tolist(), p.tolist(), reading.tolist()):
+                self.own[i], self.own_p[i], self.own_logits[i] = own, own_p, tuple(r)
         self.summed = len(todo)
         self.text, self.n_tokens = text, T
 
@@ -322,14 +332,19 @@ class Ledger:
     # -- reading -------------------------------------------------------------------------
 
     def logits(self) -> torch.Tensor | None:
-        """(C,) float64 mean of all the votes, from the units' sums (they tile the tokens:
+        """(C,) float64 logits of the document, from the units' sums (they tile the tokens:
         the first unit holds the tokens before it, the last those after it); None when
         there are no units (an empty or all-whitespace text), whose votes no unit holds."""
         if not len(self.starts) or not self.n_tokens:
             return None
-        return self.sums.sum(0) / self.n_tokens  # (C,)
+        return pooling.logits(self.sums.sum(0), self.n_tokens)  # (C,)
 
     def snapshot(self, labels: tuple[str, ...]) -> Evidence:
+        T = self.n_tokens
+        votes = torch.zeros(len(self.starts), self.C, dtype=DT)  # (n, C) vote sums S_u
+        if len(self.starts) and T:
+            votes = T * pooling.contributions(self.sums, self.sums.sum(0), T)
+        centred = (votes - votes.mean(-1, keepdim=True)).tolist()  # (n, C)
         return Evidence(
             self.text,
             labels,
@@ -339,10 +354,12 @@ class Ledger:
             tuple(self.t0.tolist()),
             tuple(self.t1.tolist()),
             self.sums.clone(),
+            votes,
             self.n_tokens,
             tuple(self.own),
             tuple(self.own_p),
-            tuple(self.centred),
+            tuple(self.own_logits),
+            tuple(tuple(c) for c in centred),
         )
 
 

@@ -2,7 +2,8 @@
 
 Every session has the engine's interface: `apply([TokenEdit])` returning stats with
 `ops` and `ops_full`, `ids`, `document_logits()` (C,), `running_logits()` (T, C) and the
-per-position votes the document's logits are the mean of (`votes`, or `vote_blocks()`).
+per-position rows the document's logits are pooled from (`votes`, or `vote_blocks()`;
+`incls.model.pooling`).
 Documents longer than `chunkTokens` get a `ChunkedSession` split at paragraph breaks
 (and cut hard at `chunkTokens`, so a document of one long line is chunked too), built
 one chunk per step by `SessionBuild` so that a long document never holds the model
@@ -20,6 +21,7 @@ from ..engine import ChunkedSession, Session
 from ..engine.chunked import ParagraphBreaks, split_chunks
 from ..engine.native import kernels
 from ..engine.weights import engine_weights
+from ..model import pooling
 from ..text import TokenEdit
 
 log = logging.getLogger(__name__)
@@ -38,30 +40,25 @@ class FullRecomputeSession:
     def __init__(self, model, ids: list[int]) -> None:
         self.model = model
         self.ids = list(ids)
-        self._logits = self._forward()
+        self._forward()
 
     @torch.no_grad()
-    def _forward(self) -> torch.Tensor:
+    def _forward(self) -> None:
+        """The running logits (T, C) and the positions' rows (T, 2C + 1) of the whole model."""
         if not self.ids:
-            return self.model.document_logits([])[None]  # (1, C): the prior
-        return self.model(torch.tensor([self.ids])).logits[0]  # (T, C)
+            self._logits = self.model.document_logits([])[None]  # (1, C): the prior
+            self.votes = torch.zeros(0, pooling.width(self.model.cfg.n_classes), dtype=torch.float64)
+            return
+        ids = torch.tensor([self.ids])  # (1, T)
+        votes = self.model.position_votes(self.model.norm(self.model.final_states(ids)[0]), ids)
+        self._logits = votes.running_logits()[0]  # (T, C)
+        self.votes = votes.rows()[0].double()  # (T, 2C + 1)
 
     def apply(self, edits) -> FullStats:
         for edit in edits:
             self.ids[edit.start : edit.end] = list(edit.new_ids)
-        self._logits = self._forward()
+        self._forward()
         return FullStats(voted=torch.arange(len(self.ids)))
-
-    @property
-    def votes(self) -> torch.Tensor:
-        """(T, C) float64 votes, recovered from the running means (v_t = (t+1) r_t - t r_{t-1}):
-        exact to the float32 rounding of the forward; this mode is for comparison only."""
-        if not self.ids:
-            return torch.zeros(0, self._logits.shape[-1], dtype=torch.float64)
-        r = self._logits.double()  # (T, C)
-        t = torch.arange(len(self.ids), dtype=torch.float64)[:, None]  # (T, 1)
-        previous = torch.cat([torch.zeros_like(r[:1]), r[:-1]])  # (T, C)
-        return (t + 1) * r - t * previous
 
     def document_logits(self) -> torch.Tensor:
         return self._logits[-1]

@@ -26,6 +26,7 @@ import heapq
 import math
 from dataclasses import dataclass
 
+from ..model import pooling
 from ..text.sentences import ITEM, SENTENCE
 from .evidence import Evidence
 
@@ -109,7 +110,8 @@ def _pick(
             positive += c[k]
         if kind not in HINTED_KINDS or own == neutral:
             continue
-        clear = p >= threshold if own == k else _two_way(c[own] - c[k], evidence.t1[i] - evidence.t0[i]) >= against_bar
+        r = evidence.own_logits[i]
+        clear = p >= threshold if own == k else _two_way(r[own] - r[k]) >= against_bar
         if not clear:
             continue
         pull = (c[k] - (evidence.t1[i] - evidence.t0[i]) * zk) / T
@@ -141,11 +143,11 @@ def _pick(
     ]
 
 
-def _two_way(centred_gap: float, n: int) -> float:
-    """p / (p + q) of a unit's classes whose vote sums differ by `centred_gap` over n tokens
-    (the softmax of their mean votes, the other classes left out). The gap is >= 0 here
-    (p is the unit's most probable class), so the exponential cannot overflow."""
-    return 1.0 / (1.0 + math.exp(-centred_gap / max(1, n)))
+def _two_way(gap: float) -> float:
+    """p / (p + q) of a unit's two classes whose reading's logits differ by `gap` (the
+    softmax of its reading, the other classes left out). The gap is >= 0 here (p is the
+    unit's most probable class), so the exponential cannot overflow."""
+    return 1.0 / (1.0 + math.exp(-gap))
 
 
 def _hint(evidence: Evidence, tone: Tone, i: int, role: str, label: str, p: float, share: float, pull: float) -> Hint:
@@ -158,13 +160,13 @@ def _hint(evidence: Evidence, tone: Tone, i: int, role: str, label: str, p: floa
 
 
 def without(evidence: Evidence, i: int) -> list[float]:
-    """Class probabilities of the document without unit i, the other votes unchanged
-    (z' = (T z - S_i) / (T - n_i)): what deleting the sentence would roughly do."""
+    """Class probabilities of the document without unit i, the other rows unchanged
+    (the logits of R - R_i over T - n_i positions): what deleting the sentence would roughly do."""
     n = evidence.t1[i] - evidence.t0[i]
     T = evidence.n_tokens
     if T - n <= 0:
         return []
-    z = (evidence.sums.sum(0) - evidence.sums[i]) / (T - n)
+    z = pooling.logits(evidence.rows.sum(0) - evidence.rows[i], T - n)
     return z.softmax(-1).tolist()
 
 

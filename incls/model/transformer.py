@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import pooling
 from .config import ModelConfig
 from .ngrams import sequence_rows
 from .rope import causal_mask, clipped_scores
@@ -130,38 +131,35 @@ POOL_BOUND = 16.0  # |pooling score| <= this: exp(score) <= 9e6, so plain sums n
 class PositionVotes:
     """What each position contributes to the document's logits, before pooling.
 
-    The running logits at t are sum_s<=t weight_s state_s / sum_s<=t weight_s (the state
-    votes, pooled by the positions' weights) plus the mean of lexical_s over s <= t: every
-    term belongs to one position, so the document's logits decompose exactly into positions.
+    The running logits at t pool the state votes of positions 0..t by their weights and
+    average their lexical votes (`incls.model.pooling`): every term belongs to one position,
+    so the document's logits decompose exactly into positions.
     """
 
     state: torch.Tensor  # (..., T, C) linear vote on each position's normed final state
     weight: torch.Tensor  # (..., T) pooling weight exp(score) (1 everywhere with mean pooling)
     lexical: torch.Tensor | None  # (..., T, C) lexicon + n-gram rows, mean-pooled; None without a lexicon
 
+    def rows(self) -> torch.Tensor:
+        """(..., T, 2C + 1) each position's additive row (`incls.model.pooling`)."""
+        return pooling.rows(self.state, self.weight, self.lexical)
+
     def running_logits(self) -> torch.Tensor:
         """(..., T, C) logits after every prefix."""
-        w = self.weight[..., None]  # (..., T, 1)
-        logits = (w * self.state).cumsum(-2) / w.cumsum(-2)  # (..., T, C)
-        if self.lexical is None:
-            return logits
-        counts = torch.arange(1, self.lexical.shape[-2] + 1, device=logits.device, dtype=logits.dtype)
-        return logits + self.lexical.cumsum(-2) / counts[:, None]
+        T = self.state.shape[-2]
+        counts = torch.arange(1, T + 1, device=self.state.device, dtype=self.state.dtype)  # (T,)
+        return pooling.logits(self.rows().cumsum(-2), counts)
 
     def spliced(self, start: int, tail: PositionVotes) -> PositionVotes:
         """These votes up to `start`, then `tail`'s."""
-        lexical = None if self.lexical is None else torch.cat([self.lexical[..., :start, :], tail.lexical], -2)
+        lexical = None
+        if self.lexical is not None and tail.lexical is not None:
+            lexical = torch.cat([self.lexical[..., :start, :], tail.lexical], -2)
         return PositionVotes(
             torch.cat([self.state[..., :start, :], tail.state], -2),
             torch.cat([self.weight[..., :start], tail.weight], -1),
             lexical,
         )
-
-    def contributions(self) -> torch.Tensor:
-        """(..., T, C) each position's exact share of the document's (last position's) logits."""
-        share = self.weight / self.weight.sum(-1, keepdim=True)  # (..., T)
-        out = share[..., None] * self.state
-        return out if self.lexical is None else out + self.lexical / self.lexical.shape[-2]
 
 
 class VQTransformer(nn.Module):

@@ -222,6 +222,7 @@ def run(args) -> int:
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return 0
     if summary.get("stopped"):
+        assert checkpoints is not None  # only a checkpointed run stops early
         print(json.dumps({"out": None, **summary, "resume": f"{checkpoints.command} --resume {checkpoints.folder}"}))
         return 0
     import dataclasses
@@ -307,9 +308,15 @@ def default_run_dir(out: Path) -> Path:
     return cache_dir() / "runs" / f"{path.stem}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
 
 
-def checkpointing(args) -> Checkpoints:
-    """Where this run keeps its state, from --checkpoint-dir / --resume / --stop-after / --out."""
+def checkpointing(args) -> Checkpoints | None:
+    """Where this run keeps its state, from --checkpoint-dir / --resume / --stop-after / --out;
+    None for a run of several processes (torchrun) that names no folder: checkpoints are
+    written by single-process runs."""
+    import os
+
     named = Path(args.resume) if isinstance(args.resume, str) else None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (named or args.checkpoint_dir or args.resume):
+        return None
     if named and args.checkpoint_dir and named != args.checkpoint_dir:
         raise CheckpointError(
             "--resume and --checkpoint-dir name different folders",

@@ -28,7 +28,7 @@ from .resume import Checkpoints, Progress
 from .stability import output_shift, replace_one_token
 
 
-LOG_SECONDS = 60  # a progress line (stderr, and the run's progress.jsonl) at most this often
+LOG_SECONDS = 60  # a progress line (stderr, and the run's progress.jsonl) after the first step, then this often
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ def train(
                     checkpoints.command,
                 )
                 last_save = time.time()
-            if rank == 0 and (time.time() - last_log >= LOG_SECONDS or step == end):
+            if rank == 0 and (time.time() - last_log >= LOG_SECONDS or step in (progress.step + 1, end)):
                 last_log = time.time()
                 rate = sitting_tokens / max(1e-9, last_log - start)
                 entry = {

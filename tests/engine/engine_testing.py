@@ -9,6 +9,7 @@ from incls.model.config import tiny_config
 from incls.model.transformer import VQTransformer
 
 NGRAMS = dict(lexical_votes=True, ngram_order=3, ngram_buckets=64)  # few buckets: hash collisions too
+ATTENTION = dict(pooling="attention")
 
 
 def random_model(seed: int = 0, **changes) -> VQTransformer:
@@ -22,6 +23,8 @@ def random_model(seed: int = 0, **changes) -> VQTransformer:
             model.lexicon.weight.normal_()  # per-token votes that matter
         if model.ngram_lexicon is not None:
             model.ngram_lexicon.weight.normal_()  # and n-gram votes
+        if model.pool is not None:
+            model.pool.weight.normal_(std=2.0)  # pooling weights far apart (scores past the bound too)
     return model
 
 

@@ -30,7 +30,7 @@ def _rows(w, lw, x: torch.Tensor, codes: torch.Tensor):
     native.project(w, lw, struct, x, rows)
     cache.codes.copy_(codes)
     after = native.finish(w, lw, struct, rows)
-    return cache.q, cache.k, cache.v, after, pw.state_votes(w, after)
+    return cache.q, cache.k, cache.v, after, pw.state_rows(w, after)
 
 
 def _check(model, n_rows: int) -> None:
@@ -84,3 +84,8 @@ def test_rows_match_any_batch_shipped():
     from incls.model.checkpoint import load_model
 
     _check(load_model(), 300)
+
+
+def test_rows_match_any_batch_with_attention_pooling():
+    """The pooling weight of a position is computed from its row alone too."""
+    _check(random_model(4, pooling="attention"), 64)

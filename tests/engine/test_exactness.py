@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from incls.engine import Session, TokenEdit
 
-from engine_testing import NGRAMS, assert_matches_fresh, random_model
+from engine_testing import ATTENTION, NGRAMS, assert_matches_fresh, random_model
 
 VOCAB = 97
 token_lists = st.lists(st.integers(0, VOCAB - 1), max_size=12)
@@ -30,9 +30,9 @@ def edit_batches(draw, length: int):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.data(), st.lists(st.integers(0, VOCAB - 1), max_size=40), st.integers(0, 3), st.integers(0, 2))
+@given(st.data(), st.lists(st.integers(0, VOCAB - 1), max_size=40), st.integers(0, 5), st.integers(0, 2))
 def test_random_edit_sequences_match_fresh(data, ids, seed, local_layers):
-    heads = [{}, dict(lexical_votes=True), NGRAMS, dict(NGRAMS, ngram_order=2)]
+    heads = [{}, dict(lexical_votes=True), NGRAMS, dict(NGRAMS, ngram_order=2), ATTENTION, dict(NGRAMS, **ATTENTION)]
     model = random_model(seed, local_layers=local_layers, **heads[seed])
     session = Session(model, ids)
     assert_matches_fresh(session)
@@ -43,7 +43,11 @@ def test_random_edit_sequences_match_fresh(data, ids, seed, local_layers):
 
 
 @pytest.mark.parametrize("local_layers", [0, 1, 2])
-@pytest.mark.parametrize("head", [{}, dict(lexical_votes=True), NGRAMS], ids=["linear", "lexicon", "ngrams"])
+@pytest.mark.parametrize(
+    "head",
+    [{}, dict(lexical_votes=True), NGRAMS, ATTENTION, dict(NGRAMS, **ATTENTION)],
+    ids=["linear", "lexicon", "ngrams", "attention", "attention-ngrams"],
+)
 def test_fresh_session_equals_model_forward(local_layers, head):
     model = random_model(0, local_layers=local_layers, **head)
     ids = [random.Random(3).randrange(VOCAB) for _ in range(50)]

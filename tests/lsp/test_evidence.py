@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from incls.lsp import tone
 from incls.lsp.core import Change, Core
 from incls.lsp.evidence import Evidence, Ledger, Span, Votes
+from incls.model import pooling
 from incls.lsp.settings import Settings
 from incls.text import TokenEdit
 from incls.text.sentences import GREETING, LINE, SIGNOFF
@@ -168,11 +169,33 @@ def test_neutral_and_empty_documents_are_quiet():
         assert report.empty and len(report.evidence) == 0
 
 
+def mean_rows(votes: torch.Tensor) -> torch.Tensor:
+    """Votes (T, C) as the rows of a mean-pooled head (`incls.model.pooling`)."""
+    return pooling.rows(votes, torch.ones(votes.shape[0], dtype=votes.dtype), None)
+
+
 def test_votes_are_read_across_chunk_blocks():
-    votes = Votes([(0, torch.ones(3, 2, dtype=torch.float64)), (3, 2 * torch.ones(4, 2, dtype=torch.float64))], 2)
+    first, second = mean_rows(torch.ones(3, 2, dtype=torch.float64)), mean_rows(2 * torch.ones(4, 2, dtype=torch.float64))
+    votes = Votes([(0, first), (3, second)], 2)
     assert votes.total() == 7
-    assert votes.sum(1, 5).tolist() == [2 * 1 + 2 * 2.0] * 2
-    assert votes.sum(0, 7).tolist() == [11.0, 11.0] and votes.sum(4, 4).tolist() == [0.0, 0.0]
+    assert votes.sum(1, 5).tolist() == [2 * 1 + 2 * 2.0] * 2 + [4.0, 0.0, 0.0]
+    assert votes.sum(0, 7).tolist() == [11.0, 11.0, 7.0, 0.0, 0.0] and votes.sum(4, 4).tolist() == [0.0] * 5
+
+
+def test_attention_pooled_units_add_up_to_the_document_and_read_their_own_pooling():
+    """With pooling weights, the units' contributions still add up to the document's logits,
+    and a unit's reading pools its own positions as the document's are pooled."""
+    text = "Awful start. Lovely end."
+    state = torch.tensor([[3.0, -3.0] if i < 12 else [-1.0, 1.0] for i in range(len(text))], dtype=torch.float64)
+    weight = torch.tensor([1.0 if i < 12 else 20.0 for i in range(len(text))], dtype=torch.float64)
+    rows = pooling.rows(state, weight, None)
+    ledger = Ledger(2)
+    ledger.rebuild(text, list(range(1, len(text) + 1)), Votes([(0, rows)], 2))
+    ev = ledger.snapshot(("negative", "positive"))
+    z = (weight[:, None] * state).sum(0) / weight.sum()
+    assert torch.allclose(ev.logits, z) and torch.allclose(ev.contributions().sum(0), z)
+    assert ev.reading.argmax(-1).tolist() == [0, 1]  # each unit reads its own tone
+    assert float(ev.logits[1]) > float(ev.logits[0])  # the heavy ending outweighs the opening
 
 
 def test_spans_compose_like_edits_in_a_row():
@@ -229,7 +252,7 @@ def three_class_evidence(text: str, votes_of) -> Evidence:
     """A real ledger over `text` with one token per character and the given vote per character."""
     votes = torch.tensor([votes_of(i) for i in range(len(text))], dtype=torch.float64)  # (T, 3)
     ledger = Ledger(3)
-    ledger.rebuild(text, list(range(1, len(text) + 1)), Votes([(0, votes)], 3))
+    ledger.rebuild(text, list(range(1, len(text) + 1)), Votes([(0, mean_rows(votes))], 3))
     return ledger.snapshot(LABELS3)
 
 

@@ -67,7 +67,7 @@ def test_help_describes_every_option_with_its_default():
         if action.default not in (None, False):
             assert "%(default)s" in action.help, action.dest
     text = parser.format_help()
-    assert "--resume DIR" in text and "(default: 50)" in text
+    assert "--resume [DIR]" in text and "(default: 50)" in text
 
 
 def test_csv_with_one_class_names_the_file_and_the_fix(tmp_path, capsys):
@@ -79,25 +79,24 @@ def test_csv_with_one_class_names_the_file_and_the_fix(tmp_path, capsys):
     assert not (tmp_path / "m.safetensors").exists()
 
 
-def test_stop_after_without_a_checkpoint_folder_says_what_to_add(tmp_path, capsys):
+def test_a_run_checkpoints_into_its_run_folder_under_the_cache_and_resumes_from_it(tmp_path, monkeypatch, capsys):
+    """With no --checkpoint-dir a run keeps its state in a folder under the cache named by
+    --out; `--resume` alone continues it there, and a fresh start into it is refused."""
+    monkeypatch.setenv("INCLS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "argv", ["incls", "train"])
     data = write_csv(tmp_path / "two.csv")
-    assert (
-        main(
-            [
-                "train",
-                "--recipe",
-                "layers",
-                "--data",
-                str(data),
-                "--out",
-                str(tmp_path / "m.safetensors"),
-                "--stop-after",
-                "2",
-            ]
-        )
-        == 2
-    )
-    assert "Fix: add --checkpoint-dir DIR" in capsys.readouterr().err
+    run = ["train", "--data", str(data), "--out", str(tmp_path / "m.safetensors"), *TINY, "--eval-limit", "0"]
+    assert main([*run, "--stop-after", "2"]) == 0
+    stopped = json.loads(capsys.readouterr().out)
+    folder = command.default_run_dir(tmp_path / "m.safetensors")
+    assert folder.parent == tmp_path / "cache" / "runs" and folder.name.startswith("m-")
+    assert stopped["stopped"] and stopped["resume"].endswith(f"--resume {folder}")
+    assert (folder / "step-00000002.json").is_file() and (folder / "progress.jsonl").is_file()
+    assert main(run) == 2
+    assert "holds the checkpoints of an earlier run" in capsys.readouterr().err
+    assert main([*run, "--resume"]) == 0
+    finished = json.loads(capsys.readouterr().out)
+    assert finished["steps"] == 3 and finished["out"] == str(tmp_path / "m.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +202,8 @@ def test_eval_without_scikit_learn_reports_the_models_and_how_to_add_the_baselin
 
 
 @pytest.mark.slow
-def test_ctrl_c_ends_the_run_after_a_step_with_a_checkpoint(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_ends_the_run_after_a_step_with_a_checkpoint(tmp_path, sig):
     write_csv(tmp_path / "two.csv")
     run = subprocess.Popen(
         [
@@ -232,17 +232,17 @@ def test_ctrl_c_ends_the_run_after_a_step_with_a_checkpoint(tmp_path):
     reader = threading.Thread(target=lambda: err.extend(iter(lambda: run.stderr.read(1), "")), daemon=True)
     reader.start()
     deadline = time.time() + 300
-    while "train:" not in "".join(err) and time.time() < deadline:  # the loop has started
+    while '"step": ' not in "".join(err) and time.time() < deadline:  # the first step's progress line
         time.sleep(0.2)
     time.sleep(1.0)
-    run.send_signal(signal.SIGINT)
+    run.send_signal(sig)
     run.wait(timeout=300)  # stdout is one short line: no pipe to drain
     out = run.stdout.read()
     reader.join(timeout=10)
     assert run.returncode == 0, "".join(err)
     summary = json.loads(out)
     assert summary["stopped"] and 1 <= summary["steps"] < 500
-    assert "interrupted: stopping after this step" in "".join(err)
+    assert f"interrupted ({sig.name}): stopping after this step, with a checkpoint" in "".join(err)
     assert [p.name for p in (tmp_path / "ck").glob("*.json")] == [f"step-{summary['steps']:08d}.json"]
 
 
@@ -268,3 +268,24 @@ def test_init_from_another_number_of_classes_starts_a_new_head(tmp_path):
     assert "(classifier.bias, classifier.weight) starts afresh" in messages[0]
     assert torch.equal(model.classifier.weight, fresh_head)
     assert torch.equal(model.layers[0].q_proj.weight, trained.layers[0].q_proj.weight)
+
+
+@pytest.mark.slow
+def test_warm_start_continues_from_a_checkpoint_file_with_its_codebooks(finished_run, tmp_path):
+    """When a run's folder is gone, --warm-start continues from its weights file: the
+    codebooks are the file's (not re-initialised), the optimizer starts afresh."""
+    from incls.model.checkpoint import load_model
+
+    folder, _ = finished_run
+    start = load_model(folder / "m.safetensors")
+    write_csv(tmp_path / "two.csv")
+    done = incls(
+        "train", "--data", "two.csv", "--out", "warm.safetensors", *TINY, "--steps", "1", "--lr", "0",
+        "--warm-start", str(folder / "m.safetensors"), "--checkpoint-dir", "ck", "--eval-limit", "0",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    warm = load_model(tmp_path / "warm.safetensors")
+    for mine, theirs in zip(warm.layers, start.layers):  # lr 0: nothing moved but what k-means would redo
+        assert torch.equal(mine.codebooks.codes, theirs.codebooks.codes)
+        assert torch.equal(mine.q_proj.weight, theirs.q_proj.weight)
