@@ -34,6 +34,25 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-twin", action="store_true", help="skip the Hugging Face twin baseline")
     parser.add_argument("--verbose", action="store_true", help="log every edit to stderr")
     parser.add_argument(
+        "--training",
+        action="store_true",
+        help="measure training speed instead: tokens/s of a training step of --model beside a plain "
+        "PyTorch reference of the same shape (writes training.json and training.png)",
+    )
+    parser.add_argument("--batch-size", type=int, default=16, help="--training: documents per step (default: %(default)s)")
+    parser.add_argument(
+        "--max-tokens", type=int, default=256, help="--training: tokens per document (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--recipe",
+        choices=("layers",),
+        default="layers",
+        help="--training: the recipe timed; the head recipe takes no optimizer steps (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=6, help="--training: timed steps of each, after 2 warm-up steps (default: %(default)s)"
+    )
+    parser.add_argument(
         "--lengths",
         type=int,
         nargs="+",
@@ -52,6 +71,10 @@ def run(args) -> int:
     from .runner import memory_after, replay
     from .streams import KINDS, build_stream
 
+    if args.training:
+        from .training_speed import run as run_training
+
+        return run_training(args)
     plan: tuple[tuple[int, int], ...] = QUICK_PLAN if args.quick else FULL_PLAN
     if args.lengths:
         plan = tuple(p for p in plan if p[0] in args.lengths)

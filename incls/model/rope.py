@@ -38,17 +38,20 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
     return x * cos + rotate_half(x) * sin
 
 
-def clipped_scores(q: torch.Tensor, k: torch.Tensor, window: int, theta: float) -> torch.Tensor:
+def clipped_scores(q: torch.Tensor, k: torch.Tensor, window: int, theta: float, local: bool = False) -> torch.Tensor:
     """Causal attention logits with clipped relative RoPE, unscaled and unmasked.
 
     q: (B, H, T, hd) queries, k: (B, H, T, hd) keys (already expanded to H heads).
     Returns (B, H, T, T) with entry [i, j] = rotate(q_i, min(i - j, W)) . k_j for j <= i;
-    entries j > i are garbage and must be masked by the caller.
+    entries j > i are garbage and must be masked by the caller. A `local` layer masks every
+    pair W or more apart too, so those entries are left garbage as well (one product, not two).
     """
     T, hd = q.shape[-2], q.shape[-1]
     pos = torch.arange(T)
     cos, sin = cos_sin(pos, hd, theta, q.dtype)  # (T, hd)
     near = rotate(q, cos, sin) @ rotate(k, cos, sin).transpose(-1, -2)  # (B, H, T, T)
+    if local:
+        return near
     cos_w, sin_w = cos_sin(torch.tensor(window), hd, theta, q.dtype)  # (hd,)
     far = rotate(q, cos_w, sin_w) @ k.transpose(-1, -2)  # (B, H, T, T)
     distance = pos[:, None] - pos[None, :]  # (T, T)

@@ -80,7 +80,7 @@ class Block(nn.Module):
         k = k.transpose(1, 2).repeat_interleave(cfg.kv_group, dim=1)  # (B, H, T, hd)
         v = v.transpose(1, 2).repeat_interleave(cfg.kv_group, dim=1)  # (B, H, T, hd)
         T = q.shape[2]
-        scores = clipped_scores(q, k, cfg.window, cfg.rope_theta) / math.sqrt(cfg.head_dim)  # (B, H, T, T)
+        scores = clipped_scores(q, k, cfg.window, cfg.rope_theta, self.local) / math.sqrt(cfg.head_dim)  # (B, H, T, T)
         visible = causal_mask(T, cfg.window if self.local else None).to(q.device)  # (T, T)
         scores = scores.masked_fill(~visible, float("-inf"))
         o = scores.softmax(-1) @ v  # (B, H, T, hd)

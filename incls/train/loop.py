@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from ..model.transformer import VQTransformer
+from ..model.transformer import ForwardOutput, VQTransformer
 from ..model.vq import HeadCodebooks
 from . import resume
 from .batches import bucketed, encode_all, pad
@@ -104,6 +104,37 @@ def prefix_loss(
     return loss
 
 
+def optimizer(model: VQTransformer, cfg: TrainConfig):
+    """(trained parameters, AdamW, its schedule: linear warm-up, then cosine decay over
+    cfg.steps); the other parameters stop asking for gradients."""
+    params = [p for p in model.trainable_parameters()]
+    for name, p in model.named_parameters():
+        p.requires_grad_(model.is_trained(name))
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = lambda step: (
+        min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
+    )
+    return params, opt, torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+
+
+def train_step(model: VQTransformer, net, ids, lens, y, cfg: TrainConfig, optim, gen) -> tuple[float, ForwardOutput]:
+    """One optimizer step on a batch: ids (B, T) right-padded on the model's device, lens
+    (B,), labels y (B,); `optim` is `optimizer`'s triple. Returns (loss, the forward's output)."""
+    params, opt, sched = optim
+    out = net(ids)
+    loss = prefix_loss(out.logits, lens.to(ids.device), y, cfg, gen) + out.vq_loss
+    if cfg.stability and model.cfg.vq:
+        perturbed, at = replace_one_token(ids, lens, gen)
+        shift = output_shift(out.head_outputs, net(perturbed).head_outputs, at, lens)
+        loss = loss + cfg.stability * shift
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    sched.step()
+    return loss.item(), out
+
+
 def train(
     model: VQTransformer,
     tokenizer,
@@ -142,19 +173,12 @@ def train(
     if model.cfg.vq:
         for books in layer_codebooks(model):
             books.beta = cfg.commitment
-    params = [p for p in model.trainable_parameters()]
-    for name, p in model.named_parameters():
-        p.requires_grad_(model.is_trained(name))
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = lambda step: (
-        min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    params, opt, sched = optimizer(model, cfg)
     if checkpoints and checkpoints.resume:
         progress = resume.restore(checkpoints.folder, model, opt, sched, rng, gen, run)
         log(f"resumed from step {progress.step} of {cfg.steps} in {checkpoints.folder}")
@@ -179,21 +203,11 @@ def train(
             index = batches.pop()
             ids, lens = pad([docs[i] for i in index])
             y = torch.tensor([labels[i] for i in index], device=device)
-            out = net(ids.to(device))
-            loss = prefix_loss(out.logits, lens.to(device), y, cfg, gen) + out.vq_loss
-            if cfg.stability and model.cfg.vq:
-                perturbed, at = replace_one_token(ids.to(device), lens, gen)
-                shift = output_shift(out.head_outputs, net(perturbed).head_outputs, at, lens)
-                loss = loss + cfg.stability * shift
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
+            loss, out = train_step(model, net, ids.to(device), lens, y, cfg, (params, opt, sched), gen)
             step += 1
             tokens += int(lens.sum())
             sitting_tokens += int(lens.sum())
-            losses.append(loss.item())
+            losses.append(loss)
             if model.cfg.vq and step % cfg.reseed_every == 0:
                 for layer, books in enumerate(layer_codebooks(model)):
                     recent = out.head_outputs[layer].detach().flatten(0, 1).float().cpu()  # (B*T, H, hd)
