@@ -165,6 +165,13 @@ def add_arguments(parser) -> None:
         "keeps checkpointing there (default: start afresh)",
     )
     parser.add_argument(
+        "--export",
+        action="store_true",
+        help="layers recipe: write --out from the newest checkpoint of the run folder (--resume DIR, "
+        "--checkpoint-dir, or the folder of --out) without training, to try a run's model while it "
+        "trains (default: train)",
+    )
+    parser.add_argument(
         "--stop-after",
         type=int,
         metavar="STEP",
@@ -182,6 +189,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     if args.recipe == "head":
         return run_head(args)
+    if args.export:
+        return export(args)
     if args.init_from and args.warm_start:
         raise CheckpointError(
             "--init-from and --warm-start both name the starting weights",
@@ -235,6 +244,18 @@ def run(args) -> int:
         extra={"recipe": dataclasses.asdict(recipe), "summary": summary, "examples": len(data), "held_out": held_out},
     )
     print(json.dumps({"out": str(args.out), **summary, "examples": len(data), "held_out": held_out}))
+    return 0
+
+
+def export(args) -> int:
+    """`--export`: the newest checkpoint of a run, written as a model file; JSON on stdout."""
+    import torch
+
+    named = Path(args.resume) if isinstance(args.resume, str) else None
+    folder = named or args.checkpoint_dir or default_run_dir(args.out)
+    model, step = resume.newest_weights(folder, lambda config: model_from_base(ModelConfig.from_json(config)))
+    save_checkpoint(model, args.out, dtype=torch.float32 if args.float32 else torch.float16, extra={"step": step})
+    print(json.dumps({"out": str(args.out), "from": str(folder), "step": step}))
     return 0
 
 

@@ -3,8 +3,8 @@
 Training only the head of a frozen network needs one forward pass per document, ever: a
 frozen layer's output depends on the tokens alone. This module runs that pass in
 batches of similar length and keeps, per document, what the head of `incls.train.recipe`
-needs: the mean over positions of the final normed state (a linear vote's mean is the
-vote of the mean). Work is written in shards, so an interrupted extraction resumes
+needs: the final normed states pooled over positions as the model pools them (a linear
+vote's pooled value is the vote of the pooled state). Work is written in shards, so an interrupted extraction resumes
 where it stopped.
 """
 
@@ -65,13 +65,17 @@ def token_batches(lengths: list[int]) -> list[list[int]]:
 
 @torch.no_grad()
 def mean_states(model, docs: list[list[int]]) -> torch.Tensor:
-    """(N, d) mean over positions of each document's normed final state (docs: token ids)."""
+    """(N, d) each document's normed final states pooled as the model pools its state votes
+    (the mean, or weighted by its attention pooling): a linear vote of the pooled state is
+    the pooled vote (docs: token ids)."""
     out = torch.zeros(len(docs), model.cfg.d_model)  # (N, d)
     for index in token_batches([len(x) for x in docs]):
         ids, lens = pad([docs[i] for i in index])
         states = final_states(model, ids)  # (B, T, d)
+        weights = model.position_votes(states, ids).weight  # (B, T)
         for row, i in enumerate(index):
-            out[i] = states[row, : lens[row]].mean(0)
+            w = weights[row, : lens[row], None]  # (n, 1)
+            out[i] = (w * states[row, : lens[row]]).sum(0) / w.sum()
     return out
 
 

@@ -219,6 +219,33 @@ def _differences(expected: dict, found: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def _load_trained(model, tensors: dict[str, torch.Tensor]) -> None:
+    """The trained weights and the codebooks' usage of a checkpoint's tensors, into `model`."""
+    trained = {n[len("model.") :]: t for n, t in tensors.items() if n.startswith("model.")}
+    model.load_state_dict(trained, strict=False)
+    for name, buffer in _buffers(model).items():
+        buffer.copy_(tensors["buffer." + name])
+
+
+def newest_weights(folder: Path, build) -> tuple[Any, int]:
+    """(the model of the newest checkpoint in `folder`, its step): `build(config_json)`
+    makes the model of the run's config, and its trained weights are loaded; for trying a
+    run's model while it trains (`incls train --export`)."""
+    from safetensors.torch import load_file
+
+    path = latest(Path(folder)) if Path(folder).is_dir() else None
+    if path is None:
+        raise CheckpointError(
+            "no training checkpoint (step-*.json with its .safetensors) in",
+            folder,
+            fix="pass the run folder of a `incls train --recipe layers` run",
+        )
+    state = json.loads(path.read_text(encoding="utf-8"))
+    model = build(json.dumps(state["run"]["model_config"]))
+    _load_trained(model, load_file(str(path.with_suffix(".safetensors"))))
+    return model.eval(), state["step"]
+
+
 def restore(folder: Path, model, opt, sched, rng: random.Random, gen: torch.Generator, run: dict) -> Progress:
     """Load the newest checkpoint of `folder` into the model, optimizer, schedule and RNGs."""
     from safetensors import SafetensorError
@@ -254,10 +281,7 @@ def restore(folder: Path, model, opt, sched, rng: random.Random, gen: torch.Gene
             "or pass another --checkpoint-dir to start afresh",
         )
     device = next(model.parameters()).device
-    trained = {n[len("model.") :]: t for n, t in tensors.items() if n.startswith("model.")}
-    model.load_state_dict(trained, strict=False)
-    for name, buffer in _buffers(model).items():
-        buffer.copy_(tensors["buffer." + name])
+    _load_trained(model, tensors)
     optim_state: dict[int, dict] = {}
     for name, t in tensors.items():
         if name.startswith("optim."):

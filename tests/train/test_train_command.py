@@ -94,6 +94,12 @@ def test_a_run_checkpoints_into_its_run_folder_under_the_cache_and_resumes_from_
     assert (folder / "step-00000002.json").is_file() and (folder / "progress.jsonl").is_file()
     assert main(run) == 2
     assert "holds the checkpoints of an earlier run" in capsys.readouterr().err
+    middle = tmp_path / "middle.safetensors"
+    assert main(["train", "--recipe", "layers", "--export", "--checkpoint-dir", str(folder), "--out", str(middle)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"out": str(middle), "from": str(folder), "step": 2}
+    from incls.model.checkpoint import load_model
+
+    assert load_model(middle).cfg.labels == ("bad", "good")
     assert main([*run, "--resume"]) == 0
     finished = json.loads(capsys.readouterr().out)
     assert finished["steps"] == 3 and finished["out"] == str(tmp_path / "m.safetensors")
