@@ -17,6 +17,7 @@ labels fit), printed in the JSON summary on stdout and stored in the checkpoint.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
@@ -42,6 +43,7 @@ RECIPE_HELP = {
     "stability": "weight of the code-stability term (0 turns it off)",
 }
 EVAL_LIMIT = 500
+USER_EPOCHS = 3  # passes over a user's data set by default (BBC News: about 380 steps)
 TWIN_WINDOW = 4096  # a clip beyond any input: standard RoPE, attention over the whole prefix
 
 
@@ -55,9 +57,9 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--recipe",
         choices=("head", "layers"),
-        default="head",
         help="head: a new head on the layers of --init-from (or, with --no-vq, of the base); "
-        "layers: train the layers too (default: %(default)s)",
+        "layers: train the layers too (default: layers for --data, from the shipped model's layers "
+        "unless a model shape option is given; head for the tone data)",
     )
     parser.add_argument(
         "--state-docs",
@@ -73,51 +75,41 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="where to write the safetensors checkpoint (required)")
     parser.add_argument("--no-vq", action="store_true", help="train the non-VQ baseline twin (default: the VQ model)")
+    since = "(default: the --warm-start model's; from the base: {})"
     parser.add_argument(
-        "--layers",
-        type=int,
-        default=model_defaults.n_layers,
-        help="keep the first N pretrained layers (default: %(default)s)",
+        "--layers", type=int, help="keep the first N pretrained layers " + since.format(model_defaults.n_layers)
     )
     parser.add_argument(
-        "--frozen-layers",
-        type=int,
-        default=model_defaults.frozen_layers,
-        help="bottom layers kept pretrained (default: %(default)s)",
+        "--frozen-layers", type=int, help="bottom layers kept pretrained " + since.format(model_defaults.frozen_layers)
     )
     parser.add_argument(
         "--adapt-frozen-attention",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="train the attention projections of the frozen layers; their MLPs stay pretrained "
-        "(default: the frozen layers stay whole)",
+        + since.format("no: the frozen layers stay whole"),
     )
-    parser.add_argument(
-        "--window",
-        type=int,
-        default=model_defaults.window,
-        help="W, clip of the relative distance (default: %(default)s)",
-    )
+    parser.add_argument("--window", type=int, help="W, clip of the relative distance " + since.format(model_defaults.window))
     parser.add_argument(
         "--local-layers",
         type=int,
-        default=model_defaults.local_layers,
-        help="bottom layers that attend only to keys closer than W (default: %(default)s)",
+        help="bottom layers that attend only to keys closer than W " + since.format(model_defaults.local_layers),
     )
     parser.add_argument(
         "--pooling",
         choices=("mean", "attention"),
-        default=model_defaults.pooling,
         help="how the positions' votes are pooled into the document's: every position alike, or "
-        "weighted by a learned score of its final state (default: %(default)s)",
+        "weighted by a learned score of its final state " + since.format(model_defaults.pooling),
     )
     parser.add_argument(
-        "--codebook-size",
-        type=int,
-        default=model_defaults.codebook_size,
-        help="K, codes per layer and head (default: %(default)s)",
+        "--codebook-size", type=int, help="K, codes per layer and head " + since.format(model_defaults.codebook_size)
     )
     parser.add_argument("--limit", type=int, help="train on the first N examples only (default: all)")
-    for field in RECIPE_OPTIONS:
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help=f"optimizer steps (default: {defaults.steps}; with --data at most {USER_EPOCHS} passes over its 90%%)",
+    )
+    for field in RECIPE_OPTIONS[1:]:
         value = getattr(defaults, field)
         parser.add_argument(
             "--" + field.replace("_", "-"),
@@ -137,7 +129,8 @@ def add_arguments(parser) -> None:
         metavar="FILE",
         help="layers recipe: continue from a checkpoint's trained weights, codebooks included, with a "
         "fresh optimizer (e.g. the shipped model when a run's checkpoints are gone); a head of "
-        "another shape starts afresh (default: start from the base, or --init-from)",
+        "another shape starts afresh (default: with --data, the shipped model; otherwise the base, "
+        "or --init-from)",
     )
     parser.add_argument("--float32", action="store_true", help="store float32 weights (default: float16)")
     parser.add_argument(
@@ -187,6 +180,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    args.recipe = args.recipe or ("layers" if args.data else "head")
     if args.recipe == "head":
         return run_head(args)
     if args.export:
@@ -199,22 +193,19 @@ def run(args) -> int:
         )
     if args.data:
         data, held = split_user_data(load_user_file(Path(args.data)))
+        if not (args.init_from or args.warm_start or args.no_vq or any_shape_given(args)):
+            from ..model.checkpoint import DEFAULT_MODEL
+
+            args.warm_start = DEFAULT_MODEL  # a user's labels: from the shipped model's trained layers
     else:
         data, held = merged(tone_sources(TONE_LABELS, args.limit)), None
     data = data.take(args.limit)
     labels = data.label_names
-    cfg = ModelConfig(
-        base_layers=tuple(range(args.layers)),
-        frozen_layers=min(args.frozen_layers, args.layers),
-        adapt_frozen_attention=args.adapt_frozen_attention,
-        local_layers=min(args.local_layers, args.layers),
-        window=args.window,
-        codebook_size=args.codebook_size,
-        vq=not args.no_vq,
-        labels=tuple(labels),
-        pooling=args.pooling,
-    )
-    recipe = TrainConfig(**{field: getattr(args, field) for field in RECIPE_OPTIONS})
+    cfg = model_shape(args, labels)
+    steps = args.steps or TrainConfig().steps
+    if args.data and args.steps is None:  # a user's data set: a few passes, minutes on a CPU
+        steps = min(steps, -(-USER_EPOCHS * len(data) // args.batch_size))
+    recipe = TrainConfig(steps=steps, **{field: getattr(args, field) for field in RECIPE_OPTIONS[1:]})
     checkpoints = checkpointing(args)
     sets = held_out_sets(held, labels, args.eval_limit)  # loaded now: a missing package fails before training
     model = model_from_base(cfg)
@@ -237,6 +228,8 @@ def run(args) -> int:
     import dataclasses
 
     held_out = held_out_scores(model, sets, tokenizer)
+    if held is not None and held_out:
+        held_out["data"]["tfidf"] = tfidf_score(data, sets["data"])
     save_checkpoint(
         model,
         args.out,
@@ -286,8 +279,8 @@ def run_head(args) -> int:
     if args.no_vq:
         layers = model_from_base(
             ModelConfig(
-                base_layers=tuple(range(args.layers)),
-                frozen_layers=args.layers,
+                base_layers=tuple(range(args.layers or ModelConfig().n_layers)),
+                frozen_layers=args.layers or ModelConfig().n_layers,
                 window=TWIN_WINDOW,
                 max_tokens=TWIN_WINDOW,
                 vq=False,
@@ -406,6 +399,56 @@ def held_out_scores(model, sets: dict, tokenizer) -> dict:
 def is_head(name: str) -> bool:
     """Tensors above the layers and the final norm: the classifier and whatever pools into it."""
     return not name.startswith(("layers.", "embed_tokens.", "norm."))
+
+
+SHAPE_OPTIONS = ("layers", "frozen_layers", "adapt_frozen_attention", "window", "local_layers", "pooling", "codebook_size")
+
+
+def any_shape_given(args) -> bool:
+    """Whether the command line names a model shape (then --data trains from the base)."""
+    return any(getattr(args, name) is not None for name in SHAPE_OPTIONS)
+
+
+def model_shape(args, labels) -> ModelConfig:
+    """The layers recipe's model: each shape option as given, else the --warm-start model's
+    (so that its weights fit), else ModelConfig's default."""
+    base = ModelConfig()
+    if args.warm_start:
+        from ..model.checkpoint import read_checkpoint
+
+        base = read_checkpoint(args.warm_start)[0]
+    given = lambda value, default: default if value is None else value
+    layers = given(args.layers, base.n_layers)
+    return ModelConfig(
+        base_layers=tuple(range(layers)),
+        frozen_layers=min(given(args.frozen_layers, base.frozen_layers), layers),
+        adapt_frozen_attention=given(args.adapt_frozen_attention, base.adapt_frozen_attention),
+        local_layers=min(given(args.local_layers, base.local_layers), layers),
+        window=given(args.window, base.window),
+        codebook_size=given(args.codebook_size, base.codebook_size),
+        vq=not args.no_vq,
+        labels=tuple(labels),
+        pooling=given(args.pooling, base.pooling),
+    )
+
+
+def tfidf_score(train_data: Dataset, held: Dataset) -> dict | None:
+    """TF-IDF + logistic regression trained on the same 90%, scored on the same 10% (None
+    without scikit-learn), printed beside the model's score."""
+    from . import baselines
+    from .evaluate import scores
+
+    if not baselines.available():
+        print(f"incls: TF-IDF baseline skipped (scikit-learn missing). Fix: {baselines.SKLEARN_FIX}", file=sys.stderr)
+        return None
+    baseline = baselines.TfidfBaseline(train_data.texts, train_data.labels, len(train_data.label_names))
+    got = scores(baseline.scores(held.texts).argmax(-1).tolist(), held.labels)
+    print(
+        f"held-out data ({len(held)} documents): TF-IDF + logistic regression on the same split: "
+        f"accuracy {got['accuracy']:.4f}, macro-F1 {got['macro_f1']:.4f}",
+        file=sys.stderr,
+    )
+    return got
 
 
 def merged(sources: list[Source]) -> Dataset:

@@ -295,3 +295,26 @@ def test_warm_start_continues_from_a_checkpoint_file_with_its_codebooks(finished
     for mine, theirs in zip(warm.layers, start.layers):  # lr 0: nothing moved but what k-means would redo
         assert torch.equal(mine.codebooks.codes, theirs.codebooks.codes)
         assert torch.equal(mine.q_proj.weight, theirs.q_proj.weight)
+
+
+@pytest.mark.slow
+def test_a_users_data_trains_the_shipped_layers_for_a_few_passes_and_scores_tfidf_beside(tmp_path):
+    """`incls train --data FILE` with its defaults: the layers recipe from the shipped model's
+    layers (its shape, so an edit costs what it costs there), three passes over the 90%,
+    and the held-out score printed beside TF-IDF's on the same split."""
+    from incls.model.checkpoint import DEFAULT_MODEL, load_model, read_checkpoint
+
+    write_csv(tmp_path / "two.csv", n=40)
+    done = incls("train", "--data", "two.csv", "--out", "m.safetensors", "--eval-limit", "10", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["steps"] == -(-3 * 36 // 16)  # three passes over the 36 training rows
+    assert set(summary["held_out"]["data"]["tfidf"]) >= {"accuracy", "macro_f1"}
+    assert "TF-IDF + logistic regression on the same split" in done.stderr
+    shipped, trained = read_checkpoint(DEFAULT_MODEL)[0], load_model(tmp_path / "m.safetensors").cfg
+    assert (trained.window, trained.codebook_size, trained.local_layers) == (
+        shipped.window,
+        shipped.codebook_size,
+        shipped.local_layers,
+    )
+    assert trained.labels == ("bad", "good")
