@@ -477,9 +477,9 @@ def init_from(model, path: Path, log=lambda msg: print(msg, file=sys.stderr), ke
     theirs, mine = start.cfg.labels, model.cfg.labels
     if wrong:
         log(
-            f"--init-from {path}: its head reads {len(theirs)} classes ({', '.join(theirs)}), this run trains "
+            f"starting from {path}: its head reads {len(theirs)} classes ({', '.join(theirs)}), this run trains "
             f"{len(mine)} ({', '.join(mine)}): the head ({', '.join(sorted(wrong))}) starts afresh; the layers are kept"
         )
     elif theirs != mine:
-        log(f"--init-from {path}: its classes ({', '.join(theirs)}) are taken, in order, as ({', '.join(mine)})")
+        log(f"starting from {path}: its classes ({', '.join(theirs)}) are taken, in order, as ({', '.join(mine)})")
     model.load_state_dict({n: t for n, t in shared.items() if n not in wrong}, strict=False)

@@ -305,7 +305,9 @@ def test_a_users_data_trains_the_shipped_layers_for_a_few_passes_and_scores_tfid
     from incls.model.checkpoint import DEFAULT_MODEL, load_model, read_checkpoint
 
     write_csv(tmp_path / "two.csv", n=40)
-    done = incls("train", "--data", "two.csv", "--out", "m.safetensors", "--eval-limit", "10", cwd=tmp_path)
+    done = incls(
+        "train", "--data", "two.csv", "--out", "m.safetensors", "--eval-limit", "10", "--checkpoint-dir", "ck", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["steps"] == -(-3 * 36 // 16)  # three passes over the 36 training rows
