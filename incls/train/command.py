@@ -469,10 +469,11 @@ def init_from(model, path: Path, log=lambda msg: print(msg, file=sys.stderr), ke
     body = [n for n in wrong if not is_head(n)]
     if body:
         raise ModelError(
-            f"--init-from weights do not fit this model ({body[0]}: {tuple(shared[body[0]].shape)} there, "
+            f"the starting weights do not fit this model ({body[0]}: {tuple(shared[body[0]].shape)} there, "
             f"{tuple(own[body[0]].shape)} here)",
             path,
-            fix="pass the model options of the run that wrote it, or drop --init-from",
+            fix="pass the model options of the run that wrote it (or none: they default to its own with "
+            "--warm-start), or start from another file",
         )
     theirs, mine = start.cfg.labels, model.cfg.labels
     if wrong:

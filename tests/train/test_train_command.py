@@ -320,3 +320,15 @@ def test_a_users_data_trains_the_shipped_layers_for_a_few_passes_and_scores_tfid
         shipped.local_layers,
     )
     assert trained.labels == ("bad", "good")
+
+
+def test_warm_start_of_another_shape_names_the_file_and_the_fix(tmp_path, capsys):
+    """Starting weights whose layers have another shape are refused before training."""
+    from incls.model.checkpoint import DEFAULT_MODEL
+
+    data = write_csv(tmp_path / "two.csv")
+    argv = ["train", "--data", str(data), "--out", str(tmp_path / "m.safetensors"), "--checkpoint-dir", str(tmp_path)]
+    assert main([*argv, "--warm-start", str(DEFAULT_MODEL), "--codebook-size", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "the starting weights do not fit this model (layers.0.codebooks.codes" in err
+    assert str(DEFAULT_MODEL) in err and "Fix: pass the model options of the run that wrote it" in err
