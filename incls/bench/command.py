@@ -39,7 +39,9 @@ def add_arguments(parser) -> None:
         help="measure training speed instead: tokens/s of a training step of --model beside a plain "
         "PyTorch reference of the same shape (writes training.json and training.png)",
     )
-    parser.add_argument("--batch-size", type=int, default=16, help="--training: documents per step (default: %(default)s)")
+    parser.add_argument(
+        "--batch-size", type=int, default=16, help="--training: documents per step (default: %(default)s)"
+    )
     parser.add_argument(
         "--max-tokens", type=int, default=256, help="--training: tokens per document (default: %(default)s)"
     )
@@ -50,7 +52,10 @@ def add_arguments(parser) -> None:
         help="--training: the recipe timed; the head recipe takes no optimizer steps (default: %(default)s)",
     )
     parser.add_argument(
-        "--steps", type=int, default=6, help="--training: timed steps of each, after 2 warm-up steps (default: %(default)s)"
+        "--steps",
+        type=int,
+        default=6,
+        help="--training: timed steps of each, after 2 warm-up steps (default: %(default)s)",
     )
     parser.add_argument(
         "--lengths",

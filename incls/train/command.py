@@ -26,10 +26,10 @@ from pathlib import Path
 from ..model.base import load_tokenizer
 from ..model.checkpoint import load_model, model_from_base, save_checkpoint
 from ..model.config import ModelConfig
+from . import resume
 from .data import TONE_LABELS, Dataset, load_user_file, split_user_data
 from .loop import TrainConfig, train
 from .recipe import HeadRecipe, Source, fit_tone_head, tone_sources, with_new_head
-from . import resume
 from .resume import CheckpointError, Checkpoints
 
 RECIPE_OPTIONS = ("steps", "batch_size", "max_tokens", "lr", "seed", "commitment", "stability")
@@ -88,7 +88,9 @@ def add_arguments(parser) -> None:
         help="train the attention projections of the frozen layers; their MLPs stay pretrained "
         + since.format("no: the frozen layers stay whole"),
     )
-    parser.add_argument("--window", type=int, help="W, clip of the relative distance " + since.format(model_defaults.window))
+    parser.add_argument(
+        "--window", type=int, help="W, clip of the relative distance " + since.format(model_defaults.window)
+    )
     parser.add_argument(
         "--local-layers",
         type=int,
@@ -401,7 +403,15 @@ def is_head(name: str) -> bool:
     return not name.startswith(("layers.", "embed_tokens.", "norm."))
 
 
-SHAPE_OPTIONS = ("layers", "frozen_layers", "adapt_frozen_attention", "window", "local_layers", "pooling", "codebook_size")
+SHAPE_OPTIONS = (
+    "layers",
+    "frozen_layers",
+    "adapt_frozen_attention",
+    "window",
+    "local_layers",
+    "pooling",
+    "codebook_size",
+)
 
 
 def any_shape_given(args) -> bool:

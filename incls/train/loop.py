@@ -27,7 +27,6 @@ from .batches import bucketed, encode_all, pad
 from .resume import Checkpoints, Progress
 from .stability import output_shift, replace_one_token
 
-
 LOG_SECONDS = 60  # a progress line (stderr, and the run's progress.jsonl) after the first step, then this often
 
 

@@ -286,8 +286,22 @@ def test_warm_start_continues_from_a_checkpoint_file_with_its_codebooks(finished
     start = load_model(folder / "m.safetensors")
     write_csv(tmp_path / "two.csv")
     done = incls(
-        "train", "--data", "two.csv", "--out", "warm.safetensors", *TINY, "--steps", "1", "--lr", "0",
-        "--warm-start", str(folder / "m.safetensors"), "--checkpoint-dir", "ck", "--eval-limit", "0",
+        "train",
+        "--data",
+        "two.csv",
+        "--out",
+        "warm.safetensors",
+        *TINY,
+        "--steps",
+        "1",
+        "--lr",
+        "0",
+        "--warm-start",
+        str(folder / "m.safetensors"),
+        "--checkpoint-dir",
+        "ck",
+        "--eval-limit",
+        "0",
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
@@ -306,7 +320,16 @@ def test_a_users_data_trains_the_shipped_layers_for_a_few_passes_and_scores_tfid
 
     write_csv(tmp_path / "two.csv", n=40)
     done = incls(
-        "train", "--data", "two.csv", "--out", "m.safetensors", "--eval-limit", "10", "--checkpoint-dir", "ck", cwd=tmp_path
+        "train",
+        "--data",
+        "two.csv",
+        "--out",
+        "m.safetensors",
+        "--eval-limit",
+        "10",
+        "--checkpoint-dir",
+        "ck",
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
