@@ -207,7 +207,7 @@ class ChunkedSession:
         """(C,) the logits of all the chunks' positions pooled together (their rows add up)."""
         if not self.ids:
             return self.sessions[0].document_logits()
-        total = sum(s.votes.sum(0) for s in self.sessions if s.ids)
+        total = torch.stack([s.votes.sum(0) for s in self.sessions if s.ids]).sum(0)  # (2C + 1,)
         return pooling.logits(total, len(self.ids)).float()
 
     def running_logits(self) -> torch.Tensor:

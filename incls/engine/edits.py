@@ -19,6 +19,8 @@ import torch
 
 from incls.text.tokens import TokenEdit
 
+NONE = torch.zeros(0, dtype=torch.long)  # no positions
+
 __all__ = ["EditPlan", "TokenEdit", "check_token_ids", "plan_edits"]
 
 
@@ -125,3 +127,42 @@ def plan_edits(edits, old_ids: list[int], vocab_size: int) -> EditPlan:
         first_change=len(ids) if first_change is None else first_change,
         edit_ends=ends,
     )
+
+
+def straddling_pairs(plan: EditPlan, T_old: int, W: int):
+    """Pairs (query i, key j) of kept positions whose clipped distance the edit changed.
+
+    Returns (i, j), two (P,) long tensors in new coordinates. Only pairs
+    within W of each other (before or after) straddling a length-changing edit qualify:
+    O(W^2) per edit. See DESIGN.md, "The incremental engine".
+    """
+    T = len(plan.ids)
+    if not plan.shifted or T == 0 or W <= 1:
+        return NONE, NONE
+    src = plan.src
+    kept = src >= 0
+    zone = torch.zeros(T, dtype=torch.bool)
+    for new_start, new_end in plan.shifted:
+        zone[new_end : min(T, new_start + W + plan.n_inserted)] = True
+    q = (zone & kept).nonzero().squeeze(1)  # (nq,)
+    t = torch.arange(1, W)  # (W - 1,)
+    # pairs now closer than W
+    j1 = q[:, None] - t[None, :]  # (nq, W - 1)
+    ok1 = j1 >= 0
+    j1 = j1.clamp(min=0)
+    ok1 &= kept[j1]
+    t_old1 = (src[q][:, None] - src[j1]).clamp(max=W)
+    ok1 &= t_old1 != t[None, :]
+    # pairs closer than W before the edit, at W or more now
+    new_of_old = torch.full((T_old,), -1, dtype=torch.long)
+    kept_pos = kept.nonzero().squeeze(1)
+    new_of_old[src[kept_pos]] = kept_pos
+    r = src[q][:, None] - t[None, :]  # (nq, W - 1) old positions
+    ok2 = r >= 0
+    j2 = new_of_old[r.clamp(min=0)]
+    ok2 &= j2 >= 0
+    ok2 &= (q[:, None] - j2) >= W
+    qq = q[:, None].expand_as(j1)
+    i = torch.cat([qq[ok1], qq[ok2]])
+    j = torch.cat([j1[ok1], j2[ok2]])
+    return i, j

@@ -2,7 +2,7 @@
 
 After an edit, every query after the first change has its softmax accumulators corrected:
 terms of removed or changed keys out, terms of new keys in, straddling pairs whose clipped
-distance changed moved (`straddling_pairs`); dirty queries, and rows whose mass cancelled,
+distance changed moved (`edits.straddling_pairs`); dirty queries, and rows whose mass cancelled,
 are recomputed in full (`attention.full_rows`). A query's code can only change if its
 output moved by at least half its margin (triangle inequality), so only such rows are
 searched again. The attention math lives in `incls.engine.attention` (float64).
@@ -18,7 +18,6 @@ import torch
 from . import positionwise as pw
 from .attention import BLOCK_ELEMENTS, RowAccumulators, canonical_output, full_rows, key_scores, window_queries
 from .cache import LayerCache
-from .edits import EditPlan
 from .weights import DT, LayerWeights
 
 if TYPE_CHECKING:
@@ -27,45 +26,6 @@ if TYPE_CHECKING:
 EMPTY = torch.zeros(0, dtype=torch.long)
 
 DENSE_FRACTION = 0.5  # above this share of dirty rows after the first change, recompute them all
-
-
-def straddling_pairs(plan: EditPlan, T_old: int, W: int):
-    """Pairs (query i, key j) of kept positions whose clipped distance the edit changed.
-
-    Returns (i, j), two (P,) long tensors in new coordinates. Only pairs
-    within W of each other (before or after) straddling a length-changing edit qualify:
-    O(W^2) per edit. See DESIGN.md, "The incremental engine".
-    """
-    T = len(plan.ids)
-    if not plan.shifted or T == 0 or W <= 1:
-        return EMPTY, EMPTY
-    src = plan.src
-    kept = src >= 0
-    zone = torch.zeros(T, dtype=torch.bool)
-    for new_start, new_end in plan.shifted:
-        zone[new_end : min(T, new_start + W + plan.n_inserted)] = True
-    q = (zone & kept).nonzero().squeeze(1)  # (nq,)
-    t = torch.arange(1, W)  # (W - 1,)
-    # pairs now closer than W
-    j1 = q[:, None] - t[None, :]  # (nq, W - 1)
-    ok1 = j1 >= 0
-    j1 = j1.clamp(min=0)
-    ok1 &= kept[j1]
-    t_old1 = (src[q][:, None] - src[j1]).clamp(max=W)
-    ok1 &= t_old1 != t[None, :]
-    # pairs closer than W before the edit, at W or more now
-    new_of_old = torch.full((T_old,), -1, dtype=torch.long)
-    kept_pos = kept.nonzero().squeeze(1)
-    new_of_old[src[kept_pos]] = kept_pos
-    r = src[q][:, None] - t[None, :]  # (nq, W - 1) old positions
-    ok2 = r >= 0
-    j2 = new_of_old[r.clamp(min=0)]
-    ok2 &= j2 >= 0
-    ok2 &= (q[:, None] - j2) >= W
-    qq = q[:, None].expand_as(j1)
-    i = torch.cat([qq[ok1], qq[ok2]])
-    j = torch.cat([j1[ok1], j2[ok2]])
-    return i, j
 
 
 @dataclass(frozen=True)

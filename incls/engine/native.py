@@ -245,8 +245,18 @@ def _weight(t: torch.Tensor, name: str, shape: tuple) -> tuple[int, int]:
     return _pointer(t, torch.float16 if half else torch.float32, name, shape), int(half)
 
 
+def _structs(w: EngineWeights, lw: LayerWeights) -> tuple[ModelStruct, LayerStruct]:
+    """The kernels' view of a model's and a layer's weights, built at first use and kept on
+    them (the tensors they point into live as long as the weights do)."""
+    if w.native is None:
+        w.native = model_struct(w)
+    if lw.native is None:
+        lw.native = layer_struct(w, lw)
+    return w.native, lw.native
+
+
 def model_struct(w: EngineWeights) -> ModelStruct:
-    """The Model struct of a model's engine weights (built once by `engine_weights`, which keeps the tensors)."""
+    """The Model struct of a model's engine weights (the weights keep the tensors)."""
     f64, hd = torch.float64, w.hd
     return ModelStruct(
         d=w.d,
@@ -267,7 +277,7 @@ def model_struct(w: EngineWeights) -> ModelStruct:
 
 
 def layer_struct(w: EngineWeights, lw: LayerWeights) -> LayerStruct:
-    """The Layer struct of one layer's engine weights (built once by `engine_weights`)."""
+    """The Layer struct of one layer's engine weights."""
     f32, f64 = torch.float32, torch.float64
     w_qkv, qkv_f16 = _weight(lw.w_qkv, "w_qkv", ((w.H + 2 * w.Hkv) * w.hd, w.d))
     w_gate_up, gu_f16 = _weight(lw.w_gate_up, "w_gate_up", (2 * w.dff, w.d))
@@ -350,7 +360,7 @@ def project(
         x_ptr = _pointer(x, torch.float32, "x", (n, w.d))
         check(
             kernels().incls_project(
-                w.native, lw.native, cache, x_ptr, _pointer(rows, torch.int64, "rows"), n, _threads(threads)
+                *_structs(w, lw), cache, x_ptr, _pointer(rows, torch.int64, "rows"), n, _threads(threads)
             )
         )
 
@@ -365,7 +375,7 @@ def finish(
     out = torch.empty(n, w.d, dtype=torch.float32)
     if n:
         rows_ptr = _pointer(rows, torch.int64, "rows")
-        check(kernels().incls_finish(w.native, lw.native, cache, rows_ptr, n, out.data_ptr(), _threads(threads)))
+        check(kernels().incls_finish(*_structs(w, lw), cache, rows_ptr, n, out.data_ptr(), _threads(threads)))
     return out
 
 
@@ -385,8 +395,7 @@ def window_update(
     stats = torch.zeros(2, dtype=torch.int64)
     count = check(
         kernels().incls_window_update(
-            w.native,
-            lw.native,
+            *_structs(w, lw),
             cache,
             _pointer(dirty, torch.int64, "dirty"),
             dirty.numel(),

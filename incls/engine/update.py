@@ -13,8 +13,7 @@ import torch
 
 from . import native
 from .cache import LayerCache
-from .edits import EditPlan
-from .full_layer import straddling_pairs
+from .edits import EditPlan, straddling_pairs
 from .ops import OpCounter, UnitCosts, UpdateStats
 from .slots import SlotMap
 from .weights import EngineWeights, LayerWeights
@@ -73,7 +72,7 @@ class EditGeometry:
 
     @cached_property
     def straddle(self):
-        """Pairs whose clipped distance changed (`full_layer.straddling_pairs`): only layers
+        """Pairs whose clipped distance changed (`edits.straddling_pairs`): only layers
         attending beyond W correct them, so only they ask."""
         return straddling_pairs(self.plan, self.T_old, self.W)
 

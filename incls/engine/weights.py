@@ -26,12 +26,11 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from incls.model.rope import cos_sin, inverse_frequencies
-
-from . import native
 
 DT = torch.float64  # attention and code distances
 PW = torch.float32  # position-wise math and the residual stream
@@ -64,7 +63,7 @@ class LayerWeights:
     ln2: torch.Tensor  # (d,)
     w_gate_up: torch.Tensor  # (2 dff, d), float32 or float16 like w_down
     w_down: torch.Tensor  # (d, dff)
-    native: object = None  # its `native.LayerStruct`, pointing into the tensors above
+    native: Any = None  # its `native.LayerStruct`, pointing into the tensors above (built at first use)
 
 
 @dataclass
@@ -97,7 +96,7 @@ class EngineWeights:
     rot_sin: torch.Tensor  # (W + 1, hd)
     win_cos: torch.Tensor  # (hd,): rotation by W (of every query, before it is scored)
     win_sin: torch.Tensor  # (hd,)
-    native: object = None  # its `native.ModelStruct`, pointing into the tensors above
+    native: Any = None  # its `native.ModelStruct`, pointing into the tensors above (built at first use)
 
     @property
     def group(self) -> int:
@@ -178,8 +177,5 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         win_cos=win_cos,
         win_sin=win_sin,
     )
-    weights.native = native.model_struct(weights)
-    for lw in layers:
-        lw.native = native.layer_struct(weights, lw)
     _CACHE[model] = weights
     return weights
