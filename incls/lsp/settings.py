@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..text.markdown import NODES as MARKDOWN_NODES
 from ..text.projection import MODES as NODE_MODES
+from .messages import QUOTE, quoted, shortened
 
 SECTION = "incls"
 SEVERITIES = ("error", "warning", "information", "hint")
@@ -158,19 +159,33 @@ class Settings:
 _TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", dict: "object"}
 
 
+class Problem(str):
+    """A value that was ignored: the message (`incls.NAME: ...`, the client's values quoted
+    short), and `setting`, the name it is about (the server shows one popup per setting)."""
+
+    setting: str
+
+    def __new__(cls, setting: str, message: str) -> Problem:
+        problem = super().__new__(cls, f"{SECTION}.{message}")
+        problem.setting = setting
+        return problem
+
+
 def _default(f: dataclasses.Field):
     return f.default_factory() if callable(f.default_factory) else f.default
 
 
-def _merge_map(f: dataclasses.Field, value: dict, problems: list[str]) -> dict:
+def _merge_map(f: dataclasses.Field, value: dict, problems: list[Problem]) -> dict:
     """A {kind: mode} setting over its default: unknown kinds and modes are reported and skipped."""
     merged = _default(f)
     keys, values = f.metadata.get("keys"), f.metadata["values"]
     for key, mode in value.items():
         if keys is not None and key not in keys:
-            problems.append(f"{SECTION}.{f.name}: unknown kind {key!r} (one of {list(keys)})")
+            problems.append(Problem(f.name, f"{f.name}: unknown kind {quoted(key)} (one of {list(keys)})"))
         elif mode not in values:
-            problems.append(f"{SECTION}.{f.name}.{key}: expected one of {list(values)}, got {mode!r}")
+            problems.append(
+                Problem(f.name, f"{f.name}.{shortened(str(key))}: expected one of {list(values)}, got {quoted(mode)}")
+            )
         else:
             merged[key] = mode
     return merged
@@ -192,21 +207,22 @@ def _flatten(raw: object) -> dict:
     return flat
 
 
-def _unknown(key: object, ours: bool, names: list[str]) -> str | None:
+def _unknown(key: object, ours: bool, names: list[str]) -> Problem | None:
     """The problem with a key that is no setting of ours, or None if it is not ours to judge."""
     if not isinstance(key, str) or key.split(".")[0] in CLIENT_KEYS:
         return None
-    near = difflib.get_close_matches(key, names, n=1, cutoff=0.75 if ours else 0.85)
+    near = difflib.get_close_matches(key[: 4 * QUOTE], names, n=1, cutoff=0.75 if ours else 0.85)
     if not ours and not near:
         return None
     hint = f"; did you mean {SECTION}.{near[0]}?" if near else ""
-    return f"{SECTION}.{key}: unknown setting{hint}"
+    return Problem(shortened(key), f"{shortened(key)}: unknown setting{hint}")
 
 
-def merge(base: Settings, raw: object) -> tuple[Settings, list[str]]:
+def merge(base: Settings, raw: object) -> tuple[Settings, list[Problem]]:
     """`base` updated by the client's values; also the list of values that were ignored, and why."""
     fields = {f.name: f for f in dataclasses.fields(Settings)}
-    changes, problems = {}, []
+    changes: dict = {}
+    problems: list[Problem] = []
     for key, (value, ours) in _flatten(raw).items():
         f = fields.get(key)
         if f is None:
@@ -217,20 +233,20 @@ def merge(base: Settings, raw: object) -> tuple[Settings, list[str]]:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if kind is float and isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"{SECTION}.{key}: expected a finite number, got {value!r}")
+            problems.append(Problem(key, f"{key}: expected a finite number, got {quoted(value)}"))
             continue
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            problems.append(f"{SECTION}.{key}: expected a {_TYPES[kind]}, got {value!r}")
+            problems.append(Problem(key, f"{key}: expected a {_TYPES[kind]}, got {quoted(value)}"))
             continue
         if kind is dict:
             changes[key] = _merge_map(f, value, problems)
             continue
         if "enum" in f.metadata and value not in f.metadata["enum"]:
-            problems.append(f"{SECTION}.{key}: expected one of {list(f.metadata['enum'])}, got {value!r}")
+            problems.append(Problem(key, f"{key}: expected one of {list(f.metadata['enum'])}, got {quoted(value)}"))
             continue
         low, high = f.metadata.get("minimum"), f.metadata.get("maximum")
         if (low is not None and value < low) or (high is not None and value > high):
-            problems.append(f"{SECTION}.{key}: {value!r} is out of range")
+            problems.append(Problem(key, f"{key}: {quoted(value)} is out of range"))
             continue
         changes[key] = value
     return base.replace(**changes), problems

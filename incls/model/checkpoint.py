@@ -9,6 +9,7 @@ model's, read from its converted cache. Loading never unpickles.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def read_checkpoint(path: Path) -> tuple[ModelConfig, dict, dict]:
         raise ModelError("model weights carry no incls config (not an incls checkpoint)", path, fix=RETRAIN_FIX)
     try:
         cfg = ModelConfig.from_json(metadata["config"])
-    except (ValueError, TypeError) as exc:
+        cfg.validate()
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ModelError(f"model config in the weights is invalid ({exc})", path, fix=RETRAIN_FIX) from exc
     if cfg.ngram_rows and not any(n.startswith(NGRAM_TENSORS) for n in tensors):
         raise ModelError(
@@ -97,25 +99,57 @@ def read_checkpoint(path: Path) -> tuple[ModelConfig, dict, dict]:
 
 
 def load_model(path: Path | None = None, log=lambda msg: print(msg, file=sys.stderr)) -> VQTransformer:
-    """Build the model of a checkpoint on the base embedding; eval mode, float32, CPU."""
+    """Build the model of a checkpoint on the base embedding; eval mode, float32, CPU.
+
+    Nothing is allocated for a checkpoint that cannot serve: its config is validated, its
+    shapes are laid out on the meta device (no memory) and checked against its tensors and
+    the base's, and a model over MAX_PARAMETERS is refused, before the model is built."""
     path = Path(path) if path is not None else DEFAULT_MODEL
     cfg, tensors, _ = read_checkpoint(path)
+    shapes = _shapes(cfg, path)
+    base = {n: t for n, t in load_base_state(cfg.base_layers, log).items() if n in shapes}
+    _check_shapes(shapes, base | tensors, set(tensors) - set(shapes), path)
     model = VQTransformer(cfg)
-    expected = model.state_dict()
-    unexpected = sorted(set(tensors) - set(expected))
-    state = {n: t for n, t in load_base_state(cfg.base_layers, log).items() if n in expected}
-    state.update({n: t.float() for n, t in tensors.items()})
-    missing = sorted(set(expected) - set(state))
-    wrong = sorted(n for n in expected.keys() & state.keys() if expected[n].shape != state[n].shape)
+    state = base | {n: t.float() for n, t in tensors.items()}
+    model.load_state_dict(state)
+    return model.eval()
+
+
+MAX_PARAMETERS = 1 << 28  # 1 GiB of float32: five times the shipped model with its n-gram table
+
+
+def _shapes(cfg: ModelConfig, path: Path) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor of the model of `cfg`, laid out on the meta device (nothing
+    allocated), or a ModelError when that model cannot be built or is over MAX_PARAMETERS."""
+    try:
+        with torch.device("meta"):
+            shaped = VQTransformer(cfg)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise ModelError(
+            f"no model can be built from the config in the weights ({exc})", path, fix=RETRAIN_FIX
+        ) from exc
+    shapes = {n: tuple(t.shape) for n, t in shaped.state_dict().items()}
+    size = sum(math.prod(shape) for shape in shapes.values())
+    if size > MAX_PARAMETERS:
+        raise ModelError(
+            f"the config in the weights asks for {size:,} parameters, over {MAX_PARAMETERS:,}",
+            path,
+            fix=RETRAIN_FIX,
+        )
+    return shapes
+
+
+def _check_shapes(shapes: dict[str, tuple[int, ...]], state: dict, unexpected: set[str], path: Path) -> None:
+    """A ModelError naming the tensors that are missing, unexpected or of the wrong shape."""
+    missing = sorted(set(shapes) - set(state))
+    wrong = sorted(n for n in shapes.keys() & state.keys() if shapes[n] != tuple(state[n].shape))
     if missing or unexpected or wrong:
         detail = "; ".join(
             f"{label}: {names[:3]}"
-            for label, names in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            for label, names in (("missing", missing), ("unexpected", sorted(unexpected)), ("wrong shape", wrong))
             if names
         )
         raise ModelError(f"model weights do not match their config ({detail})", path, fix=RETRAIN_FIX)
-    model.load_state_dict(state)
-    return model.eval()
 
 
 def model_from_base(cfg: ModelConfig, log=lambda msg: print(msg, file=sys.stderr)) -> VQTransformer:

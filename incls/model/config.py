@@ -4,7 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
+
+POSITIVE = (
+    "vocab_size",
+    "d_model",
+    "n_heads",
+    "n_kv_heads",
+    "head_dim",
+    "d_ff",
+    "window",
+    "codebook_size",
+    "max_tokens",
+    "ngram_order",
+    "ngram_buckets",
+)  # at least 1
+COUNTS = ("frozen_layers", "local_layers")  # zero or more
+POOLINGS = ("mean", "attention")
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,37 @@ class ModelConfig:
         """Rows of the n-gram lexicon (orders 2..ngram_order); 0 without one."""
         return (self.ngram_order - 1) * self.ngram_buckets if self.lexical_votes else 0
 
+    def validate(self) -> None:
+        """Raise ValueError naming the first field no model can be built from (a type, a
+        range, heads that do not group): a checkpoint's config is checked before anything
+        is allocated for it. (How much a valid config allocates is the loader's to bound.)"""
+        for f in dataclasses.fields(self):
+            value, default = getattr(self, f.name), f.default
+            if isinstance(default, tuple):
+                kind = type(default[0])
+                ok = isinstance(value, tuple) and len(value) > 0 and all(_is(v, kind) for v in value)
+            else:
+                ok = _is(value, type(default))
+            if not ok:
+                raise ValueError(f"{f.name} must be {_kind(default)}, not {_short(value)}")
+        for name in POSITIVE:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in COUNTS:
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        for name in ("rms_eps", "rope_theta"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"{name} must be a positive number, not {getattr(self, name)}")
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
+        if min(self.base_layers) < 0 or len(set(self.base_layers)) != len(self.base_layers):
+            raise ValueError(f"base_layers must be distinct layer numbers, not {_short(self.base_layers)}")
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"labels must be two or more distinct names, not {_short(self.labels)}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {list(POOLINGS)}, not {_short(self.pooling)}")
+
     def replace(self, **changes) -> ModelConfig:
         return dataclasses.replace(self, **changes)
 
@@ -87,6 +135,26 @@ class ModelConfig:
             if key in raw:
                 raw[key] = tuple(raw[key])
         return cls(**raw)
+
+
+def _is(value: object, kind: type) -> bool:
+    """Whether a config value is of a field's kind (an integer is a number; a boolean is not an integer)."""
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def _kind(default: object) -> str:
+    """What a field's value must be, in words, after its default."""
+    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    if isinstance(default, tuple):
+        return f"a non-empty list of {names[type(default[0])]}s"
+    return ("an " if type(default) is int else "a ") + names[type(default)]
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "…"
 
 
 def tiny_config(**changes) -> ModelConfig:

@@ -44,7 +44,7 @@ class RawServer:
 
     def _read(self) -> None:
         while (message := read_message(self.process.stdout)) is not None:
-            if "method" in message and "id" in message:  # the server's own requests
+            if isinstance(message, dict) and "method" in message and "id" in message:  # the server's own requests
                 self.send(answer(message))
             self.messages.put(message)
 
@@ -78,7 +78,7 @@ class RawServer:
         return self.response(message["id"], timeout)
 
     def response(self, msg_id, timeout: float = 60.0) -> dict:
-        return self.next(lambda m: m.get("id") == msg_id and "method" not in m, timeout)
+        return self.next(lambda m: isinstance(m, dict) and m.get("id") == msg_id and "method" not in m, timeout)
 
     def notify(self, method: str, params) -> None:
         self.send({"jsonrpc": "2.0", "method": method, "params": params})
@@ -91,10 +91,10 @@ class RawServer:
         assert "result" in reply, reply
         self.notify("initialized", {})
 
-    def open(self, uri: str, text: str, version: int = 1) -> None:
+    def open(self, uri: str, text: str, version: int = 1, language: str = "plaintext") -> None:
         self.notify(
             "textDocument/didOpen",
-            {"textDocument": {"uri": uri, "languageId": "plaintext", "version": version, "text": text}},
+            {"textDocument": {"uri": uri, "languageId": language, "version": version, "text": text}},
         )
 
     def change(self, uri: str, version: int, text: str, start=None, end=None) -> None:
@@ -115,6 +115,8 @@ class RawServer:
 
     def diagnostics(self, uri: str, version: int | None = None, timeout: float = 120.0) -> list:
         def match(m):
+            if not isinstance(m, dict):
+                return False
             p = m.get("params") or {}
             return (
                 m.get("method") == "textDocument/publishDiagnostics"
@@ -134,13 +136,32 @@ class RawServer:
                 self.seen.append(self.messages.get_nowait())
             except queue.Empty:
                 break
-        return [m["params"]["message"] for m in self.seen if m.get("method") == "window/showMessage"]
+        return [
+            m["params"]["message"] for m in self.seen if isinstance(m, dict) and m.get("method") == "window/showMessage"
+        ]
+
+    def log_messages(self) -> list[str]:
+        """Every window/logMessage received so far (the queue is drained into `seen`)."""
+        self.popups()
+        return [
+            m["params"]["message"] for m in self.seen if isinstance(m, dict) and m.get("method") == "window/logMessage"
+        ]
 
     def wait(self, timeout: float) -> int | None:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+
+    def hover_ms(self, uri: str, line: int = 0, character: int = 0, timeout: float = 60.0) -> float:
+        """The round trip of one hover request, in milliseconds."""
+        started = time.perf_counter()
+        self.request(
+            "textDocument/hover",
+            {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
+            timeout,
+        )
+        return (time.perf_counter() - started) * 1000
 
     def close(self) -> None:
         if self.process.poll() is None:

@@ -132,3 +132,35 @@ def test_unknown_config_keys_are_refused(tmp_path):
     save_file({"x": torch.zeros(1)}, str(path), metadata={"config": '{"layers_count": 3}'})
     with pytest.raises(ModelError, match="config in the weights is invalid"):
         read_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({"d_model": -1}, "d_model must be at least 1"),
+        ({"window": "wide"}, "window must be an integer"),
+        ({"n_heads": 4, "n_kv_heads": 3}, "must be a multiple of n_kv_heads"),
+        ({"labels": []}, "labels must be a non-empty list"),
+        ({"rms_eps": float("nan")}, "rms_eps must be a positive number"),
+        ({"pooling": "max"}, "pooling must be one of"),
+        ({"ngram_buckets": 2**40}, "asks for .* parameters, over"),
+        ({"vocab_size": 2**34}, "asks for .* parameters, over"),
+    ],
+)
+def test_a_config_that_cannot_serve_is_refused_before_anything_is_allocated(tmp_path, changes, problem):
+    """Crafted configs (a negative size, 2**40 n-gram rows) once raised from deep inside
+    torch, or asked it for terabytes; now they are refused, naming the field or the size."""
+    import json
+    import resource
+
+    from safetensors.torch import save_file
+
+    path = tmp_path / "crafted.safetensors"
+    config = {**json.loads(tiny_config(lexical_votes=True, ngram_order=2).to_json()), **changes}
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"config": json.dumps(config)})
+    save_file({"ngram_lexicon.weight": torch.zeros(1)}, str(tmp_path / "crafted.ngrams.safetensors"))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelError, match=problem) as err:
+        load_model(path)
+    assert "Fix:" in str(err.value)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KB: nothing large was allocated
