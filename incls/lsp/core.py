@@ -2,26 +2,35 @@
 
 No LSP here: handlers in `server.py` call these methods and turn reports into
 diagnostics. Threading: text changes arrive on the event loop (`open`, `change`,
-`close`), are turned into token edits at once (cheap) and composed into one pending
-edit per document; the model runs on one worker thread (`compute`), which takes the
-pending edit under the lock, so a burst of keystrokes costs one model update. Only the
-worker touches sessions, so the model needs no lock.
+`close`), which keeps only what positions need (the text, its line index, its size) and
+queues each change as a text edit; everything that grows with a document runs on the
+one worker thread (`compute`): the prose projection and the tokens follow the queued
+edits there (`follow`), then the model. The worker takes the queued edits under the
+lock, so a burst of keystrokes costs one projection update and one model update, and a
+pathological document (a projection that takes seconds) costs its own latency only.
+Only the worker touches projections, tokens and sessions, so they need no lock of
+their own; the event loop reads them (hover, inspect) and never writes them.
 
 Exact text: `Document.text` is what the client sent, lone UTF-16 halves included
 (`incls.text.surrogates`); the tokenizer reads the same text with U+FFFD for a lone
 half, so code-point offsets agree. A change that cannot be applied exactly (a range
 outside the text) marks the document out of sync: it is not classified, and range
-changes are refused, until the client sends the whole text again.
+changes are refused, until the client sends the whole text again. A change whose version
+is not newer than the document's is applied all the same: the client's text wins.
 
-Bounded work: a document is tokenized off the lock, one over `maxDocumentTokens` is not
-classified, and a long one is built chunk by chunk (`SessionBuild`), one chunk per
-`compute` call, so the worker can serve other documents between chunks. Per keystroke
-nothing here walks the whole document: the line index, the UTF-8 size and the token
-spans are updated around the edit, and the worker takes the text, its token ends and its
-line index under the lock by reference (each edit makes new ones: `TokenizedText`,
-`LineIndex.edited`), never by copy. Each version of a document has one `LineIndex`,
-which its report carries, so diagnostics, hover and code actions on that report never
-index the text again.
+Bounded work: a document over `maxDocumentTokens` is not classified (a long one is
+found so from a prefix, the rest never tokenized), and a long one is built chunk by
+chunk (`SessionBuild`), one chunk per `compute` call, so the worker can serve other
+documents between chunks; a step that projected or tokenized a long document afresh
+ends there, its model work the next step. Memory: sessions kept and first passes under
+way count alike against `maxSessions` (the least recently used kept session is dropped
+to make room; at most half of them may be long first passes under way, so a small
+document always finds room). Per keystroke nothing here walks the whole document: the
+line index, the UTF-8 size and the token spans are updated around the edit, and a report
+reads the text, token ends and line index by reference (each edit makes new ones:
+`TokenizedText`, `LineIndex.edited`), never by copy. Each version of a document has one
+`LineIndex`, which its report carries, so diagnostics, hover and code actions on that
+report never index the text again.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from ..text.surrogates import for_model, joined, split_pair
 from ..text.tokens import TokenBytes
 from .binary import looks_binary
 from .evidence import Evidence, Ledger, Span, Votes, then
+from .messages import shortened
 from .sessions import SessionBuild, SessionFactory, paragraph_breaks
 from .settings import Settings
 
@@ -54,6 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOTHING_TO_READ = "not classified: nothing is left to read once code and markup are set aside"
+DROPPED = ("out-of-sync", "too-large", "binary")  # problems for which nothing of the text is kept for the model
 
 
 class ChangeRejected(ValueError):
@@ -83,39 +94,64 @@ class PendingEdit:
         return PendingEdit(start, old_end, reach + len(edit.new_ids) - (edit.end - edit.start))
 
 
+@dataclass(frozen=True)
+class Version:
+    """One version of a document's text as the client sent it, with its line index."""
+
+    version: int | None
+    text: str
+    lines: LineIndex
+
+
 @dataclass
 class Document:
+    """One open document. The event loop owns the text side (`text` to `edits`), the worker
+    the model side (`followed` on); each side only reads the other's, under the lock."""
+
     uri: str
     text: str  # exactly the client's text
     version: int | None
     lines: LineIndex = field(init=False)  # of `text`: a new one for each version (`LineIndex.edited`; set on open)
     size: int = 0  # UTF-8 bytes of `text`
     nuls: int = 0  # NUL characters in `text`
-    tokens: TokenizedText | None = None
+    kind: str = "plaintext"  # the projection: "plaintext", "markdown" or "latex"
     skip_reason: str | None = None
     skip_kind: str | None = None  # what kind of problem skip_reason is (stable, to show it once)
     out_of_sync: bool = False  # a change could not be applied: waiting for the whole text
+    edits: list[TextEdit] = field(default_factory=list)  # in the model's code points, not yet followed
+    generation: int = 0  # bumped when what the worker keeps of the text is void (a new text, new settings)
+    changed_at: float | None = None  # arrival of the oldest change the model has not seen
+    # the model side: the version followed, its projection and tokens, the session on them
+    followed: int = -1  # the generation `projection` and `tokens` follow (-1: none)
+    seen: Version | None = None  # the version they follow
+    projection: IncrementalProjection | None = None  # of the text with lone halves replaced (None: plain text)
+    tokens: TokenizedText | None = None
+    over_cap: tuple[int, int] | None = None  # (cap, n): a prefix of n code points is over that maxDocumentTokens
     pending: PendingEdit | None = None
     pending_chars: Span | None = None  # the prose range changed since the evidence last saw it
     ledger: tuple | None = None  # (session, Ledger): per-sentence evidence, valid for that session
-    changed_at: float | None = None  # arrival of the oldest change the model has not seen
     session: object | None = None
     session_mode: tuple | None = None
     build: SessionBuild | None = None  # a session being built, chunk by chunk
-    over_cap: int | None = None  # a prefix of this many code points is over maxDocumentTokens
     last_used: int = 0
-    kind: str = "plaintext"  # the projection: "plaintext", "markdown" or "latex"
-    projection: IncrementalProjection | None = None  # of the text with lone halves replaced (None: plain text)
     read: tuple | None = None  # (session, Report) of the last reading, in the projection's offsets
 
     @property
     def prose(self) -> str:
-        """The text the model reads (lone UTF-16 halves as U+FFFD)."""
-        return for_model(self.text) if self.projection is None else self.projection.text
+        """The text the model reads (lone UTF-16 halves as U+FFFD), as far as the worker followed it."""
+        if self.projection is not None:
+            return self.projection.text
+        return self.tokens.text if self.tokens is not None else for_model(self.text)
 
     def report(self, **fields) -> Report:
         """A report on this document's current version (its text and that text's line index)."""
         return Report(self.uri, self.version, self.text, lines=self.lines, **fields)
+
+    def report_seen(self, **fields) -> Report:
+        """A report on the version the model side follows."""
+        seen = self.seen
+        assert seen is not None  # followed before any model work
+        return Report(self.uri, seen.version, seen.text, lines=seen.lines, **fields)
 
 
 @dataclass
@@ -194,7 +230,7 @@ class Core:
         with self.lock:
             self.tokenizer, self.model, self.factory = tokenizer, model, factory
             for doc in self.documents.values():  # a new model: every session is rebuilt
-                doc.session, doc.pending, doc.build = None, None, None
+                _drop_session(doc)
                 doc.changed_at = doc.changed_at or time.perf_counter()
 
     # -- text (event loop) ------------------------------------------------------------
@@ -207,18 +243,10 @@ class Core:
             self._check_limits(doc)
 
     def _reset_text(self, doc: Document, text: str) -> None:
-        doc.text, doc.lines, doc.over_cap = text, LineIndex(text, self.encoding), None
+        """A new text: what the worker keeps of the old one is void."""
+        doc.text, doc.lines = text, LineIndex(text, self.encoding)
         doc.size, doc.nuls = utf8_size(text), text.count("\x00")
-        doc.tokens, doc.session, doc.pending, doc.build = None, None, None, None
-        self._project(doc)
-
-    def _project(self, doc: Document) -> None:
-        """(Re)build the document's projection; the tokens and session follow it."""
-        s = self.settings
-        doc.projection = prose.projection(
-            doc.kind, for_model(doc.text), s.markdownNodes, s.latexCommands, s.latexEnvironments
-        )
-        doc.tokens, doc.session, doc.pending, doc.build = None, None, None, None
+        _restart(doc)
 
     def close(self, uri: str) -> bool:
         with self.lock:
@@ -229,14 +257,20 @@ class Core:
 
         Changes before the bad one stay applied (they were valid against the text they
         were meant for); the bad one and the rest are dropped, and the document keeps
-        a consistent text and token state.
+        a consistent text. A version that is not newer than the document's is applied
+        all the same (the client's text wins) and logged.
         """
         with self.lock:
             doc = self.documents.get(uri)
             if doc is None:
-                raise ChangeRejected(f"change to a document that is not open: {uri}")
-            if version is not None and doc.version is not None and version < doc.version:
-                raise ChangeRejected(f"{uri}: version {version} is older than {doc.version}; change ignored")
+                raise ChangeRejected(f"change to a document that is not open: {shortened(uri)}")
+            if version is not None and doc.version is not None and version <= doc.version:
+                log.warning(
+                    "incls: %s: version %d after %d; applied all the same (the client's text wins)",
+                    shortened(uri),
+                    version,
+                    doc.version,
+                )
             try:
                 for change in changes:
                     if change.range is None:
@@ -244,7 +278,7 @@ class Core:
                         continue
                     if doc.out_of_sync:
                         raise ChangeRejected(
-                            f"{uri}: out of sync with the editor; waiting for its whole text "
+                            f"{shortened(uri)}: out of sync with the editor; waiting for its whole text "
                             "(close and reopen the file)"
                         )
                     try:
@@ -252,7 +286,7 @@ class Core:
                     except ChangeRejected as exc:
                         self._lose_sync(doc)
                         raise ChangeRejected(
-                            f"{uri}: {exc}; the document is out of sync and not classified "
+                            f"{shortened(uri)}: {exc}; the document is out of sync and not classified "
                             "until the editor sends its whole text (close and reopen the file)"
                         ) from None
                     self._apply(doc, edit)
@@ -266,9 +300,9 @@ class Core:
             start = self._offset(doc, *change.range[0])
             end = self._offset(doc, *change.range[1])
         except InvalidPosition as exc:
-            raise ChangeRejected(f"invalid range {change.range}: {exc}") from None
+            raise ChangeRejected(f"invalid range {shortened(str(change.range))}: {exc}") from None
         if end < start:
-            raise ChangeRejected(f"invalid range {change.range}: the end is before the start")
+            raise ChangeRejected(f"invalid range {shortened(str(change.range))}: the end is before the start")
         return TextEdit(start, end, change.text)
 
     def _offset(self, doc: Document, line: int, character: int) -> int:
@@ -286,7 +320,8 @@ class Core:
         return offset
 
     def _apply(self, doc: Document, edit: TextEdit, join: bool = True) -> None:
-        """Apply one edit to the text, its line index, size and tokens; halves that meet are joined."""
+        """Apply one edit to the text, its line index and size (halves that meet are joined),
+        and queue it for the worker in the model's code points."""
         edit = joined(doc.text, edit) if join else edit
         removed = doc.text[edit.start : edit.end]
         text = edit.apply(doc.text)
@@ -294,25 +329,7 @@ class Core:
         doc.size += utf8_size(edit.text) - utf8_size(removed)
         doc.nuls += edit.text.count("\x00") - removed.count("\x00")
         doc.text = text
-        if doc.over_cap is not None and edit.start <= doc.over_cap:
-            doc.over_cap = None  # the probed prefix changed: count again
-        read_edit = TextEdit(edit.start, edit.end, for_model(edit.text))
-        model_edit: TextEdit | None = read_edit
-        if doc.projection is not None:  # the model reads the projection: pass on the edit of it
-            model_edit = doc.projection.apply(read_edit)
-            if model_edit.start == model_edit.end and not model_edit.text:
-                model_edit = None  # inside code or markup: nothing the model reads changed
-        if model_edit is not None and doc.tokens is not None:
-            try:
-                token_edit = doc.tokens.apply(model_edit)
-            except ValueError:  # the tokens no longer follow the text: tokenize it afresh
-                log.exception("incls: re-tokenizing %s after a failed token update", doc.uri)
-                doc.tokens, doc.session, doc.pending, doc.build = None, None, None, None
-            else:
-                if not token_edit.is_noop:
-                    start = PendingEdit(token_edit.start, token_edit.start, token_edit.start)
-                    doc.pending = (doc.pending or start).then(token_edit)
-                doc.pending_chars = then(doc.pending_chars, model_edit.start, model_edit.end, len(model_edit.text))
+        doc.edits.append(TextEdit(edit.start, edit.end, for_model(edit.text)))
         if doc.changed_at is None:
             doc.changed_at = time.perf_counter()
 
@@ -327,11 +344,15 @@ class Core:
 
     def _lose_sync(self, doc: Document) -> None:
         doc.out_of_sync = True
-        doc.tokens, doc.session, doc.pending, doc.build = None, None, None, None
+        _restart(doc)
 
     def _check_limits(self, doc: Document) -> None:
-        """Mark a document too large, binary or out of sync (dropping its model state), or clear the mark."""
+        """Mark a document too large, binary, out of sync or over maxDocumentTokens, or clear
+        the mark. For the first three nothing of the text is kept for the model (the
+        worker drops its projection, tokens and session at its next step); over the token
+        limit, the tokens are kept (they count) and the session goes."""
         kind, reason = None, None
+        cap = self.settings.maxDocumentTokens
         if doc.out_of_sync:
             kind, reason = (
                 "out-of-sync",
@@ -350,45 +371,50 @@ class Core:
             )
         elif looks_binary(doc.text, doc.nuls):
             kind, reason = "binary", "not classified: the document looks binary"
-        elif doc.over_cap is not None or (
-            doc.tokens is not None and len(doc.tokens.ids) > self.settings.maxDocumentTokens
+        elif (doc.over_cap is not None and doc.over_cap[0] == cap) or (
+            doc.tokens is not None and len(doc.tokens.ids) > cap
         ):
             kind, reason = (
                 "too-many-tokens",
-                (
-                    f"not classified: the document is over incls.maxDocumentTokens "
-                    f"({self.settings.maxDocumentTokens:,} tokens)"
-                ),
+                f"not classified: the document is over incls.maxDocumentTokens ({cap:,} tokens)",
             )
-        if kind in ("out-of-sync", "too-large", "binary"):
-            doc.tokens = None
-        if kind:
-            doc.session, doc.pending, doc.build = None, None, None
-        elif doc.skip_reason:
+        if kind in DROPPED:
+            _restart(doc)
+        elif doc.skip_reason and not kind:
             doc.changed_at = doc.changed_at or time.perf_counter()
         doc.skip_kind, doc.skip_reason = kind, reason
 
     # -- model (worker thread) ----------------------------------------------------------
 
     def compute(self, uri: str) -> Report | None:
-        """One bounded step of model work on a document; None if the document is gone.
+        """One bounded step of work on a document; None if the document is gone.
 
-        The report reads the document's newest version, or says `more` when the step
-        only tokenized it or built one chunk of its session (call again).
+        The step first brings the projection and tokens up to the text (`follow`); the
+        report reads the version they follow, or says `more` when the step only followed
+        a long document's new text, built one chunk of its session or waits for room for
+        one (call again).
         """
         started = time.perf_counter()
         with self.lock:
             doc = self.documents.get(uri)
             if doc is None:
                 return None
-            if self.model is not None and doc.tokens is None and not doc.skip_reason:
-                if (early := self._tokenize(doc)) is not None:
-                    return early
-            report = doc.report(skip_reason=doc.skip_reason, skip_kind=doc.skip_kind)
-            if self.model is None:
-                return report
-            assert self.factory is not None  # loaded with the model
+            if doc.skip_kind in DROPPED:
+                _forget_text(doc)
+                doc.changed_at = None
+                return doc.report(skip_reason=doc.skip_reason, skip_kind=doc.skip_kind)
+            if self.model is None:  # nothing follows the text before the model is loaded
+                _restart(doc)
+                return doc.report()
+        if (early := self.follow(uri)) is not None:
+            return early
+        with self.lock:
+            if self.documents.get(uri) is not doc:
+                return None
+            assert self.factory is not None and doc.seen is not None  # loaded, and followed
+            report = doc.report_seen(skip_reason=doc.skip_reason, skip_kind=doc.skip_kind)
             if doc.skip_reason:
+                _drop_session(doc)
                 doc.changed_at = None
                 return report
             if doc.projection is not None and (not doc.prose or doc.prose.isspace()):
@@ -405,7 +431,10 @@ class Core:
                 report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
                 return report
             if rebuild and (doc.build is None or doc.build.mode != mode):
-                assert doc.tokens is not None  # tokenized above, or skipped
+                assert doc.tokens is not None  # followed, or skipped
+                if not self._room(doc, long=not mode[0] and len(doc.tokens.ids) > mode[1]):
+                    report.more = True  # every place is taken by first passes under way: wait for one
+                    return report
                 doc.build = SessionBuild(self.factory, list(doc.tokens.ids), mode)
                 doc.pending = None  # edits from here on are relative to the build's ids
             build = doc.build if rebuild else None
@@ -415,33 +444,80 @@ class Core:
             return early
         return self._update(doc, started)
 
-    def _tokenize(self, doc: Document) -> Report | None:
-        """Under the lock, which it releases meanwhile: tokenize the document (a long one
-        takes a while), or find that a prefix alone is over maxDocumentTokens. A report
-        to return at once (`more`: call again), or None to go on."""
-        text, cap = doc.prose, self.settings.maxDocumentTokens
-        probe = PROBE_CHARS_PER_TOKEN * cap
-        tokenizer = self.tokenizer
-        assert tokenizer is not None  # called once the model is loaded
-        self.lock.release()
-        try:
-            over = len(text) > probe and len(tokenizer.encode(text[:probe]).ids) > cap + 1
-            tokens = None if over else TokenizedText(tokenizer, text)
-        finally:
-            self.lock.acquire()
-        if self.documents.get(doc.uri) is not doc:  # closed meanwhile
-            return doc.report()
-        if doc.tokens is not None or doc.skip_reason:  # changed meanwhile: start over
-            return doc.report(more=True)
-        if tokens is None:
-            doc.over_cap = probe
+    def follow(self, uri: str) -> Report | None:
+        """Bring the document's projection and tokens up to its text, off the lock: its
+        queued edits, or (a new text, new settings) a projection and tokens made afresh.
+        None to go on with the model; a report to return at once (`more`: call again) when
+        the text was replaced meanwhile, or when a long document was projected or tokenized
+        afresh (that is this step's work: its model work waits its turn)."""
+        with self.lock:
+            doc = self.documents.get(uri)
+            tokenizer, settings = self.tokenizer, self.settings
+            if doc is None or tokenizer is None:
+                return None
+            generation, fresh = doc.generation, doc.followed != doc.generation
+            seen = Version(doc.version, doc.text, doc.lines)
+            edits, doc.edits = ([] if fresh else doc.edits), []  # a fresh start reads the text, edits included
+            projection, tokens, over_cap = (None, None, None) if fresh else (doc.projection, doc.tokens, doc.over_cap)
+        cap = settings.maxDocumentTokens
+        if over_cap is not None and over_cap[0] != cap:
+            over_cap = None  # found for another maxDocumentTokens: count again
+        if not fresh and not edits and (tokens is not None or over_cap is not None):
+            return None
+        if fresh:
+            s = settings
+            projection = prose.projection(
+                doc.kind, for_model(seen.text), s.markdownNodes, s.latexCommands, s.latexEnvironments
+            )
+        followed: list[tuple[TextEdit, TokenEdit]] = []
+        for edit in edits:
+            model_edit = edit if projection is None else projection.apply(edit)
+            if model_edit.start == model_edit.end and not model_edit.text:
+                continue  # inside code or markup: nothing the model reads changed
+            if over_cap is not None and model_edit.start <= over_cap[1]:
+                over_cap = None  # the probed prefix changed: count again
+            if tokens is None:
+                continue
+            try:
+                followed.append((model_edit, tokens.apply(model_edit)))
+            except ValueError:  # the tokens no longer follow the text: tokenize it afresh
+                log.exception("incls: re-tokenizing %s after a failed token update", shortened(uri))
+                tokens = None
+        retokenized = tokens is None and over_cap is None
+        if retokenized:
+            model_text = projection.text if projection is not None else for_model(seen.text)
+            tokens, over_cap = _tokenized(tokenizer, model_text, cap)
+        with self.lock:
+            if self.documents.get(uri) is not doc or doc.generation != generation:
+                return doc.report(more=True)  # a new text meanwhile: followed afresh next time
+            doc.projection, doc.tokens, doc.over_cap = projection, tokens, over_cap
+            doc.followed, doc.seen = generation, seen
+            if retokenized:
+                _drop_session(doc)
+            for model_edit, token_edit in followed:
+                if not token_edit.is_noop:
+                    start = PendingEdit(token_edit.start, token_edit.start, token_edit.start)
+                    doc.pending = (doc.pending or start).then(token_edit)
+                doc.pending_chars = then(doc.pending_chars, model_edit.start, model_edit.end, len(model_edit.text))
             self._check_limits(doc)
-            return doc.report(more=True)
-        if doc.prose != text:  # edited meanwhile
-            tokens.apply(diff_texts(tokens.text, doc.prose))
-        doc.tokens, doc.session, doc.pending, doc.build = tokens, None, None, None
-        self._check_limits(doc)
+            if (fresh or retokenized) and len(seen.text) > PROBE_CHARS_PER_TOKEN * settings.chunkTokens:
+                return doc.report_seen(more=True)
         return None
+
+    def _room(self, doc: Document, long: bool) -> bool:
+        """Under the lock: whether `doc`'s session may be built now. Kept sessions and first
+        passes under way count alike against maxSessions: the least recently used kept
+        sessions are dropped to make room. At most half of the places (at least one) hold
+        long first passes under way; when they are all taken the document waits."""
+        limit = self.settings.maxSessions
+        others = [d for d in self.documents.values() if d is not doc]
+        builds = sum(d.build is not None for d in others)
+        if builds >= limit or (long and builds >= max(1, limit // 2)):
+            return False
+        kept = sorted((d for d in others if d.session is not None), key=lambda d: d.last_used)
+        for old in kept[: max(0, len(kept) + builds + 1 - limit)]:
+            _drop_session(old)
+        return True
 
     def _build_step(self, doc: Document, build: SessionBuild, report: Report) -> Report | None:
         """Build one more part of the document's session (off the lock); a report to return
@@ -449,7 +525,7 @@ class Core:
         try:
             done = build.step()
         except Exception:
-            log.exception("incls: building the model state of %s failed", doc.uri)
+            log.exception("incls: building the model state of %s failed", shortened(doc.uri))
             with self.lock:
                 doc.build = None
             raise
@@ -469,9 +545,9 @@ class Core:
                 return None
             session = doc.session
             if session is None:  # evicted meanwhile: rebuilt by the next step
-                return doc.report(more=True)
+                return doc.report_seen(more=True)
             assert doc.tokens is not None and self.model is not None and self.factory is not None  # a session's makings
-            report = doc.report()
+            report = doc.report_seen()
             changed_at, doc.changed_at = doc.changed_at, None
             pending, doc.pending = doc.pending, None
             chars, doc.pending_chars = doc.pending_chars, None
@@ -497,14 +573,14 @@ class Core:
             report = self._read(report, session, ledger, text, stats)
             report.evidence = ledger.snapshot(report.labels)
         except Exception:  # a model failure must not take the server down; rebuild next time
-            log.exception("incls: model update failed for %s", doc.uri)
+            log.exception("incls: model update failed for %s", shortened(doc.uri))
             with self.lock:
-                doc.session, doc.ledger = None, None
+                _drop_session(doc)
             raise
         with self.lock:
             if self.documents.get(doc.uri) is doc and doc.session is session:
                 doc.read = (session, replace(report))
-                if doc.projection is not None and doc.version == report.version:
+                if doc.projection is not None:
                     _to_source(report, doc.projection)
             self._evict()
         report.compute_ms = (time.perf_counter() - started) * 1000
@@ -531,22 +607,21 @@ class Core:
         return report
 
     def _evict(self) -> None:
-        """Keep at most maxSessions sessions: drop the least recently used (rebuilt on demand)."""
+        """Keep at most maxSessions sessions and first passes under way together: drop the
+        least recently used kept sessions (rebuilt on demand)."""
         live = [d for d in self.documents.values() if d.session is not None]
-        if len(live) <= self.settings.maxSessions:
-            return
-        for doc in sorted(live, key=lambda d: d.last_used)[: len(live) - self.settings.maxSessions]:
-            doc.session, doc.pending, doc.ledger = None, None, None
+        builds = sum(d.build is not None for d in self.documents.values())
+        excess = len(live) + builds - self.settings.maxSessions
+        for doc in sorted(live, key=lambda d: d.last_used)[: max(0, excess)]:
+            _drop_session(doc)
 
     def update_settings(self, settings: Settings) -> None:
         with self.lock:
-            cap_changed = settings.maxDocumentTokens != self.settings.maxDocumentTokens
             reproject = _projection_settings(settings) != _projection_settings(self.settings)
             self.settings = settings
             for doc in self.documents.values():
-                doc.over_cap = None if cap_changed else doc.over_cap
                 if reproject and doc.kind != "plaintext":
-                    self._project(doc)
+                    _restart(doc)
                 self._check_limits(doc)
 
     # -- queries (event loop) -------------------------------------------------------------
@@ -560,6 +635,32 @@ class Core:
             doc = self.documents.get(uri)
             if doc is not None and doc.changed_at is None:
                 doc.changed_at = time.perf_counter()
+
+
+def _restart(doc: Document) -> None:
+    """What the worker keeps of the text is void: it follows the text afresh next time."""
+    doc.generation += 1
+    doc.edits = []
+
+
+def _drop_session(doc: Document) -> None:
+    """Drop a document's session (or the one being built) and everything that refers to it."""
+    doc.session, doc.build, doc.pending, doc.pending_chars, doc.ledger, doc.read = None, None, None, None, None, None
+
+
+def _forget_text(doc: Document) -> None:
+    """Drop everything the worker keeps of a document's text (it is followed afresh when it is read again)."""
+    _drop_session(doc)
+    doc.projection, doc.tokens, doc.over_cap, doc.followed = None, None, None, -1
+
+
+def _tokenized(tokenizer, text: str, cap: int) -> tuple[TokenizedText | None, tuple[int, int] | None]:
+    """The tokens of `text`; or, when a prefix of PROBE_CHARS_PER_TOKEN * cap characters
+    alone is over `cap` tokens, none and (cap, that prefix's length): the rest is never tokenized."""
+    probe = PROBE_CHARS_PER_TOKEN * cap
+    if len(text) > probe and len(tokenizer.encode(text[:probe]).ids) > cap + 1:
+        return None, (cap, probe)
+    return TokenizedText(tokenizer, text), None
 
 
 def _projection_settings(s: Settings) -> tuple:

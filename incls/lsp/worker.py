@@ -1,14 +1,17 @@
-"""The model thread: one queue entry per document, served round-robin in bounded steps.
+"""The model thread: one queue entry per document, served in bounded steps, newest work first.
 
-The event loop never runs the model. `submit(uri)` marks a document as having work;
-the thread takes the documents in turn and runs one step for each (`step(uri)` reads
-the document's newest version, so superseded versions are never computed, and builds
-at most one chunk of a long document), then hands the result to `deliver` on the event
-loop. A step that says there is more puts the document at the back of the queue, so a
-small document opened during a long one's first pass waits for at most one chunk.
-`cancel(uri)` drops a closed document's queued work. Calls (`call(fn)`: loading the
-model) run before any document. The thread is a daemon: the process can end while it
-computes (see `InclsServer.end`).
+The event loop never runs the model, nor anything else that grows with a document.
+`submit(uri)` puts a document with new work (opened, changed) at the front of the queue:
+the newest document is served first (an editor restoring a workspace gets the file in
+front of the user read first). The thread takes the documents in turn and runs one step
+for each (`step(uri)` reads the document's newest version, so superseded versions are
+never computed; it follows the text, or builds at most one chunk of a long document),
+then hands the result to `deliver` on the event loop. A step that says there is more
+puts the document at the back of the queue, so the documents whose work goes on share
+the thread round-robin, and a small document opened during a long one's first pass
+waits for at most one step. `cancel(uri)` drops a closed document's queued work. Calls
+(`call(fn)`: loading the model, giving memory back) run before any document. The thread
+is a daemon: the process can end while it computes (see `InclsServer.end`).
 """
 
 from __future__ import annotations
@@ -43,10 +46,18 @@ class Worker(Generic[R]):
         self.thread.start()
 
     def submit(self, uri: str) -> None:
+        """New work for a document: to the front of the queue."""
+        with self.wake:
+            if uri in self.queue:
+                self.queue.remove(uri)
+            self.queue.appendleft(uri)
+            self.wake.notify()
+
+    def _again(self, uri: str) -> None:
+        """More work for a document just served: to the back of the queue (unless new work came meanwhile)."""
         with self.wake:
             if uri not in self.queue:
                 self.queue.append(uri)
-                self.wake.notify()
 
     def cancel(self, uri: str) -> None:
         with self.wake:
@@ -89,6 +100,6 @@ class Worker(Generic[R]):
                 error = exc
             else:
                 if self.more(result):
-                    self.submit(uri)
+                    self._again(uri)
             if self.loop is not None:
                 self.loop.call_soon_threadsafe(self.deliver, uri, result, error)

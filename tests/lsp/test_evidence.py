@@ -216,6 +216,7 @@ def test_evidence_costs_little_per_keystroke_at_2000_tokens():
     for k in range(20):
         at = 300 + 97 * k
         c.change(uri, k + 2, [Change("e", (position(doc.text, at), position(doc.text, at)))])
+        c.follow(uri)  # the tokens follow the text (on the model thread, in the server)
         with c.lock:
             pending, chars = doc.pending, doc.pending_chars
             doc.pending, doc.pending_chars = None, None
