@@ -69,6 +69,13 @@ def add_arguments(parser) -> None:
         "state vote, at most half of a set (default: %(default)s; the tone data: 3,072 tweets)",
     )
     parser.add_argument(
+        "--state-vote",
+        choices=("fit", "keep"),
+        default=head.state_vote,
+        help="head recipe: fit a new linear vote on the layers' pooled states, or keep the --init-from "
+        "model's trained vote and fit how much it and the lexicon each weigh (default: %(default)s)",
+    )
+    parser.add_argument(
         "--feature-cache",
         type=Path,
         help="head recipe: where final states are cached (default: the incls cache directory)",
@@ -290,7 +297,9 @@ def run_head(args) -> int:
         ).eval()
     else:
         layers = load_model(args.init_from or DEFAULT_MODEL)
-    recipe = HeadRecipe(state_docs=args.state_docs, max_tokens=args.max_tokens, seed=args.seed)
+    recipe = HeadRecipe(
+        state_docs=args.state_docs, max_tokens=args.max_tokens, seed=args.seed, state_vote=args.state_vote
+    )
     model = with_new_head(layers, labels, recipe)
     start = time.time()
     summary = fit_tone_head(

@@ -42,6 +42,7 @@ class HeadRecipe:
     state_epochs: int = 40
     state_lr: float = 0.01
     state_decay: float = 0.1  # L2 weight on the linear vote's weights
+    state_vote: str = "fit"  # "fit": a new linear vote; "keep": the model's trained vote, weighed against the lexicon
     batch_size: int = 256
     seed: int = 0
 
@@ -163,6 +164,26 @@ def fit_state_vote(
     return w.detach(), b.detach()
 
 
+def fit_mix(votes: torch.Tensor, offsets: torch.Tensor, labels: torch.Tensor, recipe: HeadRecipe) -> torch.Tensor:
+    """(alpha, beta, c (C,)) of logits = alpha votes + beta offsets + c: how much a trained
+    state vote (N, C) and the lexicon's votes (N, C) each weigh, fitted on documents the
+    lexicon never saw (classes balanced). Returned flat: (2 + C,)."""
+    C = votes.shape[1]
+    mix = torch.zeros(2 + C)
+    mix[:2] = 1.0
+    mix.requires_grad_(True)
+    opt = torch.optim.Adam([mix], lr=recipe.state_lr)
+    gen = torch.Generator().manual_seed(recipe.seed + 2)
+    weight = balanced_weights(labels, C)
+    for index in _epochs(len(votes), recipe.state_epochs, recipe.batch_size, gen):
+        logits = mix[0] * votes[index] + mix[1] * offsets[index] + mix[2:]  # (B, C)
+        loss = F.cross_entropy(logits, labels[index], weight=weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return mix.detach()
+
+
 def split_for_stages(n: int, state_docs: int) -> tuple[range, range]:
     """(stage-1 indices, stage-2 indices) of a source with n documents in a random order
     (every training split is shuffled once with a fixed seed): the first ones are stage 2."""
@@ -206,11 +227,20 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
         log,
     )
     w, b = torch.zeros_like(model.classifier.weight), torch.zeros(cfg.n_classes)  # no stage 2: the lexicon alone
+    mixed = {}
     if state_docs:
         with torch.no_grad():
             state_keys = [lexical_keys(doc, cfg) for doc in state_docs]
             offsets = lexical_logits(table, state_keys, [len(d) for d in state_docs]) + lex_bias  # (N2, C)
-        w, b = fit_state_vote(torch.cat(state_means), offsets, torch.tensor(state_labels), recipe)
+        if recipe.state_vote == "keep":
+            w0, b0 = model.classifier.weight.detach().clone(), model.classifier.bias.detach().clone()
+            votes = torch.cat(state_means) @ w0.T + b0  # (N2, C) the trained vote of each pooled state
+            mix = fit_mix(votes, offsets, torch.tensor(state_labels), recipe)
+            alpha, beta = float(mix[0]), float(mix[1])
+            w, b, table, lex_bias = alpha * w0, alpha * b0 + mix[2:], beta * table, beta * lex_bias
+            mixed = {"state_weight": round(alpha, 4), "lexicon_weight": round(beta, 4)}
+        else:
+            w, b = fit_state_vote(torch.cat(state_means), offsets, torch.tensor(state_labels), recipe)
     with torch.no_grad():
         model.classifier.weight.copy_(w)
         model.classifier.bias.copy_(b + lex_bias)
@@ -222,6 +252,7 @@ def fit_tone_head(model, tokenizer, sources: list[Source], recipe: HeadRecipe, c
         "lexicon_documents": len(lex_docs),
         "state_documents": len(state_docs),
         "sources": [s.name for s in sources],
+        **mixed,
     }
 
 
@@ -256,12 +287,16 @@ def tone_sources(labels: tuple[str, ...], limit: int | None = None) -> list[Sour
 
 def with_new_head(model, labels: tuple[str, ...], recipe: HeadRecipe):
     """A copy of `model` whose head (classifier, lexicon and n-gram lexicon) is new, for
-    `labels` and the recipe's n-grams; the layers are shared."""
+    `labels` and the recipe's n-grams; the layers are shared. With `state_vote="keep"` the
+    model's trained classifier is kept too (its labels must be `labels`)."""
     from ..model.transformer import VQTransformer
 
+    if recipe.state_vote == "keep" and tuple(model.cfg.labels) != tuple(labels):
+        raise ValueError(f"a kept state vote reads {model.cfg.labels}, not {tuple(labels)}")
     head = dict(lexical_votes=True, ngram_order=recipe.ngram_order, ngram_buckets=recipe.ngram_buckets)
     fresh = VQTransformer(model.cfg.replace(labels=tuple(labels), **head))
-    kept = {n: t for n, t in model.state_dict().items() if not n.startswith(HEAD_TENSORS)}
+    new = HEAD_TENSORS if recipe.state_vote == "fit" else tuple(t for t in HEAD_TENSORS if t != "classifier.")
+    kept = {n: t for n, t in model.state_dict().items() if not n.startswith(new)}
     missing, unexpected = fresh.load_state_dict(kept, strict=False)
-    assert not unexpected and all(n.startswith(HEAD_TENSORS) for n in missing), (missing, unexpected)
+    assert not unexpected and all(n.startswith(new) for n in missing), (missing, unexpected)
     return fresh.eval()

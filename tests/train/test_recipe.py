@@ -128,3 +128,40 @@ def test_a_source_weight_decides_where_its_documents_disagree(tokenizer, tmp_pat
         fit_tone_head(model, tokenizer, sources, recipe, tmp_path)
         readings.append(int(model.document_logits(encode_all(tokenizer, ["zorp"], 8)[0]).argmax()))
     assert readings == [0, 2]
+
+
+def test_cached_states_of_an_attention_pooled_model_are_pooled_as_it_pools(tokenizer, tmp_path):
+    """With attention pooling the cached state is the weighted one: the head fitted on it
+    scores documents exactly as the model's forward does."""
+    torch.manual_seed(0)
+    layers = VQTransformer(tiny_config(vocab_size=tokenizer.get_vocab_size(), pooling="attention")).eval()
+    with torch.no_grad():
+        layers.pool.weight.normal_()
+    model = with_new_head(layers, LABELS, SMALL)
+    with torch.no_grad():
+        model.classifier.weight.normal_()
+        model.lexicon.weight.normal_()
+    ids = encode_all(tokenizer, examples(20, 3).texts, 32)
+    pooled = cached_mean_states(model, ids, tmp_path, "pooled", progress=False)
+    for doc, state in zip(ids, pooled):
+        from_cache = model.classifier(state) + model.lexical_votes(torch.tensor(doc)).mean(0)
+        assert torch.allclose(from_cache, model.document_logits(doc), atol=1e-4)
+
+
+def test_a_kept_state_vote_is_weighed_against_the_lexicon_not_refitted(tokenizer, tmp_path):
+    """`state_vote="keep"`: the trained classifier stays (scaled by one fitted weight) and the
+    lexicon is fitted beside it."""
+    torch.manual_seed(0)
+    layers = VQTransformer(tiny_config(vocab_size=tokenizer.get_vocab_size(), labels=LABELS)).eval()
+    with torch.no_grad():
+        layers.classifier.weight.normal_()
+    trained = layers.classifier.weight.detach().clone()
+    recipe = replace(SMALL, ngram_order=1, state_docs=150, max_tokens=32, lexicon_epochs=20, state_vote="keep")
+    model = with_new_head(layers, LABELS, recipe)
+    summary = fit_tone_head(model, tokenizer, [Source("synthetic", examples(400, 1))], recipe, tmp_path)
+    alpha = summary["state_weight"]
+    assert torch.allclose(model.classifier.weight, alpha * trained, rtol=1e-3, atol=1e-4)  # alpha is rounded
+    assert summary["lexicon_weight"] > 0 and model.lexicon.weight.abs().sum() > 0
+    test = examples(200, 2)
+    preds = [int(model.document_logits(x).argmax()) for x in encode_all(tokenizer, test.texts, 32)]
+    assert sum(p == y for p, y in zip(preds, test.labels)) / len(preds) > 0.9
