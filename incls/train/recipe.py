@@ -172,15 +172,16 @@ def fit_mix(votes: torch.Tensor, offsets: torch.Tensor, labels: torch.Tensor, re
     mix = torch.zeros(2 + C)
     mix[:2] = 1.0
     mix.requires_grad_(True)
-    opt = torch.optim.Adam([mix], lr=recipe.state_lr)
-    gen = torch.Generator().manual_seed(recipe.seed + 2)
     weight = balanced_weights(labels, C)
-    for index in _epochs(len(votes), recipe.state_epochs, recipe.batch_size, gen):
-        logits = mix[0] * votes[index] + mix[1] * offsets[index] + mix[2:]  # (B, C)
-        loss = F.cross_entropy(logits, labels[index], weight=weight)
+    opt = torch.optim.LBFGS([mix], max_iter=200, line_search_fn="strong_wolfe")  # 2 + C numbers: full batch
+
+    def loss() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        value = F.cross_entropy(mix[0] * votes + mix[1] * offsets + mix[2:], labels, weight=weight)
+        value.backward()
+        return value
+
+    opt.step(loss)
     return mix.detach()
 
 
