@@ -2,7 +2,8 @@
 
     python -m incls.bench.projection_time [--json] [--sizes 10000,20000,50000,100000,200000] [--no-lsp]
 
-For each pathological input (Markdown block quotes 0..29 deep on every line; LaTeX
+For each pathological input (Markdown block quotes 0..29 deep on every line, unclosed
+images `![`, a table row of thousands of cells; LaTeX
 commands whose group never closes, of each kind: a placeholder `\\cite{`, an ignored
 `\\label{`, an environment `\\begin{`, a kept `\\emph{`; optional arguments `\\cite[`,
 inline math `\\(` and `\\verb|` that never close), at each size: the time to project the
@@ -52,10 +53,17 @@ def _quotes(size: int) -> str:
     return "".join(lines)[:size]
 
 
+def _table_row(size: int) -> str:
+    """A table whose one row holds cells all different (each is looked for in that long line)."""
+    n = size // 12
+    return "|" + "a|" * n + "\n|" + "-|" * n + "\n|" + "".join(f"c{i}|" for i in range(n)) + "\n"
+
+
 # kind -> (languageId, language, text of about `size` characters)
 INPUTS: dict[str, tuple[str, Callable[[], Language], Callable[[int], str]]] = {
     "markdown-quotes": ("markdown", Markdown, _quotes),
     "markdown-links": ("markdown", Markdown, _repeat("![")),
+    "markdown-cells": ("markdown", Markdown, _table_row),
     "latex-cite": ("latex", Latex, _repeat("\\cite{")),
     "latex-label": ("latex", Latex, _repeat("\\label{")),
     "latex-begin": ("latex", Latex, _repeat("\\begin{")),

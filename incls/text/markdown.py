@@ -19,7 +19,7 @@ label: a `[label]` reads the same wherever its definition is, which keeps edits 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
@@ -182,6 +182,8 @@ class _Reading:
         self.out = SegmentBuilder()
         self.contexts: list[str | None] = [context]  # what each segment continues
         self.cuts: list[tuple[int, SegmentBuilder]] = []  # (where a segment ends, what it holds)
+        self.row = (-1, 0)  # the table row read last, and where in its line its last cell ended
+        self.last_line = (-1, "")  # (line, its text) of the last `line_text`
 
     # -- lines ------------------------------------------------------------------------
 
@@ -189,10 +191,13 @@ class _Reading:
         return self.starts[line] if line < len(self.starts) else len(self.text)
 
     def line_text(self, line: int) -> str:
-        """The line's content, without its line break."""
-        a = self.line_start(line)
-        b = self.line_start(line + 1)
-        return self.text[a:b].rstrip("\n")
+        """The line's content, without its line break (the last one asked for is kept: a
+        table row's cells all ask for their line)."""
+        if self.last_line[0] != line:
+            a = self.line_start(line)
+            b = self.line_start(line + 1)
+            self.last_line = (line, self.text[a:b].rstrip("\n"))
+        return self.last_line[1]
 
     def line_of(self, offset: int) -> int:
         return bisect_right(self.starts, offset) - 1 if offset < len(self.text) else len(self.starts)
@@ -312,7 +317,11 @@ class _Reading:
         content = token.content
         if not content.strip():
             return
-        origin = _Origin(self, content, token.map[0] + first_line, cell=kind == "table")
+        line = token.map[0] + first_line
+        after = self.row[1] if kind == "table" and self.row[0] == line else 0
+        origin = _Origin(self, content, line, cell=kind == "table", after=after)
+        if kind == "table":
+            self.row = (line, origin.cell_end)
         _inline(self.lang, content, origin, self.out)
         end = origin.end()
         self.out.synth("\n" if kind == "table" else "\n\n", end)  # a table's rows end at tr_close
@@ -329,35 +338,54 @@ def _container_kind(token: Token) -> str | None:
 
 
 class _Origin:
-    """Where each character of a block's inline content sits in the region's source."""
+    """Where each character of a block's inline content sits in the region's source.
 
-    def __init__(self, reading: _Reading, content: str, line: int, cell: bool) -> None:
-        self.content_starts: list[int] = []  # start of each content line in `content`
-        self.shift: list[int] = []  # source offset minus content offset, per content line
-        self.line_ends: list[int] = []  # source offset of each line's break
+    The content is cut into pieces, each at a constant shift from the source: one per
+    line, and in a table cell one more after each `|`, which the source escapes (`\\|`:
+    the table rule drops the backslash). A cell is looked for in its row after `after`,
+    where the cell before it ended (`cell_end`): cells alike map to their own source, and
+    a row of many cells is read in time linear in its length."""
+
+    def __init__(self, reading: _Reading, content: str, line: int, cell: bool, after: int = 0) -> None:
+        self.content_starts: list[int] = []  # start of each piece in `content`
+        self.shift: list[int] = []  # source offset minus content offset, per piece
+        self.line_ends: list[int] = []  # source offset of the break of each piece's line
+        self.cell_end = after  # in a cell: where it ends in its line
         pos = 0
         for k, piece in enumerate(content.split("\n")):
             src_line = reading.line_text(line + k) if line + k < len(reading.starts) else ""
             base = reading.line_start(line + k)
             core = piece.strip()
             lead = len(piece) - len(piece.lstrip())
+            written = core.replace("|", "\\|") if cell else core  # the cell as the source writes it
             at = -1
-            if core:
+            if core and cell:
+                at = src_line.find(written, after)
+            elif core:
                 trimmed = src_line.rstrip()
-                if not cell and trimmed.endswith(core):
-                    at = len(trimmed) - len(core)
-                else:
-                    at = src_line.find(core)
+                at = len(trimmed) - len(core) if trimmed.endswith(core) else src_line.find(core)
             if at < 0:
-                at = len(src_line) - len(src_line.lstrip())
+                at, written = len(src_line) - len(src_line.lstrip()), core
             self.content_starts.append(pos)
             self.shift.append(base + at - (pos + lead))
             self.line_ends.append(base + len(src_line))
+            if written != core:
+                for j, r in enumerate(i for i, ch in enumerate(core) if ch == "|"):
+                    self.content_starts.append(pos + lead + r)
+                    self.shift.append(base + at + j + 1 - (pos + lead))
+                    self.line_ends.append(base + len(src_line))
+            self.cell_end = at + len(written)
             pos += len(piece) + 1
 
     def source(self, offset: int) -> int:
         k = bisect_right(self.content_starts, offset) - 1
         return offset + self.shift[k]
+
+    def pieces(self, a: int, b: int) -> list[tuple[int, int]]:
+        """[a, b) cut where the shift to the source changes."""
+        cuts = self.content_starts[bisect_right(self.content_starts, a) : bisect_left(self.content_starts, b)]
+        bounds = [a, *cuts, b]
+        return list(zip(bounds, bounds[1:]))
 
     def line_end(self, offset: int) -> int:
         return self.line_ends[bisect_right(self.content_starts, offset) - 1]
@@ -448,11 +476,12 @@ def _delimiters(e: Event) -> list[tuple[int, int, None]]:
 
 
 def _copy(content: str, a: int, b: int, origin: _Origin, out: SegmentBuilder, url_mode: str) -> None:
-    """Copy content[a:b] into the projection, line by line, dropping bare URLs."""
+    """Copy content[a:b] into the projection, line by line and piece by piece, dropping bare URLs."""
     while a < b:
         nl = content.find("\n", a, b)
         stop = b if nl < 0 else nl
-        _copy_line(content, a, stop, origin, out, url_mode)
+        for x, y in origin.pieces(a, stop):
+            _copy_line(content, x, y, origin, out, url_mode)
         if nl < 0:
             return
         out.copy("\n", origin.line_end(nl))

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from incls.bench.projection_time import INPUTS, growth
 from incls.text.latex import Latex, _Masker
+from incls.text.markdown import Markdown
 from incls.text.projection import project_text
 
 
@@ -82,3 +83,22 @@ def test_the_linear_masker_reads_every_text_as_the_searching_one(source):
 )
 def test_unclosed_groups_read_as_before(source, prose):
     assert project_text(Latex(), source) == prose
+
+
+@pytest.mark.parametrize(
+    "source, cell",
+    [
+        ("| a | a |\n|---|---|\n| b | b |\n", "b"),  # cells alike: each maps to its own source
+        ("| x \\| y | z |\n|---|---|\n| p \\| q | r |\n", "p | q"),  # an escaped pipe in a cell
+    ],
+)
+def test_table_cells_map_to_their_own_source(source, cell):
+    segments = Markdown().project(source, True, "").segments
+    text = "".join(s.text for s in segments)
+    assert cell in text
+    for seg in segments:
+        for i, (start, src, linear) in enumerate(zip(seg.proj, seg.src, seg.linear)):
+            end = seg.proj[i + 1] if i + 1 < len(seg.proj) else len(seg.text)
+            if linear:
+                assert seg.text[start:end] == source[src : src + end - start]
+    assert segments[-1].source_offset(text.rindex(cell[-1])) == source.rindex(cell[-1])  # the last cell's own
