@@ -459,11 +459,12 @@ class Core:
             seen = Version(doc.version, doc.text, doc.lines)
             edits, doc.edits = ([] if fresh else doc.edits), []  # a fresh start reads the text, edits included
             projection, tokens, over_cap = (None, None, None) if fresh else (doc.projection, doc.tokens, doc.over_cap)
-        cap = settings.maxDocumentTokens
-        if over_cap is not None and over_cap[0] != cap:
-            over_cap = None  # found for another maxDocumentTokens: count again
-        if not fresh and not edits and (tokens is not None or over_cap is not None):
-            return None
+            cap = settings.maxDocumentTokens
+            if over_cap is not None and over_cap[0] != cap:
+                over_cap = None  # found for another maxDocumentTokens: count again
+            if not fresh and not edits and (tokens is not None or over_cap is not None):
+                doc.seen = seen  # nothing was queued: what is followed is this version
+                return None
         if fresh:
             s = settings
             projection = prose.projection(

@@ -159,6 +159,8 @@ def test_a_change_with_an_older_version_is_applied_the_clients_text_wins(server)
     server.diagnostics(uri, 2)
     assert server.inspect(uri)["text"] == "The Lovely was cold and the staff were rude."
     assert server.inspect(uri)["outOfSync"] is False
+    server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 9}, "contentChanges": []})
+    assert server.diagnostics(uri, 9)[0]["source"] == "incls"  # a new version, the same text: published for it
 
 
 # -- settings and checkpoints ------------------------------------------------------------------
