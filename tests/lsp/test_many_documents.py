@@ -3,7 +3,7 @@
 Memory stays bounded (first passes under way count against maxSessions like kept
 sessions), the document opened last is read first, and closing them all gives the
 model thread back at once. The server runs in its own process; its peak memory is read
-from /proc. (A few minutes on a 2-core machine: the model reads all 200.)"""
+from /proc. (A few minutes on a 2-core machine: the model reads all 200; `-s` prints the numbers.)"""
 
 from __future__ import annotations
 
@@ -37,15 +37,20 @@ def test_two_hundred_documents_opened_at_once_stay_under_2_gb_and_the_newest_is_
         started = time.monotonic()
         s.open("file:///w/last.txt", SMALL)
         assert s.diagnostics("file:///w/last.txt", 1, timeout=60)[0]["source"] == "incls"
-        assert time.monotonic() - started < 5.0
+        last = time.monotonic() - started
         for uri in uris:
             assert s.diagnostics(uri, 1, timeout=600)[0]["source"] == "incls"
-        assert s.peak_rss_mb() < 2048, s.peak_rss_mb()
+        read_all, peak = time.monotonic() - started, s.peak_rss_mb()
         for uri in uris:
             s.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
         started = time.monotonic()
         s.open("file:///w/after.txt", SMALL)
         assert s.diagnostics("file:///w/after.txt", 1, timeout=60)[0]["source"] == "incls"
-        assert time.monotonic() - started < 5.0
+        after = time.monotonic() - started
+        print(
+            f"{DOCUMENTS} documents: the one opened last read in {last:.2f} s, all in {read_all:.0f} s, "
+            f"peak RSS {peak:,.0f} MB; a document opened after closing them all read in {after:.2f} s"
+        )
+        assert last < 5.0 and peak < 2048 and after < 5.0
     finally:
         s.close()
