@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from incls.lsp import tone
 from incls.lsp.core import Change, Core
 from incls.lsp.evidence import Evidence, Ledger, Span, Votes
-from incls.model import pooling
 from incls.lsp.settings import Settings
+from incls.model import pooling
 from incls.text import TokenEdit
 from incls.text.sentences import GREETING, LINE, SIGNOFF
 
@@ -175,7 +175,10 @@ def mean_rows(votes: torch.Tensor) -> torch.Tensor:
 
 
 def test_votes_are_read_across_chunk_blocks():
-    first, second = mean_rows(torch.ones(3, 2, dtype=torch.float64)), mean_rows(2 * torch.ones(4, 2, dtype=torch.float64))
+    first, second = (
+        mean_rows(torch.ones(3, 2, dtype=torch.float64)),
+        mean_rows(2 * torch.ones(4, 2, dtype=torch.float64)),
+    )
     votes = Votes([(0, first), (3, second)], 2)
     assert votes.total() == 7
     assert votes.sum(1, 5).tolist() == [2 * 1 + 2 * 2.0] * 2 + [4.0, 0.0, 0.0]
