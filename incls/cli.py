@@ -17,8 +17,8 @@ SUBCOMMANDS = {
     "train": ("incls.train.command", "train a model (IMDB or your CSV/JSONL) and save safetensors"),
     "eval": ("incls.train.evaluate", "accuracy and macro-F1 of a model and its non-VQ twin on held-out data"),
     "bench": ("incls.bench.command", "replay edit streams: full recompute vs prefix reuse vs incremental"),
-    "check": ("incls.lsp.check", "classify files once and print the labels"),
-    "faithfulness": ("incls.lsp.faithfulness", "does deleting the evidence sentences change the reading? (ERASER)"),
+    "check": ("incls.reading.check", "classify files once and print the labels"),
+    "faithfulness": ("incls.train.faithfulness", "does deleting the evidence sentences change the reading? (ERASER)"),
     "demo": ("incls.demo", "show live classification of a document being edited, in the terminal"),
     "setup": ("incls.install.command", "install the base model, convert it, build the kernels, check a sample"),
 }

@@ -53,7 +53,7 @@ def _label(message: dict) -> tuple[str, str]:
 
 
 def run(args) -> int:
-    from .lsp.client import StdioClient, end_position, is_diagnostics
+    from .bench.client import StdioClient, end_position, is_diagnostics
 
     review, truth = pick_review(args.index)
     uri = "untitled:incls-demo-review.txt"

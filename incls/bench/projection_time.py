@@ -100,7 +100,7 @@ def growth(kind: str, sizes: tuple[int, ...], repeats: int = REPEATS) -> dict:
 def hovers_meanwhile(kind: str, size: int) -> dict:
     """Open the pathological text of `kind` beside a small document in the real server and
     hover on the small one until the large one is published: the hovers' round trips."""
-    from ..lsp.client import StdioClient, is_diagnostics
+    from .client import StdioClient, is_diagnostics
 
     language_id, _, text_of = INPUTS[kind]
     client = StdioClient()

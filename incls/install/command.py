@@ -115,11 +115,11 @@ def ensure_kernels(index: int) -> str | None:
 
 
 def classify_sample(index: int) -> None:
-    from ..lsp.core import Core
-    from ..lsp.settings import Settings
     from ..model.base import load_tokenizer
     from ..model.checkpoint import load_model
     from ..model.errors import ModelError
+    from ..reading.core import Core
+    from ..reading.settings import Settings
 
     step(index, "loading the shipped model")
     began = time.monotonic()

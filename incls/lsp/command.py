@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
         logging.FileHandler(args.log_file, encoding="utf-8") if args.log_file else logging.StreamHandler(sys.stderr)
     )
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .server import build_server
+    from .handlers import build_server
 
     server = build_server()
     if args.tcp:

@@ -4,7 +4,7 @@ Each handler reads its params, asks `Core` (text, tokens, model work), the docum
 `DocumentState` (what is shown) or the server (publishing, scheduling, settings), and
 returns. None of them computes anything itself. `guarded` makes a handler's failure a
 logged and reported error instead of an exception inside pygls (a client error with its
-own JSON-RPC code still goes back to the client as that error). `server.build_server`
+own JSON-RPC code still goes back to the client as that error). `build_server`
 registers them from `FEATURES` and `COMMANDS`.
 """
 
@@ -16,8 +16,9 @@ import logging
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
+from ..reading.core import Change, ChangeRejected
+from ..reading.settings import Settings
 from ..text import normalize_encoding
-from .core import Change, ChangeRejected
 from .server import InclsServer  # at run time: pygls resolves a command handler's annotations
 from .settings import SECTION
 
@@ -254,3 +255,13 @@ def _has_section(raw: object) -> bool:
 def _client_pulls_configuration(ls: InclsServer) -> bool:
     workspace = ls.client_capabilities.workspace
     return bool(workspace and workspace.configuration)
+
+
+def build_server(settings: Settings | None = None) -> InclsServer:
+    """A server with every handler of this module registered."""
+    ls = InclsServer(settings)
+    for method, options, handler in FEATURES:
+        ls.feature(method, options)(handler)
+    for command, handler in COMMANDS:
+        ls.command(command)(handler)
+    return ls

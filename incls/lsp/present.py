@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from ..reading import tone
+from ..reading.core import Report
+from ..reading.settings import Settings
 from ..text import LineIndex
-from . import tone
-from .core import Report
-from .settings import Settings
 
 SOURCE = "incls"
 SEVERITY = {
@@ -46,7 +46,7 @@ def hints_for(report: Report, settings: Settings, ignored: set[str]) -> list[ton
 def diagnostics(report: Report, settings: Settings, ignored: set[str], encoding: str) -> list[types.Diagnostic]:
     """The document's tone on the first line, then hints on the sentences that carry it or pull against it.
 
-    Nothing for an empty or whitespace-only document, nor for a neutral one (see `incls.lsp.tone`).
+    Nothing for an empty or whitespace-only document, nor for a neutral one (see `incls.reading.tone`).
     """
     t = tone.document_tone(report.labels, report.probabilities)
     if report.empty or t is None or tone.is_quiet(t):

@@ -1,6 +1,6 @@
 """The pygls server: the process, the protocol, and what handlers share; the model on its own thread.
 
-The handlers themselves are module-level functions in `handlers.py`; `build_server`
+The handlers themselves are module-level functions in `handlers.py`; `handlers.build_server`
 registers them. `InclsServer` holds the `Core` (documents, tokens, sessions), the
 `Worker` (the model thread), one `DocumentState` per open URI (the report shown), the
 user's choices, and the few operations handlers share: scheduling model work, publishing
@@ -41,11 +41,12 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
+from ..reading.choices import Choices
+from ..reading.core import Core, Report
+from ..reading.messages import QUOTE, Popups, quoted, shortened
+from ..reading.settings import Settings
 from . import present
-from .choices import Choices
-from .core import Core, Report
-from .messages import QUOTE, Popups, quoted, shortened
-from .settings import Settings, from_environment, merge
+from .settings import from_environment, merge
 from .state import DocumentState
 from .wire import MAX_DEPTH, FrameReader, Unhandled
 from .worker import Worker
@@ -68,9 +69,15 @@ class Unreadable:
 
 
 class InclsProtocol(LanguageServerProtocol):
-    """Document sync goes to our handlers untouched; the lifecycle is enforced for every message."""
+    """Document sync goes to our handlers untouched; the lifecycle is enforced for every message.
 
-    _server: InclsServer
+    pygls (pinned in pyproject.toml) has no public API for four things used here, each
+    marked where it is used: the protocol's server (`_server`), whether shutdown was
+    received (`_shutdown`), answering a request outside a handler (`_send_response`), and
+    writing a message that is not one object (`_send_data`, a batch's array of errors).
+    """
+
+    _server: InclsServer  # private in pygls: the server this protocol serves
     initialize_seen = False
 
     def _user(self, method, params):
@@ -122,7 +129,7 @@ class InclsProtocol(LanguageServerProtocol):
             for m in frame.members
             if "method" in m and _is_id(m.get("id"))
         ]
-        self._send_data(answers or {"jsonrpc": self.VERSION, "id": None, "error": error})
+        self._send_data(answers or {"jsonrpc": self.VERSION, "id": None, "error": error})  # private: an array
 
     def handle_message(self, message) -> None:
         if isinstance(message, Unreadable):
@@ -139,13 +146,13 @@ class InclsProtocol(LanguageServerProtocol):
         method = getattr(message, "method", None)
         request = method is not None and hasattr(message, "id")
         if method == types.EXIT:
-            self._server.end(0 if self._shutdown else 1, "exit")
+            self._server.end(0 if self._shutdown else 1, "exit")  # private: whether shutdown came first
             return
         if method is None:  # a response to one of our requests
             super().handle_message(message)
             return
         data = {"id": getattr(message, "id", None), "method": method} if request else {"method": method}
-        if self._shutdown:
+        if self._shutdown:  # private: see the class docstring
             self._refuse(data, types.ErrorCodes.InvalidRequest, f"{method} after shutdown")
         elif method == types.INITIALIZE and self.initialize_seen:
             self._refuse(data, types.ErrorCodes.InvalidRequest, "initialize was already received")
@@ -160,7 +167,7 @@ class InclsProtocol(LanguageServerProtocol):
         msg_id = data.get("id")
         if "method" in data and _is_id(msg_id):
             log.warning("incls: refused request %s (%s)", quoted(data.get("method")), why)
-            self._send_response(msg_id, error=types.ResponseError(int(code), why))
+            self._send_response(msg_id, error=types.ResponseError(int(code), why))  # private: no handler answers
         else:
             log.warning("incls: ignored a notification (%s)", why)
 
@@ -235,6 +242,7 @@ class InclsServer(LanguageServer):
             log.exception("incls: reading the input failed")
         finally:
             why = "the input was closed"
+            # private `_shutdown`: pygls records the shutdown request nowhere else
             loop.call_soon_threadsafe(lambda: self.end(0 if self.protocol._shutdown else 1, why))
             time.sleep(EXIT_GRACE)
             self.end(0 if self.protocol._shutdown else 1, why)
@@ -452,18 +460,6 @@ class InclsServer(LanguageServer):
 def _is_id(value: object) -> TypeGuard[int | str]:
     """Whether a value is a JSON-RPC request id (a number or a string)."""
     return isinstance(value, (int, str)) and not isinstance(value, bool)
-
-
-def build_server(settings: Settings | None = None) -> InclsServer:
-    """A server with every handler of `handlers` registered."""
-    from . import handlers  # here, not at the top: the handlers module imports InclsServer from this one
-
-    ls = InclsServer(settings)
-    for method, options, handler in handlers.FEATURES:
-        ls.feature(method, options)(handler)
-    for command, handler in handlers.COMMANDS:
-        ls.command(command)(handler)
-    return ls
 
 
 def release_memory() -> None:

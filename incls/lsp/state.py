@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..reading.core import Report
+from ..reading.settings import Settings
 from ..text import InvalidPosition
 from . import present
-from .core import Report
-from .settings import Settings
 
 UPDATING = "\n\n_(updating…)_"
 

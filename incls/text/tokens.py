@@ -156,10 +156,6 @@ class TokenizedText:
     def _byte_begin(self, k: int) -> int:
         return int(self.ends[k - 1]) if k > 0 else 0
 
-    def token_at_char(self, offset: int) -> int:
-        """Index of the token whose span holds the character at `offset` (len(ids) at the end)."""
-        return int(np.searchsorted(self.char_ends, offset, side="right"))
-
     def apply(self, edit: TextEdit) -> TokenEdit:
         """Apply a text edit (code points, pre-edit); return the minimal token edit it caused."""
         text = self.text

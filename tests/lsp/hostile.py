@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from incls.lsp.client import answer, frame, read_message
+from incls.bench.client import answer, frame, read_message
 
 SERVER = [sys.executable, "-m", "incls.cli", "--stdio"]
 

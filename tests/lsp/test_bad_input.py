@@ -82,7 +82,7 @@ async def test_malformed_params_do_not_stop_the_server():
     import asyncio
     import queue
 
-    from incls.lsp.client import StdioClient, is_diagnostics
+    from incls.bench.client import StdioClient, is_diagnostics
 
     raw = StdioClient()
     try:

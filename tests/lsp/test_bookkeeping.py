@@ -13,8 +13,8 @@ import random
 import torch
 
 from incls.engine import ChunkedSession
-from incls.lsp.core import Change
 from incls.lsp.state import DocumentState
+from incls.reading.core import Change
 
 from test_evidence import LETTER, core, position, read, step
 

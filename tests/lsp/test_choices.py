@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from incls.lsp.choices import Choices
-from incls.lsp.client import StdioClient, is_diagnostics
+from incls.bench.client import StdioClient, is_diagnostics
+from incls.reading.choices import Choices
 
 REVIEW = (
     "This film was a delight from start to finish.\n\n"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 from incls.lsp import present
-from incls.lsp.core import Change, Core
-from incls.lsp.settings import Settings
+from incls.reading.core import Change, Core
+from incls.reading.settings import Settings
 
 from lsp_helpers import random_range, utf16_position
 

@@ -2,7 +2,7 @@
 
 The sentences' contributions add up to the document's logits (one session or chunks),
 the evidence kept up to date edit by edit equals the evidence of a fresh open of the same
-text, and the hints follow the rules of `incls.lsp.tone` whatever the model reads.
+text, and the hints follow the rules of `incls.reading.tone` whatever the model reads.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import time
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from incls.lsp import tone
-from incls.lsp.core import Change, Core
-from incls.lsp.evidence import Evidence, Ledger, Span, Votes
-from incls.lsp.settings import Settings
 from incls.model import pooling
+from incls.reading import tone
+from incls.reading.core import Change, Core
+from incls.reading.evidence import Evidence, Ledger, Span, Votes
+from incls.reading.settings import Settings
 from incls.text import TokenEdit
 from incls.text.sentences import GREETING, LINE, SIGNOFF
 
@@ -224,8 +224,8 @@ def test_evidence_costs_little_per_keystroke_at_2000_tokens():
             pending, chars = doc.pending, doc.pending_chars
             doc.pending, doc.pending_chars = None, None
             ids, ends = list(doc.tokens.ids), doc.tokens.char_ends.copy()
-        stats = c.factory.apply(
-            doc.session, TokenEdit(pending.start, pending.old_end, tuple(ids[pending.start : pending.new_end]))
+        stats = doc.session.apply(
+            [TokenEdit(pending.start, pending.old_end, tuple(ids[pending.start : pending.new_end]))]
         )
         started = time.perf_counter()
         ledger.update(doc.tokens.text, ends, Votes.of(doc.session, c.model.cfg.n_classes), chars, pending, stats.voted)
@@ -271,7 +271,7 @@ def note_votes(i: int) -> tuple[float, ...]:
 
 def test_three_classes_neutral_sentences_are_never_pointed_out_and_a_neutral_document_is_quiet():
     from incls.lsp import present
-    from incls.lsp.core import Report
+    from incls.reading.core import Report
 
     ev = three_class_evidence(NOTE, note_votes)
     assert [ev.kinds[i] for i in range(len(ev))] == [GREETING, "sentence", "sentence", "sentence", SIGNOFF]

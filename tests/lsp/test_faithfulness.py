@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from incls.lsp.faithfulness import Reader, comprehensiveness, delete, ranked_units
+from incls.train.faithfulness import Reader, comprehensiveness, delete, ranked_units
 
 from test_evidence import LETTER, core
 

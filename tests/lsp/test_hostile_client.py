@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import incls
-from incls.lsp.client import frame
+from incls.bench.client import frame
 
 from hostile import RawServer
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from incls.lsp.client import end_position
+from incls.bench.client import end_position
 
 from hostile import RawServer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from incls.lsp.sessions import paragraph_breaks
+from incls.reading.sessions import paragraph_breaks
 from incls.text.tokens import TokenBytes
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from incls.lsp.core import Change
+from incls.reading.core import Change
 from incls.text.markdown import Markdown
 from incls.text.projection import project_text
 

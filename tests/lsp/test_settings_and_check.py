@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from incls.lsp.settings import Settings, merge
+from incls.lsp.settings import merge
+from incls.reading.settings import Settings
 
 CLI = [sys.executable, "-m", "incls.cli"]
 

@@ -13,7 +13,7 @@ import itertools
 import pytest
 from hypothesis import Phase, given, settings, strategies as st
 
-from incls.lsp.client import StdioClient, is_diagnostics
+from incls.bench.client import StdioClient, is_diagnostics
 
 from test_core_fuzz import change_for, expected_after, model_and_tokenizer, texts
 

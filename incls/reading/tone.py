@@ -1,6 +1,6 @@
 """What to tell a writer about a document's tone: which sentences to point out, in words.
 
-Pure functions over `Evidence` (see `incls.lsp.evidence` for the arithmetic). The rules:
+Pure functions over `Evidence` (see `incls.reading.evidence` for the arithmetic). The rules:
 
 - The document's tone is its most probable class. A **neutral** document (the label
   "neutral", when the model has one) is quiet: no diagnostic and no hints; the status bar

@@ -1,7 +1,7 @@
 """The server's core: open documents, their text and tokens, and their model sessions.
 
-No LSP here: handlers in `server.py` call these methods and turn reports into
-diagnostics. Threading: text changes arrive on the event loop (`open`, `change`,
+No LSP here: the handlers (`incls.lsp.handlers`) call these methods, and the server
+turns reports into diagnostics. Threading: text changes arrive on the event loop (`open`, `change`,
 `close`), which keeps only what positions need (the text, its line index, its size) and
 queues each change as a text edit; everything that grows with a document runs on the
 one worker thread (`compute`): the prose projection and the tokens follow the queued
@@ -169,6 +169,7 @@ class Report:
     latency_ms: float | None = None
     compute_ms: float = 0.0
     engine_ms: float = 0.0  # of compute_ms, the time in the engine's update
+    engine_cpu_ms: float = 0.0  # the CPU time of the model thread in the engine's update
     ops: int | None = None
     ops_full: int | None = None
     skip_reason: str | None = None
@@ -563,9 +564,10 @@ class Core:
         try:
             stats = None
             if pending:
-                engine_started = time.perf_counter()
-                stats = self.factory.apply(session, TokenEdit(pending.start, pending.old_end, pending_ids))
+                engine_started, engine_cpu_started = time.perf_counter(), time.thread_time()
+                stats = session.apply([TokenEdit(pending.start, pending.old_end, pending_ids)])
                 report.engine_ms = (time.perf_counter() - engine_started) * 1000
+                report.engine_cpu_ms = (time.thread_time() - engine_cpu_started) * 1000
             votes = Votes.of(session, self.model.cfg.n_classes)
             if fresh:
                 ledger.rebuild(text, char_ends, votes)

@@ -1,6 +1,6 @@
 """Latency of a keystroke in a long Markdown document, through the real stdio server.
 
-    python -m incls.lsp.prose_latency [--json] [--edits 40] [--lines 2000]
+    python -m incls.bench.prose_latency [--json] [--edits 40] [--lines 2000]
 
 It builds a Markdown document of about 2,000 lines from held-out reviews (headings,
 wrapped paragraphs, lists, fenced code blocks full of loaded words), opens it in
@@ -127,7 +127,7 @@ def measure(text: str, edits: int, seed: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m incls.lsp.prose_latency", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m incls.bench.prose_latency", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--edits", type=int, default=40, help="keystrokes of each kind (default %(default)s)")
     parser.add_argument("--lines", type=int, default=2000, help="document length in lines (default %(default)s)")

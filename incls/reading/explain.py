@@ -1,7 +1,7 @@
 """A report's evidence for `incls check`: JSON for programs, plain text for a person.
 
 Ranges are LSP positions (zero-based line, UTF-16 character), as an editor would show
-them. Contributions and pulls are in logits (see `incls.lsp.evidence`): the contributions
+them. Contributions and pulls are in logits (see `incls.reading.evidence`): the contributions
 of all units add up to the document's logits.
 """
 

@@ -138,7 +138,7 @@ class Evidence:
     # is mapped when it is asked for (a hint, a hover), not for every unit on every reading.
     source: SourceMap | None = None
     _ranges: dict = field(default_factory=dict, compare=False, repr=False)
-    # what is computed from the units and sums alone (the hints chosen, by `incls.lsp.tone`):
+    # what is computed from the units and sums alone (the hints chosen, by `incls.reading.tone`):
     # shared by every source mapping of this reading, so a keystroke that changes no prose
     # (in a code block) reuses it
     memo: dict = field(default_factory=dict, compare=False, repr=False)

@@ -22,7 +22,6 @@ from ..engine.chunked import ParagraphBreaks, split_chunks
 from ..engine.native import kernels
 from ..engine.weights import engine_weights
 from ..model import pooling
-from ..text import TokenEdit
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +134,3 @@ class SessionFactory:
         if isinstance(session, (FullRecomputeSession, ChunkedSession)):
             return False
         return len(session.ids) > chunk_tokens * 3 // 2
-
-    def apply(self, session, edit: TokenEdit):
-        return session.apply([edit])

@@ -1,7 +1,7 @@
 """Latency of the real server: didChange -> publishDiagnostics through stdio.
 
-    python -m incls.lsp.latency [--json] [--edits 60] [--incremental-only] [--sizes 300,2000,20000]
-    python -m incls.lsp.latency --outside-engine [--sizes ...]
+    python -m incls.bench.latency [--json] [--edits 60] [--incremental-only] [--sizes 300,2000,20000]
+    python -m incls.bench.latency --outside-engine [--sizes ...]
 
 For a 300-token held-out review and 2,000- and 20,000-token documents (held-out reviews
 joined as paragraphs), it starts `incls --stdio` twice, once with the incremental engine
@@ -93,27 +93,14 @@ def measure(text: str, full_recompute: bool, edits: int, seed: int) -> dict:
 def outside_engine(tokenizer, name: str, text: str, edits: int, seed: int) -> dict:
     """In process: per keystroke, the server's own time (text, tokens, reading) apart from the engine."""
     from ..model.checkpoint import load_model
+    from ..reading.core import Change, Core
     from ..text import LineIndex
-    from .core import Change, Core
 
     core = Core()
     core.load(tokenizer, load_model(log=lambda message: None))
     core.open(name, text, 1)
     while (first := core.compute(name)) is not None and first.more:
         pass
-    engine_cpu: list[float] = []  # CPU seconds of each engine update (the factory's `apply` is the engine's door)
-    factory = core.factory
-    assert factory is not None  # loaded above
-    apply = factory.apply
-
-    def timed_apply(session, edit):
-        started = time.thread_time()
-        try:
-            return apply(session, edit)
-        finally:
-            engine_cpu.append(time.thread_time() - started)
-
-    factory.apply = timed_apply  # type: ignore[method-assign]  # timed where the engine is called
     rng = random.Random(seed)
     index = LineIndex(text, "utf-16")
     change_ms: list[float] = []
@@ -124,7 +111,6 @@ def outside_engine(tokenizer, name: str, text: str, edits: int, seed: int) -> di
         offset = rng.randrange(len(text) + 1)
         position = index.position(offset)
         ch = rng.choice("etaoin ")
-        engine_cpu.clear()
         started, cpu_started = time.perf_counter(), time.thread_time()
         core.change(name, version, [Change(ch, (position, position))])
         changed = time.perf_counter()
@@ -135,7 +121,7 @@ def outside_engine(tokenizer, name: str, text: str, edits: int, seed: int) -> di
         index.edit(offset, offset, text)
         change_ms.append((changed - started) * 1000)
         outside_ms.append((done - started) * 1000 - report.engine_ms)
-        outside_cpu_ms.append((cpu_done - cpu_started - sum(engine_cpu)) * 1000)
+        outside_cpu_ms.append((cpu_done - cpu_started) * 1000 - report.engine_cpu_ms)
         engine_ms.append(report.engine_ms)
     return {
         "document": name,
@@ -165,7 +151,7 @@ def is_status(uri: str, version: int):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m incls.lsp.latency", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m incls.bench.latency", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--edits", type=int, default=60, help="keystrokes per run (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)

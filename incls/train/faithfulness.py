@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from .core import Core
-from .settings import Settings
+from ..reading.core import Core
+from ..reading.settings import Settings
 
 EVERYDAY = Path(__file__).resolve().parents[2] / "tests" / "data" / "everyday.jsonl"
 
@@ -124,7 +124,7 @@ def comprehensiveness(
 def run(args) -> int:
     from ..model.base import load_tokenizer
     from ..model.checkpoint import load_model
-    from ..train.data import imdb_split, load_user_file
+    from .data import imdb_split, load_user_file
 
     core = Core(Settings(maxDocumentBytes=10_000_000))
     core.load(load_tokenizer(), load_model(Path(args.model) if args.model else None))
