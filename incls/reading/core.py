@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..engine import ChunkedSession
+from ..engine.ops import UpdateStats
 from ..text import InvalidPosition, LineIndex, TextEdit, TokenEdit, TokenizedText, diff_texts, prose
 from ..text.positions import units
 from ..text.projection import IncrementalProjection
@@ -53,7 +54,7 @@ from ..text.tokens import TokenBytes
 from .binary import looks_binary
 from .evidence import Evidence, Ledger, Span, Votes, then
 from .messages import shortened
-from .sessions import SessionBuild, SessionFactory, paragraph_breaks
+from .sessions import FullStats, ModelSession, SessionBuild, SessionFactory, SessionMode, paragraph_breaks, vote_blocks
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -79,21 +80,6 @@ class Change:
     range: tuple[tuple[int, int], tuple[int, int]] | None = None
 
 
-@dataclass
-class PendingEdit:
-    """Token edits since the session last saw the document, composed: ids[start:old_end] -> current[start:new_end]."""
-
-    start: int
-    old_end: int
-    new_end: int
-
-    def then(self, edit: TokenEdit) -> PendingEdit:
-        start = min(self.start, edit.start)
-        reach = max(self.new_end, edit.end)
-        old_end = reach - (self.new_end - self.old_end)
-        return PendingEdit(start, old_end, reach + len(edit.new_ids) - (edit.end - edit.start))
-
-
 @dataclass(frozen=True)
 class Version:
     """One version of a document's text as the client sent it, with its line index."""
@@ -101,6 +87,22 @@ class Version:
     version: int | None
     text: str
     lines: LineIndex
+
+
+@dataclass(frozen=True)
+class OverCap:
+    """A prefix of `chars` code points of a document is over `cap` (maxDocumentTokens) tokens."""
+
+    cap: int
+    chars: int
+
+
+@dataclass(frozen=True)
+class SessionLedger:
+    """A session and its per-sentence evidence (valid for that session only)."""
+
+    session: ModelSession
+    ledger: Ledger
 
 
 @dataclass
@@ -126,15 +128,15 @@ class Document:
     seen: Version | None = None  # the version they follow
     projection: IncrementalProjection | None = None  # of the text with lone halves replaced (None: plain text)
     tokens: TokenizedText | None = None
-    over_cap: tuple[int, int] | None = None  # (cap, n): a prefix of n code points is over that maxDocumentTokens
-    pending: PendingEdit | None = None
+    over_cap: OverCap | None = None
+    pending: Span | None = None  # token edits since the session last saw the document, composed
     pending_chars: Span | None = None  # the prose range changed since the evidence last saw it
-    ledger: tuple | None = None  # (session, Ledger): per-sentence evidence, valid for that session
-    session: object | None = None
-    session_mode: tuple | None = None
+    ledger: SessionLedger | None = None
+    session: ModelSession | None = None
+    session_mode: SessionMode | None = None
     build: SessionBuild | None = None  # a session being built, chunk by chunk
     last_used: int = 0
-    read: tuple | None = None  # (session, Report) of the last reading, in the projection's offsets
+    read: Reading | None = None  # the last reading, in the projection's offsets
 
     @property
     def prose(self) -> str:
@@ -191,6 +193,14 @@ class Report:
         if not self.probabilities:
             return None
         return self.labels[max(range(len(self.probabilities)), key=self.probabilities.__getitem__)]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The last reading of a session (a report in the projection's offsets)."""
+
+    session: ModelSession
+    report: Report
 
 
 # a long document's prefix of this many characters per allowed token is tokenized first: when
@@ -372,7 +382,7 @@ class Core:
             )
         elif looks_binary(doc.text, doc.nuls):
             kind, reason = "binary", "not classified: the document looks binary"
-        elif (doc.over_cap is not None and doc.over_cap[0] == cap) or (
+        elif (doc.over_cap is not None and doc.over_cap.cap == cap) or (
             doc.tokens is not None and len(doc.tokens.ids) > cap
         ):
             kind, reason = (
@@ -422,18 +432,20 @@ class Core:
                 doc.changed_at = None
                 report.skip_reason = NOTHING_TO_READ
                 return report
-            mode = (self.settings.fullRecompute, self.settings.chunkTokens)
-            rebuild = doc.session is None or doc.session_mode != mode or self.factory.outgrown(doc.session, mode[1])
-            if not rebuild and doc.pending is None and doc.read is not None and doc.read[0] is doc.session:
+            mode = SessionMode(self.settings.fullRecompute, self.settings.chunkTokens)
+            rebuild = (
+                doc.session is None or doc.session_mode != mode or self.factory.outgrown(doc.session, mode.chunk_tokens)
+            )
+            if not rebuild and doc.pending is None and doc.read is not None and doc.read.session is doc.session:
                 changed_at, doc.changed_at = doc.changed_at, None
-                report = _unchanged(doc.read[1], report)  # e.g. a keystroke in a code block: no model work
+                report = _unchanged(doc.read.report, report)  # e.g. a keystroke in a code block: no model work
                 if doc.projection is not None:
                     _to_source(report, doc.projection)
                 report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
                 return report
             if rebuild and (doc.build is None or doc.build.mode != mode):
                 assert doc.tokens is not None  # followed, or skipped
-                if not self._room(doc, long=not mode[0] and len(doc.tokens.ids) > mode[1]):
+                if not self._room(doc, long=not mode.full_recompute and len(doc.tokens.ids) > mode.chunk_tokens):
                     report.more = True  # every place is taken by first passes under way: wait for one
                     return report
                 doc.build = SessionBuild(self.factory, list(doc.tokens.ids), mode)
@@ -461,7 +473,7 @@ class Core:
             edits, doc.edits = ([] if fresh else doc.edits), []  # a fresh start reads the text, edits included
             projection, tokens, over_cap = (None, None, None) if fresh else (doc.projection, doc.tokens, doc.over_cap)
             cap = settings.maxDocumentTokens
-            if over_cap is not None and over_cap[0] != cap:
+            if over_cap is not None and over_cap.cap != cap:
                 over_cap = None  # found for another maxDocumentTokens: count again
             if not fresh and not edits and (tokens is not None or over_cap is not None):
                 doc.seen = seen  # nothing was queued: what is followed is this version
@@ -476,7 +488,7 @@ class Core:
             model_edit = edit if projection is None else projection.apply(edit)
             if model_edit.start == model_edit.end and not model_edit.text:
                 continue  # inside code or markup: nothing the model reads changed
-            if over_cap is not None and model_edit.start <= over_cap[1]:
+            if over_cap is not None and model_edit.start <= over_cap.chars:
                 over_cap = None  # the probed prefix changed: count again
             if tokens is None:
                 continue
@@ -498,8 +510,7 @@ class Core:
                 _drop_session(doc)
             for model_edit, token_edit in followed:
                 if not token_edit.is_noop:
-                    start = PendingEdit(token_edit.start, token_edit.start, token_edit.start)
-                    doc.pending = (doc.pending or start).then(token_edit)
+                    doc.pending = then(doc.pending, token_edit.start, token_edit.end, len(token_edit.new_ids))
                 doc.pending_chars = then(doc.pending_chars, model_edit.start, model_edit.end, len(model_edit.text))
             self._check_limits(doc)
             if (fresh or retokenized) and len(seen.text) > PROBE_CHARS_PER_TOKEN * settings.chunkTokens:
@@ -556,11 +567,11 @@ class Core:
             pending_ids = tuple(doc.tokens.ids[pending.start : pending.new_end]) if pending else ()
             # references, not copies: an edit replaces these arrays, it never writes into them
             char_ends, text = doc.tokens.char_ends, doc.tokens.text  # the model's text: lone halves replaced
-            if doc.ledger is not None and doc.ledger[0] is session:
-                ledger, fresh = doc.ledger[1], False
+            if doc.ledger is not None and doc.ledger.session is session:
+                ledger, fresh = doc.ledger.ledger, False
             else:  # a new session: its evidence is read afresh
                 ledger, fresh = Ledger(self.model.cfg.n_classes), True
-                doc.ledger = (session, ledger)
+                doc.ledger = SessionLedger(session, ledger)
         try:
             stats = None
             if pending:
@@ -568,11 +579,13 @@ class Core:
                 stats = session.apply([TokenEdit(pending.start, pending.old_end, pending_ids)])
                 report.engine_ms = (time.perf_counter() - engine_started) * 1000
                 report.engine_cpu_ms = (time.thread_time() - engine_cpu_started) * 1000
-            votes = Votes.of(session, self.model.cfg.n_classes)
+            votes = Votes(vote_blocks(session), self.model.cfg.n_classes)
             if fresh:
                 ledger.rebuild(text, char_ends, votes)
             else:
-                ledger.update(text, char_ends, votes, chars, pending, getattr(stats, "voted", None))
+                voted = None if stats is None else stats.voted
+                assert voted is None or isinstance(voted, torch.Tensor)  # (n,) positions; typed `object` by the engine
+                ledger.update(text, char_ends, votes, chars, pending, voted)
             report = self._read(report, session, ledger, text, stats)
             report.evidence = ledger.snapshot(report.labels)
         except Exception:  # a model failure must not take the server down; rebuild next time
@@ -582,7 +595,7 @@ class Core:
             raise
         with self.lock:
             if self.documents.get(doc.uri) is doc and doc.session is session:
-                doc.read = (session, replace(report))
+                doc.read = Reading(session, replace(report))
                 if doc.projection is not None:
                     _to_source(report, doc.projection)
             self._evict()
@@ -590,7 +603,9 @@ class Core:
         report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
         return report
 
-    def _read(self, report: Report, session, ledger: Ledger, text: str, stats) -> Report:
+    def _read(
+        self, report: Report, session: ModelSession, ledger: Ledger, text: str, stats: UpdateStats | FullStats | None
+    ) -> Report:
         """The document's probabilities and counts. A chunked session's own `document_logits`
         sums every chunk's votes (O(document) per keystroke); the ledger, just brought up to
         date, holds the same votes summed per sentence, and its units tile the tokens, so
@@ -606,7 +621,7 @@ class Core:
         report.empty = not text.strip()
         report.incremental = not self.settings.fullRecompute
         if stats is not None:
-            report.ops, report.ops_full = getattr(stats, "ops", None), getattr(stats, "ops_full", None)
+            report.ops, report.ops_full = stats.ops, stats.ops_full
         return report
 
     def _evict(self) -> None:
@@ -657,12 +672,12 @@ def _forget_text(doc: Document) -> None:
     doc.projection, doc.tokens, doc.over_cap, doc.followed = None, None, None, -1
 
 
-def _tokenized(tokenizer, text: str, cap: int) -> tuple[TokenizedText | None, tuple[int, int] | None]:
+def _tokenized(tokenizer, text: str, cap: int) -> tuple[TokenizedText | None, OverCap | None]:
     """The tokens of `text`; or, when a prefix of PROBE_CHARS_PER_TOKEN * cap characters
-    alone is over `cap` tokens, none and (cap, that prefix's length): the rest is never tokenized."""
+    alone is over `cap` tokens, none and that prefix: the rest is never tokenized."""
     probe = PROBE_CHARS_PER_TOKEN * cap
     if len(text) > probe and len(tokenizer.encode(text[:probe]).ids) > cap + 1:
-        return None, (cap, probe)
+        return None, OverCap(cap, probe)
     return TokenizedText(tokenizer, text), None
 
 

@@ -74,6 +74,7 @@ class Span:
 
 
 def then(span: Span | None, start: int, end: int, length: int) -> Span:
+    """`span` (None: nothing changed yet) followed by replacing [start, end) with `length` items."""
     return Span(start, end, start + length) if span is None else span.then(start, end, length)
 
 
@@ -84,12 +85,6 @@ class Votes:
         self.blocks = [(a, v) for a, v in blocks if v.shape[0]]  # (first position, (n, 2C + 1) rows)
         self.firsts = [a for a, _ in self.blocks]
         self.C = n_classes
-
-    @classmethod
-    def of(cls, session, n_classes: int) -> Votes:
-        if hasattr(session, "vote_blocks"):
-            return cls(session.vote_blocks(), n_classes)
-        return cls([(0, session.votes)], n_classes)
 
     def total(self) -> int:
         return self.blocks[-1][0] + self.blocks[-1][1].shape[0] if self.blocks else 0

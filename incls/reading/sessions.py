@@ -13,15 +13,19 @@ thread for more than a chunk's forward pass.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
 from ..engine import ChunkedSession, Session
 from ..engine.chunked import ParagraphBreaks, split_chunks
 from ..engine.native import kernels
+from ..engine.ops import UpdateStats
 from ..engine.weights import engine_weights
 from ..model import pooling
+from ..text import TokenEdit
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,28 @@ log = logging.getLogger(__name__)
 class FullStats:
     ops: int | None = None
     ops_full: int | None = None
-    voted: object = None  # (T,) every position: the whole model ran again
+    voted: torch.Tensor | None = None  # (T,) every position: the whole model ran again
+
+
+@dataclass(frozen=True)
+class SessionMode:
+    """How a document's session is built: the engine or a full recompute, and where to chunk."""
+
+    full_recompute: bool
+    chunk_tokens: int
+
+
+class ModelSession(Protocol):
+    """What a reading needs of a session: the engine's (chunked or not) or a full recompute."""
+
+    @property
+    def ids(self) -> Sequence[int]: ...
+
+    def apply(self, edits: list[TokenEdit]) -> UpdateStats | FullStats: ...
+
+    def document_logits(self) -> torch.Tensor: ...
+
+    def running_logits(self) -> torch.Tensor: ...
 
 
 class FullRecomputeSession:
@@ -53,7 +78,7 @@ class FullRecomputeSession:
         self._logits = votes.running_logits()[0]  # (T, C)
         self.votes = votes.rows()[0].double()  # (T, 2C + 1)
 
-    def apply(self, edits) -> FullStats:
+    def apply(self, edits: list[TokenEdit]) -> FullStats:
         for edit in edits:
             self.ids[edit.start : edit.end] = list(edit.new_ids)
         self._forward()
@@ -64,6 +89,15 @@ class FullRecomputeSession:
 
     def running_logits(self) -> torch.Tensor:
         return self._logits if self.ids else self._logits[:0]
+
+
+def vote_blocks(session: ModelSession) -> list[tuple[int, torch.Tensor]]:
+    """A session's per-position rows (`incls.model.pooling`) as (first position, (n, 2C + 1)
+    rows) blocks: one per chunk of a chunked session, else one."""
+    if isinstance(session, ChunkedSession):
+        return session.vote_blocks()
+    assert isinstance(session, (Session, FullRecomputeSession))  # the sessions `SessionFactory` makes
+    return [(0, session.votes)]
 
 
 def paragraph_breaks(token_bytes) -> ParagraphBreaks:
@@ -89,25 +123,26 @@ class SessionBuild:
     the lock should not pay).
     """
 
-    def __init__(self, factory: SessionFactory, ids: list[int], mode: tuple[bool, int]) -> None:
+    def __init__(self, factory: SessionFactory, ids: list[int], mode: SessionMode) -> None:
         self.factory, self.ids, self.mode = factory, ids, mode
         self.spans: list[tuple[int, int]] | None = None  # the chunks, once planned
         self.parts: list[Session] = []
-        self.session: object | None = None  # the session, once built
+        self.session: ModelSession | None = None  # the session, once built
 
     def step(self) -> bool:
         """Build the next part; True once `session` is ready."""
-        full, chunk_tokens = self.mode
-        if full or len(self.ids) <= chunk_tokens:
-            self.session = self.factory.create(self.ids, *self.mode)
+        if self.mode.full_recompute or len(self.ids) <= self.mode.chunk_tokens:
+            self.session = self.factory.create(self.ids, self.mode)
             return True
         if self.spans is None:
-            self.spans = split_chunks(self.ids, self.factory.breaks, chunk_tokens)
+            self.spans = split_chunks(self.ids, self.factory.breaks, self.mode.chunk_tokens)
         a, b = self.spans[len(self.parts)]
         self.parts.append(Session(self.factory.model, self.ids[a:b]))
         if len(self.parts) < len(self.spans):
             return False
-        self.session = ChunkedSession.from_sessions(self.factory.model, self.parts, self.factory.breaks, self.mode[1])
+        self.session = ChunkedSession.from_sessions(
+            self.factory.model, self.parts, self.factory.breaks, self.mode.chunk_tokens
+        )
         return True
 
 
@@ -122,14 +157,15 @@ class SessionFactory:
         engine_weights(model)
         kernels()
 
-    def create(self, ids: list[int], full_recompute: bool, chunk_tokens: int):
-        if full_recompute:
+    def create(self, ids: list[int], mode: SessionMode) -> ModelSession:
+        """A session on `ids`, built at once."""
+        if mode.full_recompute:
             return FullRecomputeSession(self.model, ids)
-        if len(ids) > chunk_tokens:
-            return ChunkedSession(self.model, list(ids), breaks=self.breaks, max_chunk_tokens=chunk_tokens)
+        if len(ids) > mode.chunk_tokens:
+            return ChunkedSession(self.model, list(ids), breaks=self.breaks, max_chunk_tokens=mode.chunk_tokens)
         return Session(self.model, list(ids))
 
-    def outgrown(self, session, chunk_tokens: int) -> bool:
+    def outgrown(self, session: ModelSession, chunk_tokens: int) -> bool:
         """A plain engine session that has grown well past the chunk size is rebuilt chunked."""
         if isinstance(session, (FullRecomputeSession, ChunkedSession)):
             return False

@@ -16,6 +16,7 @@ from incls.model import pooling
 from incls.reading import tone
 from incls.reading.core import Change, Core
 from incls.reading.evidence import Evidence, Ledger, Span, Votes
+from incls.reading.sessions import vote_blocks
 from incls.reading.settings import Settings
 from incls.text import TokenEdit
 from incls.text.sentences import GREETING, LINE, SIGNOFF
@@ -135,7 +136,7 @@ def test_a_keystroke_re_sums_only_what_changed():
     uri = "file:///long.txt"
     text = "\n\n".join([LETTER] * 8)
     read(c, uri, text)
-    ledger: Ledger = c.documents[uri].ledger[1]
+    ledger: Ledger = c.documents[uri].ledger.ledger
     n_units = len(ledger.starts)
     c.change(uri, 2, [Change("!", (position(text, 40), position(text, 40)))])
     step(c, uri)
@@ -215,7 +216,7 @@ def test_evidence_costs_little_per_keystroke_at_2000_tokens():
     read(c, uri, "\n\n".join([LETTER] * 27))
     doc = c.documents[uri]
     assert 1900 < len(doc.session.ids) < 2200
-    ledger, timings = doc.ledger[1], []
+    ledger, timings = doc.ledger.ledger, []
     for k in range(20):
         at = 300 + 97 * k
         c.change(uri, k + 2, [Change("e", (position(doc.text, at), position(doc.text, at)))])
@@ -228,7 +229,9 @@ def test_evidence_costs_little_per_keystroke_at_2000_tokens():
             [TokenEdit(pending.start, pending.old_end, tuple(ids[pending.start : pending.new_end]))]
         )
         started = time.perf_counter()
-        ledger.update(doc.tokens.text, ends, Votes.of(doc.session, c.model.cfg.n_classes), chars, pending, stats.voted)
+        ledger.update(
+            doc.tokens.text, ends, Votes(vote_blocks(doc.session), c.model.cfg.n_classes), chars, pending, stats.voted
+        )
         timings.append(time.perf_counter() - started)
     timings.sort()
     print(
@@ -237,7 +240,7 @@ def test_evidence_costs_little_per_keystroke_at_2000_tokens():
     )
     assert timings[len(timings) // 2] < 0.005, timings
     again = Ledger(c.model.cfg.n_classes)  # the same session's votes, summed from scratch: the same evidence
-    again.rebuild(doc.tokens.text, doc.tokens.char_ends, Votes.of(doc.session, c.model.cfg.n_classes))
+    again.rebuild(doc.tokens.text, doc.tokens.char_ends, Votes(vote_blocks(doc.session), c.model.cfg.n_classes))
     assert_same(ledger.snapshot(("negative", "positive")), again.snapshot(("negative", "positive")))
 
 
