@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lsprotocol import types
 
 from ..reading import tone
 from ..reading.core import Report
 from ..reading.settings import Settings
+from ..reading.shown import Outcome, Status, status
 from ..text import LineIndex
 
 SOURCE = "incls"
@@ -138,31 +141,29 @@ def hover_markdown(
     return "\n".join(lines)
 
 
-def status(report: Report | None, uri: str, state: str, message: str = "") -> dict:
-    """Payload of the `incls/status` notification (the VS Code status bar shows it)."""
-    payload: dict[str, object] = {"uri": uri, "state": state, "message": message}
-    if report is not None and report.empty:
-        payload.update({"version": report.version, "state": "empty", "tone": None, "confidence": None})
-        return payload
-    t = None if report is None else tone.document_tone(report.labels, report.probabilities)
-    if report is None or report.label is None or t is None:
-        return payload
-    ops_saved = (report.ops_full / report.ops) if report.ops and report.ops_full else None
-    payload.update(
-        {
-            "version": report.version,
-            "label": report.label,
-            "tone": t.label,
-            "confidence": round(t.confidence, 4),
-            "probabilities": dict(zip(report.labels, report.probabilities)),
-            "latencyMs": None if report.latency_ms is None else round(report.latency_ms, 2),
-            "computeMs": round(report.compute_ms, 2),
-            "engineMs": round(report.engine_ms, 2),
-            "tokens": report.tokens,
-            "ops": report.ops,
-            "opsFull": report.ops_full,
-            "opsSaved": None if ops_saved is None else round(ops_saved, 2),
-            "incremental": report.incremental,
-        }
-    )
-    return payload
+@dataclass(frozen=True)
+class Shown:
+    """What the editor is sent for a report: the diagnostics to publish (None: nothing is
+    published, the last ones stay) and the status."""
+
+    diagnostics: list[types.Diagnostic] | None
+    status: Status
+
+
+def shown(
+    report: Report, result: Outcome, settings: Settings, ignored: set[str], encoding: str, model_error: str = ""
+) -> Shown:
+    """What a report with this outcome shows: a reading's diagnostics (none while disabled
+    by settings), none when there is no tone to show, nothing published without a reading
+    (the model loading, or `model_error`); and its status, saying why where there is none."""
+    if result is Outcome.READY:
+        published = diagnostics(report, settings, ignored, encoding) if settings.enable else []
+    elif result in (Outcome.LOADING, Outcome.ERROR):
+        published = None
+    else:
+        published = []
+    if result is Outcome.SKIPPED:
+        message = report.skip_reason or ""
+    else:
+        message = model_error if result in (Outcome.LOADING, Outcome.ERROR) else ""
+    return Shown(published, status(report.uri, result, report, message))

@@ -23,6 +23,7 @@ what it cannot hand on (a batch, a message nested too deep) is answered here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import json
 import logging
@@ -45,6 +46,7 @@ from ..reading.choices import Choices
 from ..reading.core import Core, Report
 from ..reading.messages import QUOTE, Popups, quoted, shortened
 from ..reading.settings import Settings
+from ..reading.shown import Outcome, Status, outcome, status
 from . import present
 from .settings import from_environment, merge
 from .state import DocumentState
@@ -276,9 +278,9 @@ class InclsServer(LanguageServer):
         if problem:
             self.tell(problem, popup=("choices", problem))
 
-    def notify_status(self, payload: dict) -> None:
+    def notify_status(self, status: Status) -> None:
         if self.settings.statusNotifications:
-            self.protocol.notify(STATUS, payload)
+            self.protocol.notify(STATUS, dataclasses.asdict(status))
 
     def publish(self, uri: str, diagnostics: list, version: int | None = None) -> None:
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, diagnostics, version))
@@ -376,42 +378,31 @@ class InclsServer(LanguageServer):
     def show_disabled(self, uri: str) -> None:
         doc = self.core.document(uri)
         self.publish(uri, [], None if doc is None else doc.version)
-        self.notify_status(present.status(None, uri, "disabled"))
+        self.notify_status(status(uri, Outcome.DISABLED))
 
     def show(self, uri: str, report: Report) -> None:
-        """Publish a report's diagnostics and status, and keep it as what the document shows
-        (a skip report is published but keeps the last reading for hover)."""
-        shown = self.states.get(uri) or self.open_state(uri)
-        if self.choices.is_disabled(uri):
+        """Publish what a report's outcome shows, and keep a reading as what the document
+        shows (a skipped report keeps the last reading for hover)."""
+        state = self.states.get(uri) or self.open_state(uri)
+        result = outcome(report, self.choices.is_disabled(uri), self.model_state == "error")
+        if result is Outcome.DISABLED:
             self.show_disabled(uri)
             return
-        if report.skip_reason:
+        if result is Outcome.SKIPPED:
             self.tell(
                 f"{shortened(Path(uri).name)}: {report.skip_reason}",
                 types.MessageType.Warning,
                 popup=(uri, report.skip_kind or "skipped"),
             )
-            self.publish(uri, [], report.version)
-            self.notify_status(present.status(None, uri, "skipped", report.skip_reason))
-            return
-        self.popups.clear(uri)  # classifiable again: a problem that comes back is shown again
-        if report.empty:  # nothing to classify: no tone
-            shown.report = report
-            self.publish(uri, [], report.version)
-            self.notify_status(present.status(report, uri, "empty"))
-            return
-        if report.label is None:
-            state = "error" if self.model_state == "error" else "loading"
-            self.notify_status(present.status(None, uri, state, self.model_error))
-            return
-        shown.report = report
-        diagnostics = (
-            []
-            if not self.settings.enable
-            else present.diagnostics(report, self.settings, self.choices.ignored_in(uri), self.core.encoding)
-        )
-        self.publish(uri, diagnostics, report.version)
-        self.notify_status(present.status(report, uri, "ready"))
+        else:
+            self.popups.clear(uri)  # classifiable again: a problem that comes back is shown again
+        if result in (Outcome.EMPTY, Outcome.READY):
+            state.report = report
+        ignored = self.choices.ignored_in(uri)
+        seen = present.shown(report, result, self.settings, ignored, self.core.encoding, self.model_error)
+        if seen.diagnostics is not None:
+            self.publish(uri, seen.diagnostics, report.version)
+        self.notify_status(seen.status)
 
     # -- settings ----------------------------------------------------------------------
 

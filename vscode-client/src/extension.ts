@@ -10,22 +10,7 @@ import {
 import clientSettings from "./client-settings.json";
 import { canInstall, install, installedServer, offerInstall, offerUpdate } from "./install-ui";
 import { INSTALL_HINT, Located, locateServer } from "./server";
-
-/** Params of the server's `incls/status` notification. */
-interface StatusParams {
-  uri: string;
-  /** e.g. "ready", "loading", "error", "disabled", "empty"; label and the rest come with a result. */
-  state?: string;
-  message?: string;
-  label?: string;
-  /** The document's tone (its most probable class) and that class's probability. */
-  tone?: string;
-  confidence?: number;
-  probabilities?: Record<string, number>;
-  latencyMs?: number;
-  opsSaved?: number;
-  version?: number;
-}
+import type { StatusParams } from "./status";
 
 const SECTION = "incls";
 const CLIENT_KEYS = new Set(Object.keys(clientSettings));
@@ -212,8 +197,8 @@ function updateStatusBar(): void {
     const lines = Object.entries(probs)
       .sort((a, b) => b[1] - a[1])
       .map(([label, p]) => `${label}: ${p.toFixed(3)}`);
-    if (status.latencyMs !== undefined) lines.push(`latency: ${status.latencyMs.toFixed(1)} ms`);
-    if (status.opsSaved !== undefined) lines.push(`operations saved: ${formatSaved(status.opsSaved)}`);
+    if (status.latencyMs != null) lines.push(`latency: ${status.latencyMs.toFixed(1)} ms`);
+    if (status.opsSaved != null) lines.push(`operations saved: ${formatSaved(status.opsSaved)}`);
     statusItem.tooltip = `incls: reads ${tone}\n${lines.join("\n")}`;
   }
   statusItem.show();
