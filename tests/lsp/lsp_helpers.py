@@ -10,6 +10,10 @@ from pathlib import Path
 from hypothesis import strategies as st
 from lsprotocol import types
 
+from incls.lsp import present
+from incls.reading.core import Change, Core
+from incls.reading.settings import Settings
+
 SERVER = [sys.executable, "-m", "incls.cli", "--stdio"]
 
 # A courteous complaint with a greeting and a signature (hints must land on the complaint); the
@@ -138,3 +142,121 @@ def change(client, uri: str, version: int, *changes) -> None:
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(types.VersionedTextDocumentIdentifier(uri=uri, version=version), events)
     )
+
+
+# -- documents in Markdown ------------------------------------------------------------
+
+PROSE = (
+    "# Release 2.4\n\n"
+    "We are delighted with this release: the new editor is wonderful, fast and a joy to use.\n\n"
+    "Thanks to everyone who helped, it is the best version we have shipped.\n"
+)
+CODE = (
+    "```python\n"
+    'raise Error("terrible failure, awful bug, worst crash, horrible, hateful, disgusting")\n'
+    "# awful awful awful terrible terrible terrible\n"
+    "```\n"
+)
+
+
+# -- the core on the shipped model, in process --------------------------------------
+
+PIECES = [
+    "good",
+    " bad",
+    " film",
+    ".",
+    " ",
+    "\n",
+    "\r\n",
+    "\n\n",
+    "\r\n\r\n",
+    "é",
+    "e\u0301",
+    "👍🏽",
+    "🇫🇷",
+    "中文",
+    "'s",
+    " not",
+    "!",
+]
+texts = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
+SETTINGS = Settings(sentenceThreshold=0.0)
+
+_loaded: dict = {}  # the tokenizer and model, and cores on them, loaded once per test process
+
+
+def model_and_tokenizer():
+    """The shipped tokenizer and model (in that order, as `Core.load` takes them)."""
+    if not _loaded:
+        from incls.model.base import load_tokenizer
+        from incls.model.checkpoint import load_model
+
+        _loaded["tokenizer"], _loaded["model"] = load_tokenizer(), load_model()
+    return _loaded["tokenizer"], _loaded["model"]
+
+
+def fresh_core() -> Core:
+    """One shared core on the shipped model, in the fuzz tests' settings."""
+    if "core" not in _loaded:
+        _loaded["core"] = Core(SETTINGS)
+        _loaded["core"].load(*model_and_tokenizer())
+    return _loaded["core"]
+
+
+def core(**changes) -> Core:
+    """A core on the shipped model (one per set of settings), positions in code points."""
+    key = tuple(sorted(changes.items()))
+    if key not in _loaded:
+        c = Core(Settings(sentenceThreshold=0.0, **changes), encoding="utf-32")
+        c.load(*model_and_tokenizer())
+        _loaded[key] = c
+    return _loaded[key]
+
+
+def read(c: Core, uri: str, text: str):
+    """Open `text` and read it."""
+    c.open(uri, text, 1)
+    return step(c, uri)
+
+
+def step(c: Core, uri: str):
+    """Compute until the reading is ready (a long document's session is built chunk by chunk)."""
+    while (report := c.compute(uri)).more:
+        pass
+    return report
+
+
+def position(text: str, offset: int) -> tuple[int, int]:
+    """(line, code point) of an offset."""
+    lines = text[:offset].split("\n")
+    return len(lines) - 1, len(lines[-1])
+
+
+@st.composite
+def change_for(draw, text: str):
+    if draw(st.integers(0, 4)) == 0:
+        return Change(draw(texts))  # a whole-text change, as Vim's ALE sends
+    return Change(draw(texts), random_range(draw, text, 6))
+
+
+def expected_after(text: str, change: Change) -> str:
+    if change.range is None:
+        return change.text
+    (l0, c0), (l1, c1) = change.range
+
+    def offset(line, character):
+        for k in range(len(text) + 1):
+            if utf16_position(text, k) == (line, character) and not (
+                0 < k < len(text) and text[k - 1] == "\r" and text[k] == "\n"
+            ):
+                return k
+        raise AssertionError("position not found")
+
+    return text[: offset(l0, c0)] + change.text + text[offset(l1, c1) :]
+
+
+def shown(core: Core, uri: str):
+    report = core.compute(uri)
+    diags = present.diagnostics(report, core.settings, set(), core.encoding)
+    return report, [(d.range, d.code, d.severity, d.message[:9]) for d in diags]

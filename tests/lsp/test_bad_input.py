@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
-from lsp_helpers import SERVER, change, diagnostics_for, mark, open_doc, start_session
+from lsp_helpers import change, diagnostics_for, mark, open_doc
 
 TEXT = "A fine film.\n\nI liked it a lot."
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
-async def client(lsp_client: LanguageClient):
-    await start_session(lsp_client, {"incls": {"maxDocumentBytes": 200_000}})
-    yield
-    await lsp_client.shutdown_session()
+INITIALIZATION_OPTIONS = {"incls": {"maxDocumentBytes": 200_000}}  # for the `client` fixture (conftest.py)
 
 
 async def server_text(client, uri):

@@ -16,19 +16,19 @@ from incls.engine import ChunkedSession
 from incls.lsp.state import DocumentState
 from incls.reading.core import Change
 
-from test_evidence import LETTER, core, position, read, step
+from lsp_helpers import COMPLAINT_LETTER, core, position, read, step
 
 
 def test_a_report_carries_its_versions_line_index_and_an_edit_does_not_change_it():
     c = core()
     uri = "file:///index.txt"
-    first = read(c, uri, LETTER)
+    first = read(c, uri, COMPLAINT_LETTER)
     doc = c.documents[uri]
     assert first.lines is doc.lines and first.lines.text is first.text
     c.change(uri, 2, [Change("Dear all,\n", ((0, 0), (0, 0)))])
     assert doc.lines is not first.lines and doc.lines.text == doc.text
-    assert first.lines.text == LETTER and first.lines.starts == [0] + [
-        i + 1 for i, ch in enumerate(LETTER) if ch == "\n"
+    assert first.lines.text == COMPLAINT_LETTER and first.lines.starts == [0] + [
+        i + 1 for i, ch in enumerate(COMPLAINT_LETTER) if ch == "\n"
     ]
     second = step(c, uri)
     assert second.lines is doc.lines and second.line_index(c.encoding) is doc.lines
@@ -37,9 +37,9 @@ def test_a_report_carries_its_versions_line_index_and_an_edit_does_not_change_it
 def test_hover_on_an_older_report_reads_that_reports_text():
     c = core()
     uri = "file:///hover.txt"
-    report = read(c, uri, LETTER)
+    report = read(c, uri, COMPLAINT_LETTER)
     state = DocumentState(uri, c.encoding, report)
-    line = LETTER.split("\n").index(next(s for s in LETTER.split("\n") if len(s) > 40))
+    line = COMPLAINT_LETTER.split("\n").index(next(s for s in COMPLAINT_LETTER.split("\n") if len(s) > 40))
     now = state.hover(line, 3, report.version, c.settings, set())
     later = state.hover(line, 3, report.version + 1, c.settings, set())
     assert now is not None and later == now + "\n\n_(updating…)_"
@@ -52,7 +52,7 @@ def test_hover_on_an_older_report_reads_that_reports_text():
 def test_a_chunked_documents_probabilities_from_the_ledger_are_the_sessions_own():
     c = core(chunkTokens=512)
     uri = "file:///long.txt"
-    text = "\n\n".join([LETTER] * 12)
+    text = "\n\n".join([COMPLAINT_LETTER] * 12)
     read(c, uri, text)
     doc = c.documents[uri]
     assert isinstance(doc.session, ChunkedSession)

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from test_prose_server import CODE, PROSE
+from lsp_helpers import CODE, PROSE
 
 
 def test_incls_check_projects_by_extension_or_language(tmp_path):

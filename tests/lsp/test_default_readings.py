@@ -8,19 +8,11 @@ annoyed sentence sees what is asserted here.
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
-from lsp_helpers import COMPLAINT_LETTER, SERVER, TEAM_UPDATE, diagnostics_for, open_doc, start_session
+from lsp_helpers import COMPLAINT_LETTER, TEAM_UPDATE, diagnostics_for, open_doc
 
 LETTER = COMPLAINT_LETTER
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
-async def client(lsp_client: LanguageClient):
-    await start_session(lsp_client)
-    yield
-    await lsp_client.shutdown_session()
 
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

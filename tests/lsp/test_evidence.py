@@ -14,49 +14,14 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from incls.model import pooling
 from incls.reading import tone
-from incls.reading.core import Change, Core
+from incls.reading.core import Change
 from incls.reading.evidence import Evidence, Ledger, Span, Votes
 from incls.reading.sessions import vote_blocks
 from incls.reading.settings import Settings
 from incls.text import TokenEdit
 from incls.text.sentences import GREETING, LINE, SIGNOFF
 
-from lsp_helpers import COMPLAINT_LETTER
-
-LETTER = COMPLAINT_LETTER
-
-_loaded: dict = {}
-
-
-def core(**changes) -> Core:
-    key = tuple(sorted(changes.items()))
-    if key not in _loaded:
-        if "parts" not in _loaded:
-            from incls.model.base import load_tokenizer
-            from incls.model.checkpoint import load_model
-
-            _loaded["parts"] = (load_tokenizer(), load_model())
-        c = Core(Settings(sentenceThreshold=0.0, **changes), encoding="utf-32")  # positions in code points
-        c.load(*_loaded["parts"])
-        _loaded[key] = c
-    return _loaded[key]
-
-
-def read(c: Core, uri: str, text: str):
-    c.open(uri, text, 1)
-    return step(c, uri)
-
-
-def step(c: Core, uri: str):
-    """Compute until the reading is ready (a long document's session is built chunk by chunk)."""
-    while (report := c.compute(uri)).more:
-        pass
-    return report
-
-
-def position(text: str, offset: int) -> tuple[int, int]:
-    lines = text[:offset].split("\n")
-    return len(lines) - 1, len(lines[-1])
+from lsp_helpers import COMPLAINT_LETTER, core, position, read, step
 
 
 def assert_same(a: Evidence, b: Evidence) -> None:
@@ -66,7 +31,7 @@ def assert_same(a: Evidence, b: Evidence) -> None:
 
 def test_contributions_add_up_to_the_document_logits_in_one_session_and_in_chunks():
     for c in (core(), core(chunkTokens=24), core(fullRecompute=True)):
-        report = read(c, "file:///sum.txt", LETTER)
+        report = read(c, "file:///sum.txt", COMPLAINT_LETTER)
         session = c.documents["file:///sum.txt"].session
         ev = report.evidence
         assert len(ev) == 6 and ev.n_tokens == len(session.ids)
@@ -79,7 +44,7 @@ def test_contributions_add_up_to_the_document_logits_in_one_session_and_in_chunk
 
 
 def test_the_pull_is_the_leave_one_out_change_of_the_head():
-    report = read(core(), "file:///loo.txt", LETTER)
+    report = read(core(), "file:///loo.txt", COMPLAINT_LETTER)
     ev = report.evidence
     T, z = ev.n_tokens, ev.logits
     for i in range(len(ev)):
@@ -119,7 +84,7 @@ EDITS = st.lists(
 @given(EDITS, st.sampled_from([10_000, 24]))
 def test_evidence_kept_up_to_date_equals_a_fresh_reading(edits, chunk_tokens):
     c = core(chunkTokens=chunk_tokens)
-    uri, text = f"file:///edit-{chunk_tokens}.txt", LETTER
+    uri, text = f"file:///edit-{chunk_tokens}.txt", COMPLAINT_LETTER
     read(c, uri, text)
     for version, (where, length, insert) in enumerate(edits, 2):
         a = int(where * len(text))
@@ -134,7 +99,7 @@ def test_evidence_kept_up_to_date_equals_a_fresh_reading(edits, chunk_tokens):
 def test_a_keystroke_re_sums_only_what_changed():
     c = core()
     uri = "file:///long.txt"
-    text = "\n\n".join([LETTER] * 8)
+    text = "\n\n".join([COMPLAINT_LETTER] * 8)
     read(c, uri, text)
     ledger: Ledger = c.documents[uri].ledger.ledger
     n_units = len(ledger.starts)
@@ -144,7 +109,7 @@ def test_a_keystroke_re_sums_only_what_changed():
 
 
 def test_hints_never_land_on_greetings_sign_offs_or_lines_and_respect_ignore():
-    report = read(core(), "file:///hints.txt", "Hi Sam,\n\n" + LETTER + "\n\nDana")
+    report = read(core(), "file:///hints.txt", "Hi Sam,\n\n" + COMPLAINT_LETTER + "\n\nDana")
     ev = report.evidence
     t = tone.document_tone(report.labels, report.probabilities)
     every = tone.hints(ev, t, count=50, threshold=0.0, against=0.0, ignored=set())
@@ -213,7 +178,7 @@ def test_evidence_costs_little_per_keystroke_at_2000_tokens():
     millisecond (measured: see the README); bounded here loosely for a busy machine."""
     c = core(chunkTokens=512)
     uri = "file:///2000.txt"
-    read(c, uri, "\n\n".join([LETTER] * 27))
+    read(c, uri, "\n\n".join([COMPLAINT_LETTER] * 27))
     doc = c.documents[uri]
     assert 1900 < len(doc.session.ids) < 2200
     ledger, timings = doc.ledger.ledger, []

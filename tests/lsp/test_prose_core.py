@@ -10,8 +10,7 @@ from incls.reading.core import Change
 from incls.text.markdown import Markdown
 from incls.text.projection import project_text
 
-from lsp_helpers import random_range
-from test_core_fuzz import expected_after, fresh_core, model_and_tokenizer, shown
+from lsp_helpers import expected_after, fresh_core, model_and_tokenizer, random_range, shown
 
 PIECES = [
     "good",

@@ -5,23 +5,11 @@ server and the shipped model. What the model reads is asserted through `incls.in
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
-from lsp_helpers import SERVER, change, diagnostics_for, mark, open_doc, start_session, status_for
+from lsp_helpers import CODE, PROSE, change, diagnostics_for, mark, open_doc, status_for
 
-PROSE = (
-    "# Release 2.4\n\n"
-    "We are delighted with this release: the new editor is wonderful, fast and a joy to use.\n\n"
-    "Thanks to everyone who helped, it is the best version we have shipped.\n"
-)
-CODE = (
-    "```python\n"
-    'raise Error("terrible failure, awful bug, worst crash, horrible, hateful, disgusting")\n'
-    "# awful awful awful terrible terrible terrible\n"
-    "```\n"
-)
 RELEASE_NOTES = (
     "---\ntitle: awful terrible horrible\nmood: worst\n---\n"
     + PROSE
@@ -38,11 +26,7 @@ PAPER = (
 )
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
-async def client(lsp_client: LanguageClient):
-    await start_session(lsp_client, {"incls": {"sentenceThreshold": 0.0}})
-    yield
-    await lsp_client.shutdown_session()
+INITIALIZATION_OPTIONS = {"incls": {"sentenceThreshold": 0.0}}  # for the `client` fixture (conftest.py)
 
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from lsp_helpers import (
     COMPLAINT_LETTER,
-    SERVER,
     change,
     diagnostics_for,
     mark,
     open_doc,
-    start_session,
     status_for,
 )
 
@@ -25,11 +22,7 @@ REVIEW = (
 )
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module", loop_scope="module")
-async def client(lsp_client: LanguageClient):
-    await start_session(lsp_client, {"incls": {"sentenceThreshold": 0.0}})
-    yield
-    await lsp_client.shutdown_session()
+INITIALIZATION_OPTIONS = {"incls": {"sentenceThreshold": 0.0}}  # for the `client` fixture (conftest.py)
 
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

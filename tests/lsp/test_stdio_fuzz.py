@@ -15,7 +15,7 @@ from hypothesis import Phase, given, settings, strategies as st
 
 from incls.bench.client import StdioClient, is_diagnostics
 
-from test_core_fuzz import change_for, expected_after, model_and_tokenizer, texts
+from lsp_helpers import change_for, expected_after, model_and_tokenizer, texts
 
 _server: dict = {}
 _uris = itertools.count()
