@@ -1,5 +1,6 @@
 """The package layout holds: no import cycles between modules, pygls and lsprotocol only
-inside `incls/lsp/`, and `incls/lsp/` small enough to read as the protocol side alone.
+inside `incls/lsp/`, no lower layer importing a higher one (text, model, engine, reading,
+then lsp), and `incls/lsp/` small enough to read as the protocol side alone.
 
 The import graph is read from the source with `ast` (every import, those under
 `TYPE_CHECKING` and inside functions included; relative imports resolved), so a cycle
@@ -101,6 +102,27 @@ def test_only_lsp_speaks_the_protocol():
         if not name.startswith("incls.lsp") and any(t.split(".")[0] in PROTOCOL_LIBRARIES for t in imported(path, name))
     )
     assert outside == []
+
+
+# package -> the packages of `incls` it must not import (the layers of DESIGN.md)
+LAYERS = {
+    "incls.text": ("incls.model", "incls.engine", "incls.reading", "incls.lsp", "incls.train", "incls.bench"),
+    "incls.model": ("incls.engine", "incls.reading", "incls.lsp", "incls.bench"),
+    "incls.engine": ("incls.reading", "incls.lsp", "incls.train", "incls.bench"),
+    "incls.reading": ("incls.lsp", "incls.bench"),
+}
+
+
+def test_lower_layers_import_no_higher_one():
+    crossings = sorted(
+        (name, target)
+        for name, targets in import_graph().items()
+        for package, above in LAYERS.items()
+        if name == package or name.startswith(package + ".")
+        for target in targets
+        if any(target == a or target.startswith(a + ".") for a in above)
+    )
+    assert crossings == []
 
 
 def test_lsp_is_small():
