@@ -5,13 +5,12 @@ import json
 
 import pytest
 import torch
+from train_helpers import make_examples
 
 from incls.model.config import tiny_config
 from incls.model.transformer import VQTransformer
 from incls.train.loop import TrainConfig, train
 from incls.train.resume import CheckpointError, Checkpoints, latest
-
-from test_train_smoke import make_examples  # tests/train is on the path (rootdir-less layout)
 
 # the interruption at step 3 falls mid-epoch (5 batches of 16), before the codebooks'
 # re-seeding at step 4 (which reads usage counted since step 1) and the redraw of the batch

@@ -1,30 +1,13 @@
 """Training smoke test: a tiny model on the real tokenizer learns a separable task fast."""
 
-import random
-
 import torch
+from train_helpers import make_examples
 
 from incls.model.config import tiny_config
 from incls.model.transformer import VQTransformer
 from incls.train.batches import encode_all
 from incls.train.evaluate import predict, scores
 from incls.train.loop import TrainConfig, train
-
-GOOD = ["wonderful", "great", "superb", "lovely", "brilliant"]
-BAD = ["awful", "terrible", "dreadful", "boring", "horrible"]
-FILLER = "the film had a plot and some actors in it and it went on for a while".split()
-
-
-def make_examples(n, seed):
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for _ in range(n):
-        label = rng.randrange(2)
-        words = rng.sample(FILLER, 8) + [rng.choice(GOOD if label else BAD)]
-        rng.shuffle(words)
-        texts.append(" ".join(words))
-        labels.append(label)
-    return texts, labels
 
 
 def test_tiny_vq_model_learns_in_under_a_minute(tokenizer):
