@@ -27,6 +27,8 @@ NEGATED_COMPLIMENT = (
     "I wouldn't call this blender good. It is not powerful, not quiet and not worth the money; "
     "I would not buy it again."
 )
+HARDLY_WORTH = "Hardly worth the money."  # a negated compliment in four words
+KILL_THE_PROCESS = "Kill the process and restart it."  # a loaded word, used technically
 
 
 @pytest.mark.slow
@@ -41,7 +43,14 @@ def test_shipped_model_reads_fixed_reviews(shipped_model, tokenizer, text, label
 @pytest.mark.slow
 @pytest.mark.trained
 @pytest.mark.parametrize(
-    "text,label", [(COMPLAINT, "negative"), (MEETING_NOTE, "neutral"), (NEGATED_COMPLIMENT, "negative")]
+    "text,label",
+    [
+        (COMPLAINT, "negative"),
+        (MEETING_NOTE, "neutral"),
+        (NEGATED_COMPLIMENT, "negative"),
+        (HARDLY_WORTH, "negative"),
+        (KILL_THE_PROCESS, "neutral"),
+    ],
 )
 def test_shipped_model_reads_everyday_texts_of_each_class(shipped_model, tokenizer, text, label):
     """Three classes: the right one, with a majority of the probability."""
