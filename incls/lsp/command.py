@@ -28,6 +28,10 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .handlers import build_server
 
+    # The model thread runs pure-Python work too (the Markdown projection of a long block):
+    # hand the interpreter over every 0.5 ms rather than 5, so the thread that reads
+    # messages answers a hover within a few switches of it.
+    sys.setswitchinterval(0.0005)
     server = build_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")

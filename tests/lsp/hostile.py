@@ -174,3 +174,13 @@ class RawServer:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
         return 0.0
+
+
+def serving(uri: str, text: str):
+    """A raw server with one small document read, for a module fixture (`yield from`)."""
+    s = RawServer()
+    s.initialize()
+    s.open(uri, text)
+    s.diagnostics(uri, 1)
+    yield s
+    s.close()

@@ -11,7 +11,7 @@ import pytest
 
 from incls.bench.client import end_position
 
-from hostile import RawServer
+from hostile import RawServer, serving
 
 TEXT = "A fine film.\n\nI liked it a lot."
 URI = "file:///d/small.txt"
@@ -20,12 +20,7 @@ HOVER_MS = 250  # a hover's round trip, at most, while another document is proce
 
 @pytest.fixture(scope="module")
 def server():
-    s = RawServer()
-    s.initialize()
-    s.open(URI, TEXT)
-    s.diagnostics(URI, 1)
-    yield s
-    s.close()
+    yield from serving(URI, TEXT)
 
 
 def hovers_until_published(s: RawServer, uri: str, version: int, timeout: float = 180.0) -> list[float]:

@@ -13,7 +13,7 @@ import pytest
 
 from incls.lsp.wire import MAX_DEPTH, STALL
 
-from hostile import RawServer
+from hostile import RawServer, serving
 
 INVALID_REQUEST = -32600
 TEXT = "A fine film.\n\nI liked it a lot."
@@ -23,12 +23,7 @@ HOVER = {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 0}}
 
 @pytest.fixture(scope="module")
 def server():
-    s = RawServer()
-    s.initialize()
-    s.open(URI, TEXT)
-    s.diagnostics(URI, 1)
-    yield s
-    s.close()
+    yield from serving(URI, TEXT)
 
 
 def raw(body: bytes, length: int | None = None) -> bytes:
