@@ -33,8 +33,9 @@ range (pre-edit start, end, and the new end), the token range, and the positions
 vote the engine recomputed (`UpdateStats.voted`). The paragraphs that the text and token
 ranges touch are re-split, units after them are renumbered, and only the sums of units
 that are new, lost or gained tokens, or hold a recomputed vote are summed again from the
-rows; no model pass. (The vote sums S_u depend on the document's total weight, so a
-reading derives them from the row sums: one vector operation over the units.) Per keystroke that is O(changed positions) of arithmetic plus a
+rows; no model pass. (The vote sums S_u depend on the document's total weight: a reading
+derives them from the row sums when they are first read, one vector operation over the
+units.) Per keystroke that is O(changed positions) of arithmetic plus a
 renumbering of the later units' offsets: the units' character and token ranges are int64
 arrays, so that is one vector add per array (like the engine's renumbering of positions),
 not a Python loop over the document's sentences.
@@ -122,12 +123,10 @@ class Evidence:
     t0: tuple[int, ...]
     t1: tuple[int, ...]
     rows: torch.Tensor  # (n_units, 2C + 1) float64 row sums R_u
-    sums: torch.Tensor  # (n_units, C) float64 vote sums S_u = T c_u
     n_tokens: int
     own: tuple[int, ...]  # each unit's own class (argmax of its reading) ...
     own_p: tuple[float, ...]  # ... and its probability
     own_logits: tuple[tuple[float, ...], ...]  # each unit's reading, as logits
-    centred: tuple[tuple[float, ...], ...]  # S_u minus its mean over the classes
     # the map back to the source, when the model reads a projection of it (Markdown, LaTeX;
     # `incls.text.projection.SourceMap`); None: the text is the source. A unit's source range
     # is mapped when it is asked for (a hint, a hover), not for every unit on every reading.
@@ -145,6 +144,20 @@ class Evidence:
     def counts(self) -> torch.Tensor:
         """(n,) float64 tokens of each unit."""
         return torch.tensor(self.t1, dtype=DT) - torch.tensor(self.t0, dtype=DT)
+
+    @cached_property
+    def sums(self) -> torch.Tensor:
+        """(n, C) float64 vote sums S_u = T c_u, derived from the row sums when first read
+        (they depend on the document's total pooling weight)."""
+        T = self.n_tokens
+        if not len(self) or not T:
+            return torch.zeros(len(self), pooling.classes(self.rows.shape[-1]), dtype=DT)
+        return T * pooling.contributions(self.rows, self.rows.sum(0), T)
+
+    @cached_property
+    def centred(self) -> tuple[tuple[float, ...], ...]:
+        """S_u minus its mean over the classes, per unit (plain floats for `incls.reading.tone`)."""
+        return tuple(map(tuple, (self.sums - self.sums.mean(-1, keepdim=True)).tolist()))
 
     @cached_property
     def sums_total(self) -> tuple[float, ...]:
@@ -335,11 +348,6 @@ class Ledger:
         return pooling.logits(self.sums.sum(0), self.n_tokens)  # (C,)
 
     def snapshot(self, labels: tuple[str, ...]) -> Evidence:
-        T = self.n_tokens
-        votes = torch.zeros(len(self.starts), self.C, dtype=DT)  # (n, C) vote sums S_u
-        if len(self.starts) and T:
-            votes = T * pooling.contributions(self.sums, self.sums.sum(0), T)
-        centred = (votes - votes.mean(-1, keepdim=True)).tolist()  # (n, C)
         return Evidence(
             self.text,
             labels,
@@ -349,12 +357,10 @@ class Ledger:
             tuple(self.t0.tolist()),
             tuple(self.t1.tolist()),
             self.sums.clone(),
-            votes,
             self.n_tokens,
             tuple(self.own),
             tuple(self.own_p),
             tuple(self.own_logits),
-            tuple(tuple(c) for c in centred),
         )
 
 

@@ -207,7 +207,7 @@ def run(args) -> int:
 
             args.warm_start = DEFAULT_MODEL  # a user's labels: from the shipped model's trained layers
     else:
-        data, held = merged(tone_sources(TONE_LABELS, args.limit)), None
+        data, held = Dataset.joined([s.data for s in tone_sources(TONE_LABELS, args.limit)], TONE_LABELS), None
     data = data.take(args.limit)
     labels = data.label_names
     cfg = model_shape(args, labels)
@@ -468,12 +468,6 @@ def tfidf_score(train_data: Dataset, held: Dataset) -> dict | None:
         file=sys.stderr,
     )
     return got
-
-
-def merged(sources: list[Source]) -> Dataset:
-    """One training set of the sources' documents, in order."""
-    labels = sources[0].data.label_names
-    return Dataset([t for s in sources for t in s.data.texts], [y for s in sources for y in s.data.labels], labels)
 
 
 def init_from(model, path: Path, log=lambda msg: print(msg, file=sys.stderr), keep_codebooks: bool = False) -> None:

@@ -44,6 +44,11 @@ class Dataset:
             return self
         return Dataset(self.texts[:n], self.labels[:n], self.label_names)
 
+    @staticmethod
+    def joined(parts: list[Dataset], label_names: tuple[str, ...]) -> Dataset:
+        """One data set of the parts' documents, in order (their labels already index `label_names`)."""
+        return Dataset([t for p in parts for t in p.texts], [y for p in parts for y in p.labels], label_names)
+
 
 def clean_review(text: str) -> str:
     """IMDB reviews carry HTML line breaks; turn them into the paragraphs a writer would type."""

@@ -107,5 +107,4 @@ def training_sources(model_labels: tuple[str, ...]) -> tuple[list[str], Dataset]
             f"no training source has labels among {list(model_labels)}. "
             "Fix: evaluate with --data FILE, whose 90% trains the baseline"
         )
-    merged = Dataset([t for p in parts for t in p.texts], [y for p in parts for y in p.labels], model_labels)
-    return names, merged
+    return names, Dataset.joined(parts, model_labels)
