@@ -195,7 +195,7 @@ def inspect(ls: InclsServer, *args: object):
         "version": doc.version,
         "skipped": doc.skip_reason,
         "outOfSync": doc.out_of_sync,
-        "ids": None if doc.tokens is None else list(doc.tokens.ids),
+        "ids": None if doc.model.tokens is None else list(doc.model.tokens.ids),
         "prose": doc.prose,
     }
 

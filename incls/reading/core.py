@@ -106,9 +106,41 @@ class SessionLedger:
 
 
 @dataclass
+class ModelState:
+    """What the worker keeps of a document: the projection and tokens of the version it
+    follows, and the session on them. Only the worker writes it: a step works on a copy
+    and the commit puts the copy back (`Core.compute`), so the event loop reads either the
+    state before a step or the one after it. The objects it holds (projection, tokens,
+    session, ledger) change in place, on the worker only."""
+
+    followed: int = -1  # the generation `projection` and `tokens` follow (-1: none)
+    projection: IncrementalProjection | None = None  # of the text with lone halves replaced (None: plain text)
+    tokens: TokenizedText | None = None
+    over_cap: OverCap | None = None
+    pending: Span | None = None  # token edits since the session last saw the document, composed
+    pending_chars: Span | None = None  # the prose range changed since the evidence last saw it
+    session: ModelSession | None = None
+    session_mode: SessionMode | None = None
+    build: SessionBuild | None = None  # a session being built, chunk by chunk
+    ledger: SessionLedger | None = None
+    read: Reading | None = None  # the last reading, in the projection's offsets
+
+    def drop_session(self) -> None:
+        """Drop the session (or the one being built) and everything that refers to it."""
+        self.session = self.session_mode = self.build = None
+        self.pending = self.pending_chars = self.ledger = self.read = None
+
+    def over(self, cap: int) -> bool:
+        """Whether the text followed is over `cap` (maxDocumentTokens) tokens."""
+        if self.over_cap is not None:
+            return self.over_cap.cap == cap
+        return self.tokens is not None and len(self.tokens.ids) > cap
+
+
+@dataclass
 class Document:
-    """One open document. The event loop owns the text side (`text` to `edits`), the worker
-    the model side (`followed` on); each side only reads the other's, under the lock."""
+    """One open document. The event loop owns the text side (`text` to `changed_at`), the
+    worker the model side (`model`); each side only reads the other's, under the lock."""
 
     uri: str
     text: str  # exactly the client's text
@@ -122,38 +154,20 @@ class Document:
     out_of_sync: bool = False  # a change could not be applied: waiting for the whole text
     edits: list[TextEdit] = field(default_factory=list)  # in the model's code points, not yet followed
     generation: int = 0  # bumped when what the worker keeps of the text is void (a new text, new settings)
-    changed_at: float | None = None  # arrival of the oldest change the model has not seen
-    # the model side: the version followed, its projection and tokens, the session on them
-    followed: int = -1  # the generation `projection` and `tokens` follow (-1: none)
-    seen: Version | None = None  # the version they follow
-    projection: IncrementalProjection | None = None  # of the text with lone halves replaced (None: plain text)
-    tokens: TokenizedText | None = None
-    over_cap: OverCap | None = None
-    pending: Span | None = None  # token edits since the session last saw the document, composed
-    pending_chars: Span | None = None  # the prose range changed since the evidence last saw it
-    ledger: SessionLedger | None = None
-    session: ModelSession | None = None
-    session_mode: SessionMode | None = None
-    build: SessionBuild | None = None  # a session being built, chunk by chunk
-    last_used: int = 0
-    read: Reading | None = None  # the last reading, in the projection's offsets
+    changed_at: float | None = None  # arrival of the oldest change the model has not read
+    model: ModelState = field(default_factory=ModelState)
+    last_used: int = 0  # when the worker last read or built its session (the least recent is dropped first)
 
     @property
     def prose(self) -> str:
         """The text the model reads (lone UTF-16 halves as U+FFFD), as far as the worker followed it."""
-        if self.projection is not None:
-            return self.projection.text
-        return self.tokens.text if self.tokens is not None else for_model(self.text)
+        if self.model.projection is not None:
+            return self.model.projection.text
+        return self.model.tokens.text if self.model.tokens is not None else for_model(self.text)
 
     def report(self, **fields) -> Report:
         """A report on this document's current version (its text and that text's line index)."""
         return Report(self.uri, self.version, self.text, lines=self.lines, **fields)
-
-    def report_seen(self, **fields) -> Report:
-        """A report on the version the model side follows."""
-        seen = self.seen
-        assert seen is not None  # followed before any model work
-        return Report(self.uri, seen.version, seen.text, lines=seen.lines, **fields)
 
 
 @dataclass
@@ -203,6 +217,38 @@ class Reading:
     report: Report
 
 
+@dataclass
+class Step:
+    """What one step of the worker works on, taken from a document under the lock: its
+    text as it is now, the edits queued (taken: this step follows them), the time of the
+    oldest change not read (taken: given back unless the step reads it) and a copy of its
+    model state (put back by the commit)."""
+
+    doc: Document
+    generation: int
+    seen: Version
+    edits: list[TextEdit]
+    changed_at: float | None
+    settings: Settings
+    state: ModelState
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a step's work came to: its report, and whether the state holds a session or a
+    first pass that this step started (the commit makes room for it, or drops it)."""
+
+    report: Report
+    claims: bool = False
+
+
+def _give_back(step: Step) -> None:
+    """Under the lock: a step that did not read the change gives its time back (it is
+    older than any change that arrived during the step)."""
+    if step.changed_at is not None:
+        step.doc.changed_at = step.changed_at
+
+
 # a long document's prefix of this many characters per allowed token is tokenized first: when
 # that alone is over the limit, so is the document, and the rest is never tokenized
 PROBE_CHARS_PER_TOKEN = 6
@@ -241,7 +287,7 @@ class Core:
         with self.lock:
             self.tokenizer, self.model, self.factory = tokenizer, model, factory
             for doc in self.documents.values():  # a new model: every session is rebuilt
-                _drop_session(doc)
+                doc.model.drop_session()
                 doc.changed_at = doc.changed_at or time.perf_counter()
 
     # -- text (event loop) ------------------------------------------------------------
@@ -382,9 +428,7 @@ class Core:
             )
         elif looks_binary(doc.text, doc.nuls):
             kind, reason = "binary", "not classified: the document looks binary"
-        elif (doc.over_cap is not None and doc.over_cap.cap == cap) or (
-            doc.tokens is not None and len(doc.tokens.ids) > cap
-        ):
+        elif doc.model.over(cap):
             kind, reason = (
                 "too-many-tokens",
                 f"not classified: the document is over incls.maxDocumentTokens ({cap:,} tokens)",
@@ -400,122 +444,187 @@ class Core:
     def compute(self, uri: str) -> Report | None:
         """One bounded step of work on a document; None if the document is gone.
 
-        The step first brings the projection and tokens up to the text (`follow`); the
-        report reads the version they follow, or says `more` when the step only followed
-        a long document's new text, built one chunk of its session or waits for room for
-        one (call again).
+        Three phases: a snapshot of the document under the lock (`_snapshot`: its text as
+        it is now, the edits queued, a copy of its model state), the work off the lock
+        (`_work`: follow the text, build or update the session, read it), and one commit
+        under the lock (`_commit`: the copy becomes the document's state, unless its text
+        was replaced meanwhile). The report reads the version the step followed, or says
+        `more` when the step only followed a long document's new text, built one chunk of
+        its session or waits for room for one (call again).
         """
         started = time.perf_counter()
         with self.lock:
-            doc = self.documents.get(uri)
-            if doc is None:
-                return None
-            if doc.skip_kind in DROPPED:
-                _forget_text(doc)
-                doc.changed_at = None
-                return doc.report(skip_reason=doc.skip_reason, skip_kind=doc.skip_kind)
-            if self.model is None:  # nothing follows the text before the model is loaded
-                _restart(doc)
-                return doc.report()
-        if (early := self.follow(uri)) is not None:
-            return early
+            step = self._snapshot(uri)
+        if not isinstance(step, Step):
+            return step
+        try:
+            done = self._work(step)
+        except Exception:  # a model failure must not take the server down: follow afresh next time
+            log.exception("incls: reading %s failed", shortened(uri))
+            with self.lock:
+                _give_back(step)
+                if self.documents.get(uri) is step.doc:
+                    step.doc.model = ModelState()
+            raise
         with self.lock:
-            if self.documents.get(uri) is not doc:
-                return None
-            assert self.factory is not None and doc.seen is not None  # loaded, and followed
-            report = doc.report_seen(skip_reason=doc.skip_reason, skip_kind=doc.skip_kind)
-            if doc.skip_reason:
-                _drop_session(doc)
-                doc.changed_at = None
-                return report
-            if doc.projection is not None and (not doc.prose or doc.prose.isspace()):
-                doc.changed_at = None
-                report.skip_reason = NOTHING_TO_READ
-                return report
-            mode = SessionMode(self.settings.fullRecompute, self.settings.chunkTokens)
-            rebuild = (
-                doc.session is None or doc.session_mode != mode or self.factory.outgrown(doc.session, mode.chunk_tokens)
-            )
-            if not rebuild and doc.pending is None and doc.read is not None and doc.read.session is doc.session:
-                changed_at, doc.changed_at = doc.changed_at, None
-                report = _unchanged(doc.read.report, report)  # e.g. a keystroke in a code block: no model work
-                if doc.projection is not None:
-                    _to_source(report, doc.projection)
-                report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
-                return report
-            if rebuild and (doc.build is None or doc.build.mode != mode):
-                assert doc.tokens is not None  # followed, or skipped
-                if not self._room(doc, long=not mode.full_recompute and len(doc.tokens.ids) > mode.chunk_tokens):
-                    report.more = True  # every place is taken by first passes under way: wait for one
-                    return report
-                doc.build = SessionBuild(self.factory, list(doc.tokens.ids), mode)
-                doc.pending = None  # edits from here on are relative to the build's ids
-            build = doc.build if rebuild else None
-            self._clock += 1
-            doc.last_used = self._clock
-        if build is not None and (early := self._build_step(doc, build, report)) is not None:
-            return early
-        return self._update(doc, started)
+            return self._commit(step, done, started)
 
-    def follow(self, uri: str) -> Report | None:
-        """Bring the document's projection and tokens up to its text, off the lock: its
-        queued edits, or (a new text, new settings) a projection and tokens made afresh.
-        None to go on with the model; a report to return at once (`more`: call again) when
-        the text was replaced meanwhile, or when a long document was projected or tokenized
-        afresh (that is this step's work: its model work waits its turn)."""
-        with self.lock:
-            doc = self.documents.get(uri)
-            tokenizer, settings = self.tokenizer, self.settings
-            if doc is None or tokenizer is None:
-                return None
-            generation, fresh = doc.generation, doc.followed != doc.generation
-            seen = Version(doc.version, doc.text, doc.lines)
-            edits, doc.edits = ([] if fresh else doc.edits), []  # a fresh start reads the text, edits included
-            projection, tokens, over_cap = (None, None, None) if fresh else (doc.projection, doc.tokens, doc.over_cap)
-            cap = settings.maxDocumentTokens
-            if over_cap is not None and over_cap.cap != cap:
-                over_cap = None  # found for another maxDocumentTokens: count again
-            if not fresh and not edits and (tokens is not None or over_cap is not None):
-                doc.seen = seen  # nothing was queued: what is followed is this version
-                return None
+    def _snapshot(self, uri: str) -> Step | Report | None:
+        """Under the lock: what a step works on, or the report to return at once (the
+        document is dropped, or the model is not loaded yet)."""
+        doc = self.documents.get(uri)
+        if doc is None:
+            return None
+        if doc.skip_kind in DROPPED:
+            doc.model, doc.changed_at = ModelState(), None
+            return doc.report(skip_reason=doc.skip_reason, skip_kind=doc.skip_kind)
+        if self.model is None:  # nothing follows the text before the model is loaded
+            _restart(doc)
+            return doc.report()
+        fresh = doc.model.followed != doc.generation  # a fresh start reads the text, edits included
+        step = Step(
+            doc,
+            doc.generation,
+            Version(doc.version, doc.text, doc.lines),
+            [] if fresh else doc.edits,
+            doc.changed_at,
+            self.settings,
+            ModelState() if fresh else replace(doc.model),
+        )
+        doc.edits, doc.changed_at = [], None
+        return step
+
+    def _work(self, step: Step) -> Done:
+        """Off the lock: follow the step's text, then build or update its session and read it."""
+        assert self.factory is not None  # the model is loaded (`_snapshot`)
+        state, s, seen = step.state, step.settings, step.seen
+        report = Report(step.doc.uri, seen.version, seen.text, lines=seen.lines)
+        if self._follow(step) and len(seen.text) > PROBE_CHARS_PER_TOKEN * s.chunkTokens:
+            report.more = True  # a long text projected or tokenized afresh: its model work waits its turn
+            return Done(report)
+        if state.over(s.maxDocumentTokens):
+            state.drop_session()  # the commit's limits say why
+            return Done(report)
+        if state.projection is not None and (not state.projection.text or state.projection.text.isspace()):
+            report.skip_reason = NOTHING_TO_READ
+            return Done(report)
+        assert state.tokens is not None  # followed, and not over the limit
+        mode = SessionMode(s.fullRecompute, s.chunkTokens)
+        session = state.session
+        rebuild = session is None or state.session_mode != mode or self.factory.outgrown(session, mode.chunk_tokens)
+        if not rebuild and state.pending is None and state.read is not None and state.read.session is session:
+            return Done(_unchanged(state.read.report, report))  # e.g. a keystroke in a code block: no model work
+        claims = False
+        if rebuild:
+            if state.build is None or state.build.mode != mode:
+                state.build = SessionBuild(self.factory, list(state.tokens.ids), mode)
+                state.pending, claims = None, True  # edits from here on are relative to the build's ids
+                if not mode.full_recompute and len(state.tokens.ids) > mode.chunk_tokens:
+                    report.more = True  # a long first pass: its chunks once the commit made room
+                    return Done(report, claims)
+            if not state.build.step():
+                report.more = True
+                return Done(report, claims)
+            state.session, state.session_mode, state.build = state.build.session, mode, None
+        return Done(self._update(state, report), claims)
+
+    def _follow(self, step: Step) -> bool:
+        """Bring the step's projection and tokens up to its text: the queued edits, or (a
+        new text, new settings) made afresh. True when they were made afresh."""
+        state, s, cap = step.state, step.settings, step.settings.maxDocumentTokens
+        fresh = state.followed != step.generation
         if fresh:
-            s = settings
-            projection = prose.projection(
-                doc.kind, for_model(seen.text), s.markdownNodes, s.latexCommands, s.latexEnvironments
+            state.projection = prose.projection(
+                step.doc.kind, for_model(step.seen.text), s.markdownNodes, s.latexCommands, s.latexEnvironments
             )
-        followed: list[tuple[TextEdit, TokenEdit]] = []
-        for edit in edits:
-            model_edit = edit if projection is None else projection.apply(edit)
+        if state.over_cap is not None and state.over_cap.cap != cap:
+            state.over_cap = None  # found for another maxDocumentTokens: count again
+        for edit in step.edits:
+            model_edit = edit if state.projection is None else state.projection.apply(edit)
             if model_edit.start == model_edit.end and not model_edit.text:
                 continue  # inside code or markup: nothing the model reads changed
-            if over_cap is not None and model_edit.start <= over_cap.chars:
-                over_cap = None  # the probed prefix changed: count again
-            if tokens is None:
+            if state.over_cap is not None and model_edit.start <= state.over_cap.chars:
+                state.over_cap = None  # the probed prefix changed: count again
+            if state.tokens is None:
                 continue
             try:
-                followed.append((model_edit, tokens.apply(model_edit)))
+                token_edit = state.tokens.apply(model_edit)
             except ValueError:  # the tokens no longer follow the text: tokenize it afresh
-                log.exception("incls: re-tokenizing %s after a failed token update", shortened(uri))
-                tokens = None
-        retokenized = tokens is None and over_cap is None
-        if retokenized:
-            model_text = projection.text if projection is not None else for_model(seen.text)
-            tokens, over_cap = _tokenized(tokenizer, model_text, cap)
-        with self.lock:
-            if self.documents.get(uri) is not doc or doc.generation != generation:
-                return doc.report(more=True)  # a new text meanwhile: followed afresh next time
-            doc.projection, doc.tokens, doc.over_cap = projection, tokens, over_cap
-            doc.followed, doc.seen = generation, seen
-            if retokenized:
-                _drop_session(doc)
-            for model_edit, token_edit in followed:
-                if not token_edit.is_noop:
-                    doc.pending = then(doc.pending, token_edit.start, token_edit.end, len(token_edit.new_ids))
-                doc.pending_chars = then(doc.pending_chars, model_edit.start, model_edit.end, len(model_edit.text))
-            self._check_limits(doc)
-            if (fresh or retokenized) and len(seen.text) > PROBE_CHARS_PER_TOKEN * settings.chunkTokens:
-                return doc.report_seen(more=True)
-        return None
+                log.exception("incls: re-tokenizing %s after a failed token update", shortened(step.doc.uri))
+                state.tokens = None
+                continue
+            if not token_edit.is_noop:
+                state.pending = then(state.pending, token_edit.start, token_edit.end, len(token_edit.new_ids))
+            state.pending_chars = then(state.pending_chars, model_edit.start, model_edit.end, len(model_edit.text))
+        state.followed = step.generation
+        if state.tokens is not None or state.over_cap is not None:
+            return fresh
+        assert self.tokenizer is not None  # loaded with the model
+        model_text = state.projection.text if state.projection is not None else for_model(step.seen.text)
+        state.tokens, state.over_cap = _tokenized(self.tokenizer, model_text, cap)
+        state.drop_session()
+        return True
+
+    def _update(self, state: ModelState, report: Report) -> Report:
+        """Apply the edits since the last update to the session and read it."""
+        session, tokens = state.session, state.tokens
+        assert session is not None and tokens is not None and self.model is not None  # a session's makings
+        pending, chars = state.pending, state.pending_chars
+        state.pending = state.pending_chars = None
+        if state.ledger is not None and state.ledger.session is session:
+            ledger, fresh = state.ledger.ledger, False
+        else:  # a new session: its evidence is read afresh
+            ledger, fresh = Ledger(self.model.cfg.n_classes), True
+            state.ledger = SessionLedger(session, ledger)
+        stats = None
+        if pending:
+            engine_started, engine_cpu_started = time.perf_counter(), time.thread_time()
+            ids = tuple(tokens.ids[pending.start : pending.new_end])
+            stats = session.apply([TokenEdit(pending.start, pending.old_end, ids)])
+            report.engine_ms = (time.perf_counter() - engine_started) * 1000
+            report.engine_cpu_ms = (time.thread_time() - engine_cpu_started) * 1000
+        votes = Votes(vote_blocks(session), self.model.cfg.n_classes)
+        if fresh:
+            ledger.rebuild(tokens.text, tokens.char_ends, votes)
+        else:
+            voted = None if stats is None else stats.voted
+            assert voted is None or isinstance(voted, torch.Tensor)  # (n,) positions; typed `object` by the engine
+            ledger.update(tokens.text, tokens.char_ends, votes, chars, pending, voted)
+        report = self._read(report, session, ledger, tokens.text, stats)
+        report.evidence = ledger.snapshot(report.labels)
+        state.read = Reading(session, replace(report))
+        return report
+
+    def _commit(self, step: Step, done: Done, started: float) -> Report | None:
+        """Under the lock: the step's state becomes the document's, and its report is
+        finished. A text replaced meanwhile voids the step (it is followed afresh next time)."""
+        doc, state, report = step.doc, step.state, done.report
+        if self.documents.get(doc.uri) is not doc:
+            return None
+        if doc.generation != step.generation:
+            _give_back(step)
+            return doc.report(more=True)
+        if done.claims and not self._room(doc, long=state.build is not None):
+            state.drop_session()  # every place is taken by first passes under way: wait for one
+            report = replace(report, more=True, probabilities=(), evidence=None)
+        doc.model = state
+        self._check_limits(doc)
+        if doc.skip_reason:
+            state.drop_session()
+            report = Report(report.uri, report.version, report.text, lines=report.lines)
+            report.skip_reason, report.skip_kind = doc.skip_reason, doc.skip_kind
+        if report.more:
+            _give_back(step)
+            return report
+        if state.session is not None:
+            self._clock += 1
+            doc.last_used = self._clock
+        if report.probabilities and state.projection is not None:
+            _to_source(report, state.projection)
+        self._evict()
+        report.compute_ms = (time.perf_counter() - started) * 1000
+        report.latency_ms = None if step.changed_at is None else (time.perf_counter() - step.changed_at) * 1000
+        return report
 
     def _room(self, doc: Document, long: bool) -> bool:
         """Under the lock: whether `doc`'s session may be built now. Kept sessions and first
@@ -524,84 +633,13 @@ class Core:
         long first passes under way; when they are all taken the document waits."""
         limit = self.settings.maxSessions
         others = [d for d in self.documents.values() if d is not doc]
-        builds = sum(d.build is not None for d in others)
+        builds = sum(d.model.build is not None for d in others)
         if builds >= limit or (long and builds >= max(1, limit // 2)):
             return False
-        kept = sorted((d for d in others if d.session is not None), key=lambda d: d.last_used)
+        kept = sorted((d for d in others if d.model.session is not None), key=lambda d: d.last_used)
         for old in kept[: max(0, len(kept) + builds + 1 - limit)]:
-            _drop_session(old)
+            old.model.drop_session()
         return True
-
-    def _build_step(self, doc: Document, build: SessionBuild, report: Report) -> Report | None:
-        """Build one more part of the document's session (off the lock); a report to return
-        at once while it is not done, None once it is (it is then the document's session)."""
-        try:
-            done = build.step()
-        except Exception:
-            log.exception("incls: building the model state of %s failed", shortened(doc.uri))
-            with self.lock:
-                doc.build = None
-            raise
-        with self.lock:
-            if self.documents.get(doc.uri) is not doc:
-                return None
-            if doc.build is not build or not done:
-                report.more = True
-                return report
-            doc.build, doc.session, doc.session_mode = None, build.session, build.mode
-        return None
-
-    def _update(self, doc: Document, started: float) -> Report | None:
-        """Apply the edits since the last update to the session and read it."""
-        with self.lock:
-            if self.documents.get(doc.uri) is not doc:
-                return None
-            session = doc.session
-            if session is None:  # evicted meanwhile: rebuilt by the next step
-                return doc.report_seen(more=True)
-            assert doc.tokens is not None and self.model is not None and self.factory is not None  # a session's makings
-            report = doc.report_seen()
-            changed_at, doc.changed_at = doc.changed_at, None
-            pending, doc.pending = doc.pending, None
-            chars, doc.pending_chars = doc.pending_chars, None
-            pending_ids = tuple(doc.tokens.ids[pending.start : pending.new_end]) if pending else ()
-            # references, not copies: an edit replaces these arrays, it never writes into them
-            char_ends, text = doc.tokens.char_ends, doc.tokens.text  # the model's text: lone halves replaced
-            if doc.ledger is not None and doc.ledger.session is session:
-                ledger, fresh = doc.ledger.ledger, False
-            else:  # a new session: its evidence is read afresh
-                ledger, fresh = Ledger(self.model.cfg.n_classes), True
-                doc.ledger = SessionLedger(session, ledger)
-        try:
-            stats = None
-            if pending:
-                engine_started, engine_cpu_started = time.perf_counter(), time.thread_time()
-                stats = session.apply([TokenEdit(pending.start, pending.old_end, pending_ids)])
-                report.engine_ms = (time.perf_counter() - engine_started) * 1000
-                report.engine_cpu_ms = (time.thread_time() - engine_cpu_started) * 1000
-            votes = Votes(vote_blocks(session), self.model.cfg.n_classes)
-            if fresh:
-                ledger.rebuild(text, char_ends, votes)
-            else:
-                voted = None if stats is None else stats.voted
-                assert voted is None or isinstance(voted, torch.Tensor)  # (n,) positions; typed `object` by the engine
-                ledger.update(text, char_ends, votes, chars, pending, voted)
-            report = self._read(report, session, ledger, text, stats)
-            report.evidence = ledger.snapshot(report.labels)
-        except Exception:  # a model failure must not take the server down; rebuild next time
-            log.exception("incls: model update failed for %s", shortened(doc.uri))
-            with self.lock:
-                _drop_session(doc)
-            raise
-        with self.lock:
-            if self.documents.get(doc.uri) is doc and doc.session is session:
-                doc.read = Reading(session, replace(report))
-                if doc.projection is not None:
-                    _to_source(report, doc.projection)
-            self._evict()
-        report.compute_ms = (time.perf_counter() - started) * 1000
-        report.latency_ms = None if changed_at is None else (time.perf_counter() - changed_at) * 1000
-        return report
 
     def _read(
         self, report: Report, session: ModelSession, ledger: Ledger, text: str, stats: UpdateStats | FullStats | None
@@ -627,11 +665,11 @@ class Core:
     def _evict(self) -> None:
         """Keep at most maxSessions sessions and first passes under way together: drop the
         least recently used kept sessions (rebuilt on demand)."""
-        live = [d for d in self.documents.values() if d.session is not None]
-        builds = sum(d.build is not None for d in self.documents.values())
+        live = [d for d in self.documents.values() if d.model.session is not None]
+        builds = sum(d.model.build is not None for d in self.documents.values())
         excess = len(live) + builds - self.settings.maxSessions
         for doc in sorted(live, key=lambda d: d.last_used)[: max(0, excess)]:
-            _drop_session(doc)
+            doc.model.drop_session()
 
     def update_settings(self, settings: Settings) -> None:
         with self.lock:
@@ -659,17 +697,6 @@ def _restart(doc: Document) -> None:
     """What the worker keeps of the text is void: it follows the text afresh next time."""
     doc.generation += 1
     doc.edits = []
-
-
-def _drop_session(doc: Document) -> None:
-    """Drop a document's session (or the one being built) and everything that refers to it."""
-    doc.session, doc.build, doc.pending, doc.pending_chars, doc.ledger, doc.read = None, None, None, None, None, None
-
-
-def _forget_text(doc: Document) -> None:
-    """Drop everything the worker keeps of a document's text (it is followed afresh when it is read again)."""
-    _drop_session(doc)
-    doc.projection, doc.tokens, doc.over_cap, doc.followed = None, None, None, -1
 
 
 def _tokenized(tokenizer, text: str, cap: int) -> tuple[TokenizedText | None, OverCap | None]:

@@ -55,7 +55,7 @@ def test_a_chunked_documents_probabilities_from_the_ledger_are_the_sessions_own(
     text = "\n\n".join([COMPLAINT_LETTER] * 12)
     read(c, uri, text)
     doc = c.documents[uri]
-    assert isinstance(doc.session, ChunkedSession)
+    assert isinstance(doc.model.session, ChunkedSession)
     rng = random.Random(3)
     for version in range(2, 14):
         at = rng.randrange(len(doc.text) + 1)
@@ -65,6 +65,6 @@ def test_a_chunked_documents_probabilities_from_the_ledger_are_the_sessions_own(
         c.change(uri, version, [Change(edit, (where, end))])
         report = step(c, uri)
         with torch.no_grad():
-            own = doc.session.document_logits().float().softmax(-1).tolist()
+            own = doc.model.session.document_logits().float().softmax(-1).tolist()
         assert max(abs(a - b) for a, b in zip(report.probabilities, own)) < 1e-6
-        assert report.tokens == len(doc.session.ids)
+        assert report.tokens == len(doc.model.session.ids)
