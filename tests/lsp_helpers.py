@@ -18,9 +18,9 @@ SERVER = [sys.executable, "-m", "incls.cli", "--stdio"]
 
 # A courteous complaint with a greeting and a signature (hints must land on the complaint); the
 # live editor tests read the same file.
-COMPLAINT_LETTER = (Path(__file__).parents[1] / "data" / "complaint_letter.txt").read_text(encoding="utf-8")
+COMPLAINT_LETTER = (Path(__file__).parent / "data" / "complaint_letter.txt").read_text(encoding="utf-8")
 # A cheerful team update with one annoyed paragraph (it reads positive, the annoyed sentence against it).
-TEAM_UPDATE = (Path(__file__).parents[1] / "data" / "team_update.txt").read_text(encoding="utf-8")
+TEAM_UPDATE = (Path(__file__).parent / "data" / "team_update.txt").read_text(encoding="utf-8")
 
 
 CAPABILITIES = types.ClientCapabilities(
