@@ -5,11 +5,13 @@ turns reports into diagnostics. Threading: text changes arrive on the event loop
 `close`), which keeps only what positions need (the text, its line index, its size) and
 queues each change as a text edit; everything that grows with a document runs on the
 one worker thread (`compute`): the prose projection and the tokens follow the queued
-edits there (`follow`), then the model. The worker takes the queued edits under the
-lock, so a burst of keystrokes costs one projection update and one model update, and a
-pathological document (a projection that takes seconds) costs its own latency only.
-Only the worker touches projections, tokens and sessions, so they need no lock of
-their own; the event loop reads them (hover, inspect) and never writes them.
+edits there, then the model. A step takes the lock twice: to take a snapshot (the text,
+the queued edits, a copy of the document's `ModelState`) and to commit the copy once its
+work is done; so a burst of keystrokes costs one projection update and one model update,
+a pathological document (a projection that takes seconds) costs its own latency only,
+and a change that arrives during a step waits for the lock for microseconds. Only the
+worker touches projections, tokens and sessions; the event loop reads them (hover,
+inspect) and never writes them.
 
 Exact text: `Document.text` is what the client sent, lone UTF-16 halves included
 (`incls.text.surrogates`); the tokenizer reads the same text with U+FFFD for a lone

@@ -13,10 +13,20 @@ import torch
 PAD_ID = 2  # the tokenizer's <|im_end|>; never attended to by real positions
 
 
-def encode_all(tokenizer, texts: list[str], max_tokens: int | None) -> list[list[int]]:
-    """Token ids of each text, truncated to its first `max_tokens` (at least one token)."""
-    ids = [e.ids for e in tokenizer.encode_batch(texts)]
-    return [(x[:max_tokens] if max_tokens else x) or [PAD_ID] for x in ids]
+def encode_all(
+    tokenizer, texts: list[str], max_tokens: int | None, tail_share: float = 0.0, seed: int = 0
+) -> list[list[int]]:
+    """Token ids of each text (at least one token), truncated to its first `max_tokens`; or,
+    for a seeded `tail_share` of the documents, to its last: a review's verdict is often in
+    its closing lines, which a reading of its first tokens never sees."""
+    rng = random.Random(seed)
+    out = []
+    for x in (e.ids for e in tokenizer.encode_batch(texts)):
+        from_end = rng.random() < tail_share  # drawn for every document: the choice of one never moves another's
+        if max_tokens and len(x) > max_tokens:
+            x = x[-max_tokens:] if from_end else x[:max_tokens]
+        out.append(x or [PAD_ID])
+    return out
 
 
 def pad(batch: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,11 +32,13 @@ from .loop import TrainConfig, train
 from .recipe import HeadRecipe, Source, fit_tone_head, tone_sources, with_new_head
 from .resume import CheckpointError, Checkpoints
 
-RECIPE_OPTIONS = ("steps", "batch_size", "max_tokens", "lr", "seed", "commitment", "stability")
+RECIPE_OPTIONS = ("steps", "batch_size", "max_tokens", "tail_share", "lr", "seed", "commitment", "stability")
 RECIPE_HELP = {
     "steps": "optimizer steps",
     "batch_size": "documents per step",
     "max_tokens": "train on the first N tokens of each document",
+    "tail_share": "the share of documents over --max-tokens read from their last N tokens instead, where "
+    "writers conclude (a seeded choice per document)",
     "lr": "peak learning rate (AdamW; linear warm-up, then cosine decay)",
     "seed": "seed of the codebook init, the batch order and the cut points",
     "commitment": "weight of the pull of head outputs toward their codes",

@@ -35,6 +35,7 @@ class TrainConfig:
     steps: int = 600
     batch_size: int = 16
     max_tokens: int = 256
+    tail_share: float = 0.0  # of the documents over max_tokens, the share read from their end
     lr: float = 3e-4
     warmup: int = 30
     weight_decay: float = 0.01
@@ -157,7 +158,7 @@ def train(
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    docs = encode_all(tokenizer, texts, cfg.max_tokens)
+    docs = encode_all(tokenizer, texts, cfg.max_tokens, cfg.tail_share, cfg.seed)
     lengths = [len(d) for d in docs]
     model.to(device).train()
     run: dict = {}

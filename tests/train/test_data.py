@@ -47,3 +47,20 @@ def test_bad_jsonl_line_is_located(tmp_path):
     path.write_text('{"text": "a", "label": "x"}\nnot json\n', encoding="utf-8")
     with pytest.raises(DataError, match="bad.jsonl:2"):
         load_user_file(path)
+
+
+def test_a_seeded_share_of_long_documents_is_read_from_its_end(tokenizer):
+    """`tail_share`: a long review's closing lines (its verdict) are trained on too."""
+    from incls.train.batches import encode_all
+
+    texts = [" ".join(f"w{i}" for i in range(60)) + f" and so the verdict {k}" for k in range(40)] + ["short"]
+    whole = [e.ids for e in tokenizer.encode_batch(texts)]
+    mixed = encode_all(tokenizer, texts, 16, tail_share=0.5, seed=3)
+    from_end = [m == w[-16:] for m, w in zip(mixed[:40], whole)]
+    assert all(e or m == w[:16] for e, m, w in zip(from_end, mixed, whole))
+    assert 10 < sum(from_end) < 30
+    assert mixed[-1] == whole[-1]  # a short document is read whole
+    assert (
+        encode_all(tokenizer, texts[:20], 16, tail_share=0.5, seed=3) == mixed[:20]
+    )  # one's choice never moves another's
+    assert encode_all(tokenizer, texts, 16) == [w[:16] for w in whole]
