@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ..text import prose
 from .binary import looks_binary
-from .explain import evidence_json, explain_text
 from .settings import Settings
 
 
@@ -66,11 +65,12 @@ def read_input(name: str) -> tuple[str | None, str | None]:
 def run(args) -> int:
     inputs = [(name, *read_input(name)) for name in args.files]
     core = None
-    if any(text is not None for _, text, _ in inputs):
+    if any(text is not None for _, text, _ in inputs):  # only then PyTorch and the model are loaded
         from ..engine.native import kernels
         from ..model.base import load_tokenizer
         from ..model.checkpoint import load_model
         from .core import Core
+        from .explain import evidence_json, explain_text
 
         kernels()  # a missing compiler is reported before seconds of model loading
         core = Core(Settings(maxDocumentBytes=args.max_document_bytes))
