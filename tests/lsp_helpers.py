@@ -234,10 +234,11 @@ def position(text: str, offset: int) -> tuple[int, int]:
 
 
 @st.composite
-def change_for(draw, text: str):
+def change_for(draw, text: str, pieces: st.SearchStrategy[str] = texts):
+    """A change to `text` made of `pieces`: one in five a whole-text change, as Vim's ALE sends."""
     if draw(st.integers(0, 4)) == 0:
-        return Change(draw(texts))  # a whole-text change, as Vim's ALE sends
-    return Change(draw(texts), random_range(draw, text, 6))
+        return Change(draw(pieces))
+    return Change(draw(pieces), random_range(draw, text, 6))
 
 
 def expected_after(text: str, change: Change) -> str:

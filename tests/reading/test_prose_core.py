@@ -10,17 +10,9 @@ from incls.reading.core import Change
 from incls.text.markdown import Markdown
 from incls.text.projection import project_text
 
-from lsp_helpers import expected_after, fresh_core, model_and_tokenizer, random_range, shown
+from lsp_helpers import PIECES, change_for, expected_after, fresh_core, model_and_tokenizer, shown
 
-PIECES = [
-    "good",
-    " bad",
-    " film",
-    ".",
-    " ",
-    "\n",
-    "\n\n",
-    "\r\n",
+MARKDOWN_PIECES = PIECES + [
     "```\n",
     "```",
     "# ",
@@ -33,15 +25,8 @@ PIECES = [
     "---\n",
     "| a | b |\n|---|---|\n",
     "<div>",
-    "é",
-    "👍🏽",
 ]
-texts = st.lists(st.sampled_from(PIECES), max_size=14).map("".join)
-
-
-@st.composite
-def change_for(draw, text: str):
-    return Change(draw(texts), random_range(draw, text, 8))
+markdown_texts = st.lists(st.sampled_from(MARKDOWN_PIECES), max_size=14).map("".join)
 
 
 @settings(max_examples=15, deadline=None)
@@ -50,10 +35,10 @@ def test_random_markdown_changes_match_a_fresh_open(data):
     tokenizer, _ = model_and_tokenizer()
     core = fresh_core()
     core.close("file:///a.md")
-    text = data.draw(texts)
+    text = data.draw(markdown_texts)
     core.open("file:///a.md", text, 1, "markdown")
     for version in range(2, 2 + data.draw(st.integers(1, 6))):
-        change = data.draw(change_for(text))
+        change = data.draw(change_for(text, markdown_texts))
         text = expected_after(text, change)
         core.change("file:///a.md", version, [change])
         doc = core.document("file:///a.md")
