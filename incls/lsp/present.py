@@ -120,7 +120,7 @@ def hover_markdown(
                 for h in top
             ]
     if i is not None and evidence is not None:
-        reading = evidence.readings()[i].tolist()
+        reading = evidence.reading[i].tolist()
         j = max(range(len(reading)), key=reading.__getitem__)
         share = float(evidence.shares(t.index)[i])
         kind = evidence.kinds[i]

@@ -178,16 +178,10 @@ class Evidence:
         """(n, C) p_u = c_u - (n_u / T) z."""
         return (self.sums - self.counts[:, None] * self.logits[None, :]) / max(1, self.n_tokens)
 
-    def pulls(self) -> torch.Tensor:
-        return self.pull
-
     @cached_property
     def reading(self) -> torch.Tensor:
         """(n, C) each unit's own class probabilities (the softmax of its reading)."""
         return torch.tensor(self.own_logits, dtype=DT).reshape(len(self), -1).softmax(-1)
-
-    def readings(self) -> torch.Tensor:
-        return self.reading
 
     def shares(self, k: int) -> torch.Tensor:
         """(n,) each unit's share of the evidence for class k (see the module's docstring)."""

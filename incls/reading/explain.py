@@ -27,7 +27,7 @@ def evidence_json(report: Report, settings: Settings, ignored: AbstractSet[str] 
     if report.empty or t is None or ev is None:
         return {"tone": None, "confidence": None, "sentences": [], "hints": []}
     index = report.line_index("utf-16")
-    contributions, pulls, readings = ev.contributions().tolist(), ev.pulls().tolist(), ev.readings().tolist()
+    contributions, pulls, readings = ev.contributions().tolist(), ev.pull.tolist(), ev.reading.tolist()
     shares = ev.shares(t.index).tolist()
     sentences = [
         {

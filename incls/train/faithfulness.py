@@ -74,7 +74,7 @@ def ranked_units(report, rank: str = "pull") -> list[int]:
     """The units by pull (the hints' order) or contribution toward the predicted class, strongest first."""
     ev = report.evidence
     k = max(range(len(report.probabilities)), key=report.probabilities.__getitem__)
-    score = ev.pulls() if rank == "pull" else ev.contributions()  # (n, C)
+    score = ev.pull if rank == "pull" else ev.contributions()  # (n, C)
     toward = (score[:, k] - score.mean(-1)).tolist()  # (n,)
     return sorted(range(len(ev)), key=lambda i: -toward[i])
 

@@ -37,7 +37,7 @@ def test_contributions_add_up_to_the_document_logits_in_one_session_and_in_chunk
         assert ev.t0[0] == 0 and ev.t1[-1] == ev.n_tokens and all(ev.t1[i] == ev.t0[i + 1] for i in range(len(ev) - 1))
         exact = ev.contributions().sum(0)  # (C,)
         assert torch.allclose(exact.float(), session.document_logits(), rtol=0, atol=1e-5)
-        assert torch.allclose(ev.pulls().sum(0), torch.zeros(ev.sums.shape[1], dtype=torch.float64), atol=1e-9)
+        assert torch.allclose(ev.pull.sum(0), torch.zeros(ev.sums.shape[1], dtype=torch.float64), atol=1e-9)
     chunked = core(chunkTokens=24).documents["file:///sum.txt"].model.session
     assert len(chunked.sessions) > 1
 
@@ -49,7 +49,7 @@ def test_the_pull_is_the_leave_one_out_change_of_the_head():
     for i in range(len(ev)):
         n = ev.t1[i] - ev.t0[i]
         without = (ev.sums.sum(0) - ev.sums[i]) / (T - n)
-        assert torch.allclose(z - without, T / (T - n) * ev.pulls()[i], atol=1e-12)
+        assert torch.allclose(z - without, T / (T - n) * ev.pull[i], atol=1e-12)
 
 
 EDITS = st.lists(
@@ -115,7 +115,7 @@ def test_hints_never_land_on_greetings_sign_offs_or_lines_and_respect_ignore():
     assert every, "the letter's sentences read one way or the other"
     assert all(ev.kinds[h.index] not in (GREETING, SIGNOFF, LINE) for h in every)
     assert {ev.kinds[i] for i in range(len(ev))} >= {GREETING, SIGNOFF, LINE}
-    readings = ev.readings()
+    readings = ev.reading
     for h in every:
         assert readings[h.index].argmax() == report.labels.index(h.label)
         assert (h.role == tone.CARRIES) == (h.label == t.label)

@@ -17,7 +17,7 @@ def test_the_top_unit_is_the_one_the_server_would_point_out_first_and_drops_are_
     order = ranked_units(report)
     ev = report.evidence
     assert sorted(order) == list(range(len(ev)))
-    pulls = ev.pulls()
+    pulls = ev.pull
     k = report.labels.index(report.label)
     toward = [float(pulls[i, k] - pulls[i].mean()) for i in order]
     assert toward == sorted(toward, reverse=True)
