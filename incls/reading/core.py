@@ -658,7 +658,7 @@ class Core:
             probs = logits.float().softmax(-1).tolist()
         report.labels, report.probabilities = labels, tuple(probs)
         report.tokens = ledger.n_tokens
-        report.empty = not text.strip()
+        report.empty = not text or text.isspace()  # stops at the first letter: no copy of the text
         report.incremental = not self.settings.fullRecompute
         if stats is not None:
             report.ops, report.ops_full = stats.ops, stats.ops_full
