@@ -22,7 +22,7 @@ QUERY_BLOCK = 256
 
 def _clipped_attention(block, q, k, v, start: int) -> torch.Tensor:
     """Head outputs (n, H, hd) of queries at positions start..start+n-1 over keys 0..T-1
-    (a local block: over the keys closer than W) (float32)."""
+    (a local block: over the keys closer than W, and key 0 if it is a sink) (float32)."""
     cfg = block.cfg
     n, W = q.shape[0], cfg.window
     g = cfg.kv_group
@@ -43,7 +43,12 @@ def _clipped_attention(block, q, k, v, start: int) -> torch.Tensor:
         if block.local:
             # keys closer than W only: the band lo..Tk, never the whole prefix
             scores = near.masked_fill((dist[:, lo:] < 0) | (dist[:, lo:] >= W), float("-inf")) / math.sqrt(cfg.head_dim)
-            out.append((scores.softmax(-1) @ vH[:, lo:Tk]).transpose(0, 1))  # (nb, H, hd)
+            values = vH[:, lo:Tk]  # (H, Tk - lo, hd)
+            if cfg.sink:  # key 0 for the rows W or more after it, at the clipped distance
+                sink = (rotate(qb, cw, sw) @ kH[:, :1].transpose(1, 2)).masked_fill(dist[:, :1] < W, float("-inf"))
+                scores = torch.cat((sink / math.sqrt(cfg.head_dim), scores), -1)  # (H, nb, 1 + Tk - lo)
+                values = torch.cat((vH[:, :1], values), 1)
+            out.append((scores.softmax(-1) @ values).transpose(0, 1))  # (nb, H, hd)
             continue
         far = rotate(qb, cw, sw) @ kH[:, :Tk].transpose(1, 2)  # (H, nb, Tk)
         scores = far

@@ -44,6 +44,7 @@ class Shape:
     frozen_attention_trained: bool
     window: int
     local_layers: int
+    sink: bool  # the local layers also see key 0
     d_model: int
     heads: int
     kv_heads: int
@@ -102,6 +103,8 @@ class Reference(nn.Module):
         for i, layer in enumerate(self.layers):
             local = i < cfg.local_layers
             mask = (distance >= 0) & ((distance < cfg.window) if local else True)  # (T, T)
+            if local and cfg.sink:
+                mask = mask | (pos == 0)[None, :]  # key 0 too
             x = layer(x, cos, sin, mask)
         return self.classifier(self.norm(x)).mean(1)  # (B, C)
 
@@ -134,6 +137,7 @@ def shape_of(cfg: ModelConfig, recipe: TrainConfig) -> Shape:
         frozen_attention_trained=cfg.adapt_frozen_attention,
         window=cfg.window,
         local_layers=cfg.local_layers,
+        sink=cfg.sink,
         d_model=cfg.d_model,
         heads=cfg.n_heads,
         kv_heads=cfg.n_kv_heads,

@@ -255,6 +255,7 @@ void incls_rms_norm(const float *x, i64 n, i64 d, const float *g, float eps, flo
 /* Shapes and tables shared by every layer. */
 typedef struct {
     i64 d, H, Hkv, hd, K, dff, W;
+    i64 sink;                           /* 1: local layers also see key 0, at the clipped distance W */
     double eps, scale;
     const float *embed;                 /* (V, d) token embeddings: the residual inputs of layer 0 */
     const double *rot_cos, *rot_sin;    /* (W + 1, hd): rotation by t - W for t = 0..W */
@@ -290,7 +291,7 @@ typedef struct { const char *name; i64 value; } LayoutEntry;
 #define FIELD(S, f) {#f, (i64)offsetof(S, f)}
 static const LayoutEntry LAYOUT[] = {
     STRUCT(Model), FIELD(Model, d), FIELD(Model, H), FIELD(Model, Hkv), FIELD(Model, hd), FIELD(Model, K),
-    FIELD(Model, dff), FIELD(Model, W), FIELD(Model, eps), FIELD(Model, scale), FIELD(Model, embed),
+    FIELD(Model, dff), FIELD(Model, W), FIELD(Model, sink), FIELD(Model, eps), FIELD(Model, scale), FIELD(Model, embed),
     FIELD(Model, rot_cos), FIELD(Model, rot_sin), FIELD(Model, win_cos), FIELD(Model, win_sin),
     STRUCT(Layer), FIELD(Layer, ln1), FIELD(Layer, ln2), FIELD(Layer, w_qkv), FIELD(Layer, w_gate_up),
     FIELD(Layer, w_down), FIELD(Layer, qkv_f16), FIELD(Layer, mlp_f16), FIELD(Layer, table),
@@ -392,18 +393,30 @@ static inline double dot64(const double *a, const double *b, i64 n) {
     return t;
 }
 
+/* Keys position i attends to: its W nearest, and key 0 (a sink) when it is farther. */
+static inline i64 window_keys(const Model *M, i64 i) {
+    return (i + 1 < M->W ? i + 1 : M->W) + (M->sink && i >= M->W);
+}
+
+/* The position of query i's t-th key: i - t for t < W; t = W is the sink. */
+static inline i64 window_key(const Model *M, i64 i, i64 t) {
+    return t < M->W ? i - t : 0;
+}
+
 /* Head outputs of query position i (its query q (H, hd), rotated by W) over its W nearest
- * keys (clipped RoPE), and the nearest code of each head, written into C->codes; returns
- * whether any head's code changed. The score of query i and key i - t is
- * q_i . rotate(k_{i-t}, W - t) * scale. kr (W Hkv hd), s (W) and o (hd) are scratch. */
+ * keys (clipped RoPE), and the sink key 0 beyond them if the model has one, and the nearest
+ * code of each head, written into C->codes; returns whether any head's code changed. The
+ * score of query i and key i - t is q_i . rotate(k_{i-t}, W - t) * scale, t <= W; the sink
+ * is scored as key i - W (t = W: no rotation) and read as key 0. kr ((W + 1) Hkv hd),
+ * s (W + 1) and o (hd) are scratch. */
 static int window_row_codes(const Model *M, const Layer *Ly, Cache *C, i64 i, const double *q, double *kr,
                             double *s, double *o) {
     i64 H = M->H, Hkv = M->Hkv, hd = M->hd, half = hd / 2, group = H / Hkv;
-    i64 row = C->rows_of[i], nk = i + 1 < M->W ? i + 1 : M->W;
+    i64 row = C->rows_of[i], nk = window_keys(M, i);
     for (i64 t = 0; t < nk; t++) {
         const double *cs = M->rot_cos + t * hd, *sn = M->rot_sin + t * hd;
         for (i64 g = 0; g < Hkv; g++) {
-            const float *kj = C->k + (C->rows_of[i - t] * Hkv + g) * hd;
+            const float *kj = C->k + (C->rows_of[window_key(M, i, t)] * Hkv + g) * hd;
             double *out = kr + (t * Hkv + g) * hd;
             for (i64 c = 0; c < hd; c++) {
                 double rot = c < half ? -(double)kj[c + half] : (double)kj[c - half];
@@ -424,7 +437,7 @@ static int window_row_codes(const Model *M, const Layer *Ly, Cache *C, i64 i, co
         for (i64 c = 0; c < hd; c++) o[c] = 0.0;
         for (i64 t = 0; t < nk; t++) {
             double e = exp(s[t] - mx);
-            const float *vj = C->v + (C->rows_of[i - t] * Hkv + g) * hd;
+            const float *vj = C->v + (C->rows_of[window_key(M, i, t)] * Hkv + g) * hd;
             Z += e;
             for (i64 c = 0; c < hd; c++) o[c] += e * (double)vj[c];
         }
@@ -449,16 +462,16 @@ static int window_row_codes(const Model *M, const Layer *Ly, Cache *C, i64 i, co
  * next layer's dirty positions: those whose codes changed, plus the dirty ones.
  *
  * A dirty position (n,) reaches itself and the W - 1 positions after it; `extra` (e,) are
- * positions reached otherwise (a deleted key was among their W). The queries of the reached
- * rows are recomputed from their residual inputs (the q rows of w_qkv, rotated by W): the
- * cache keeps none, and a reached row's query is one matmul row, not worth its 8 bytes per
- * number in every row of the document. Writes the dirty rows, sorted, to out (room for
+ * positions reached otherwise (a deleted key was among their W, or the sink changed). The
+ * queries of the reached rows are recomputed from their residual inputs (the q rows of
+ * w_qkv, rotated by W): the cache keeps none, and a reached row's query is one matmul row,
+ * not worth its 8 bytes per number in every row of the document. Writes the dirty rows, sorted, to out (room for
  * n W + e) and returns their count; stats[0] = rows searched (and queries computed),
  * stats[1] = attention terms computed.
  */
 i64 incls_window_update(const Model *M, const Layer *Ly, Cache *C, const i64 *dirty, i64 n, const i64 *extra,
                         i64 e, i64 *out, i64 *stats, int threads) {
-    i64 T = C->T, W = M->W, d = M->d, qn = M->H * M->hd, per_thread = W * M->Hkv * M->hd + W + M->hd;
+    i64 T = C->T, W = M->W, d = M->d, qn = M->H * M->hd, per_thread = (W + 1) * (M->Hkv * M->hd + 1) + M->hd;
     int row_threads = n * W + e < 16 ? 1 : threads;
     i64 most = n * W + e;                                       /* at most this many positions reached */
     /* one block: reached positions and two byte arrays; then, once their number is known,
@@ -478,7 +491,7 @@ i64 incls_window_update(const Model *M, const Layer *Ly, Cache *C, const i64 *di
     for (i64 i = 0; i < T; i++)
         if (mark[i]) {
             reach[m++] = i;
-            terms += i + 1 < W ? i + 1 : W;
+            terms += window_keys(M, i);
         }
     i64 chunk = m < Q_CHUNK ? m : Q_CHUNK;
     double *scratch = malloc(sizeof(double) * (per_thread * row_threads + chunk * qn) + sizeof(float) * chunk * (2 * d + qn));
@@ -497,7 +510,7 @@ i64 incls_window_update(const Model *M, const Layer *Ly, Cache *C, const i64 *di
 #pragma omp parallel num_threads(row_threads)
         {
             double *kr = scratch + per_thread * omp_get_thread_num();  /* the row's keys, rotated */
-            double *s = kr + W * M->Hkv * M->hd, *o = s + W;
+            double *s = kr + (W + 1) * M->Hkv * M->hd, *o = s + W + 1;
 #pragma omp for schedule(static)
             for (i64 r = 0; r < c; r++)
                 changed[c0 + r] = (uint8_t)window_row_codes(M, Ly, C, reach[c0 + r], q64 + r * qn, kr, s, o);

@@ -54,6 +54,7 @@ class ModelStruct(ctypes.Structure):
         ("K", c_i64),
         ("dff", c_i64),
         ("W", c_i64),
+        ("sink", c_i64),  # 1: local layers also see key 0
         ("eps", ctypes.c_double),
         ("scale", ctypes.c_double),
         ("embed", c_ptr),  # (V, d) float32
@@ -266,6 +267,7 @@ def model_struct(w: EngineWeights) -> ModelStruct:
         K=w.K,
         dff=w.dff,
         W=w.W,
+        sink=int(w.sink),
         eps=w.eps,
         scale=w.scale,
         embed=_pointer(w.embed, torch.float32, "embed", (w.vocab, w.d)),

@@ -9,7 +9,8 @@ Per position and layer: q/k/v projection d*(H+2Hkv)*hd (a local layer counts k, 
 dirty rows and q of the rows it recomputes: in a fresh session, every row once), code
 search H*K*hd, table sum H*d, MLP 3*d*dff; per attention term (one query, one key, one head) 2*hd (score and value);
 per margin test hd per head; the classifier d*C per position whose logits are produced.
-A query of a local layer has min(i + 1, W) attention terms, of any other layer i + 1.
+A query of a local layer has min(i + 1, W) attention terms (one more from i = W on with a
+sink key), of any other layer i + 1.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class UnitCosts:
     n_layers: int
     n_local: int  # layers attending only to keys closer than W
     W: int
+    sink: bool  # local layers' queries from W on also see key 0
 
     @classmethod
     def of(cls, w) -> UnitCosts:
@@ -47,6 +49,7 @@ class UnitCosts:
             n_layers=w.n_layers,
             n_local=sum(lw.local for lw in w.layers),
             W=w.W,
+            sink=w.sink,
         )
 
     @property
@@ -60,7 +63,9 @@ class UnitCosts:
         terms = (T * (T + 1) - start * (start + 1)) // 2  # sum of (i + 1) for i in start..T-1
         # sum of min(i + 1, W): the ramp up to W, then W per query
         ramp_end = min(max(start, self.W), T)
-        local_terms = (ramp_end * (ramp_end + 1) - start * (start + 1)) // 2 + self.W * (T - ramp_end) if n else 0
+        local_terms = (
+            (ramp_end * (ramp_end + 1) - start * (start + 1)) // 2 + (self.W + self.sink) * (T - ramp_end) if n else 0
+        )
         attention = (self.n_layers - self.n_local) * terms + self.n_local * local_terms
         return self.n_layers * n * self.position + attention * self.term + n * self.classify
 

@@ -69,6 +69,8 @@ class EditGeometry:
             after = (plan.deleted_old[:, None] + torch.arange(1, W)[None, :]).flatten()  # old positions
             mapped = new_of_old[after]
             self.deleted_reach = mapped[mapped >= 0]
+        # the first position holds another token than before (its keys are another's)
+        self.first_replaced = self.T > 0 and (T_old == 0 or bool(rows_of[0] != old_rows_of[0]))
 
     @cached_property
     def straddle(self):

@@ -89,6 +89,7 @@ class EngineWeights:
     dff: int
     C: int
     W: int
+    sink: bool  # local layers also see key 0
     vocab: int
     scale: float
     inv_freq: torch.Tensor  # (hd / 2,) float64 RoPE frequencies
@@ -169,6 +170,7 @@ def engine_weights(model, refresh: bool = False) -> EngineWeights:
         dff=cfg.d_ff,
         C=cfg.n_classes,
         W=W,
+        sink=cfg.sink,
         vocab=cfg.vocab_size,
         scale=1.0 / math.sqrt(hd),
         inv_freq=inverse_frequencies(hd, cfg.rope_theta),

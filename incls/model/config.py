@@ -38,7 +38,10 @@ class ModelConfig:
     for a few megabytes of weights.
     The bottom `local_layers` attend only to keys closer than W (sliding-window
     attention): an edit then reaches at most W positions per local layer, instead of
-    nudging every later position's output (and flipping codes far away).
+    nudging every later position's output (and flipping codes far away). With `sink` they
+    also see the document's first key, at the clipped distance W (an attention sink: a
+    place for a head to put the weight that no near key earns); an edit reaches every
+    position only when it changes that first key.
     With `lexical_votes` each position also votes with its token's row of a lexicon and,
     up to `ngram_order`, with hashed rows of the n-grams ending there (`incls.model.ngrams`).
     `pooling` says how the positions' state votes are pooled into the document's logits:
@@ -64,6 +67,7 @@ class ModelConfig:
     frozen_layers: int = 2
     adapt_frozen_attention: bool = False
     local_layers: int = 0
+    sink: bool = False  # local layers also see key 0
     lexical_votes: bool = False
     ngram_order: int = 1  # with lexical_votes: n-grams of up to this many tokens vote too
     ngram_buckets: int = 1 << 20  # hashed rows per n-gram order

@@ -106,6 +106,12 @@ def add_arguments(parser) -> None:
         help="bottom layers that attend only to keys closer than W " + since.format(model_defaults.local_layers),
     )
     parser.add_argument(
+        "--sink",
+        action=argparse.BooleanOptionalAction,
+        help="the local layers also see the document's first key, at the clipped distance W (an "
+        "attention sink; an edit of the first token then reaches every position) " + since.format("no"),
+    )
+    parser.add_argument(
         "--pooling",
         choices=("mean", "attention"),
         help="how the positions' votes are pooled into the document's: every position alike, or "
@@ -420,6 +426,7 @@ SHAPE_OPTIONS = (
     "adapt_frozen_attention",
     "window",
     "local_layers",
+    "sink",
     "pooling",
     "codebook_size",
 )
@@ -446,6 +453,7 @@ def model_shape(args, labels) -> ModelConfig:
         adapt_frozen_attention=given(args.adapt_frozen_attention, base.adapt_frozen_attention),
         local_layers=min(given(args.local_layers, base.local_layers), layers),
         window=given(args.window, base.window),
+        sink=given(args.sink, base.sink),
         codebook_size=given(args.codebook_size, base.codebook_size),
         vq=not args.no_vq,
         labels=tuple(labels),

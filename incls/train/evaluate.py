@@ -92,6 +92,7 @@ def model_facts(model, docs: list[list[int]]) -> dict:
             "layers": cfg.n_layers,
             "window": cfg.window,
             "local_layers": cfg.local_layers,
+            "sink": cfg.sink,
             "codebook_size": cfg.codebook_size,
             "labels": list(cfg.labels),
         },

@@ -13,10 +13,14 @@ from incls.model.config import tiny_config
 from incls.model.transformer import VQTransformer
 
 
-@pytest.fixture(scope="module", params=[0, 1], ids=["global", "local-bottom-layer"])
+@pytest.fixture(
+    scope="module",
+    params=[dict(local_layers=0), dict(local_layers=1), dict(local_layers=2, sink=True)],
+    ids=["global", "local-bottom-layer", "local-with-sink"],
+)
 def tiny(request):
     torch.manual_seed(0)
-    model = VQTransformer(tiny_config(window=8, local_layers=request.param)).eval()
+    model = VQTransformer(tiny_config(window=8, **request.param)).eval()
     with torch.no_grad():
         for block in model.layers:
             block.codebooks.codes.mul_(10.0)

@@ -30,10 +30,10 @@ def edit_batches(draw, length: int):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.data(), st.lists(st.integers(0, VOCAB - 1), max_size=40), st.integers(0, 5), st.integers(0, 2))
-def test_random_edit_sequences_match_fresh(data, ids, seed, local_layers):
+@given(st.data(), st.lists(st.integers(0, VOCAB - 1), max_size=40), st.integers(0, 5), st.integers(0, 2), st.booleans())
+def test_random_edit_sequences_match_fresh(data, ids, seed, local_layers, sink):
     heads = [{}, dict(lexical_votes=True), NGRAMS, dict(NGRAMS, ngram_order=2), ATTENTION, dict(NGRAMS, **ATTENTION)]
-    model = random_model(seed, local_layers=local_layers, **heads[seed])
+    model = random_model(seed, local_layers=local_layers, sink=sink, **heads[seed])
     session = Session(model, ids)
     assert_matches_fresh(session)
     for _ in range(data.draw(st.integers(1, 4))):
@@ -69,6 +69,23 @@ def test_local_layers_keep_an_edit_within_their_reach():
     changed = (session.codes() != before).any(-1).any(0).nonzero().squeeze(1)  # positions
     assert changed.numel() > 0
     assert int(changed.min()) >= 30 and int(changed.max()) < 30 + 2 * model.cfg.window
+    assert session.last_stats.dirty_per_layer[1] <= model.cfg.window
+    assert_matches_fresh(session)
+
+
+def test_a_sink_layer_is_reached_by_every_change_of_the_first_key():
+    """With a sink, replacing, deleting or inserting the first token reaches every position
+    (every row's keys changed), and a session still equals a fresh one; an edit elsewhere
+    reaches as far as without a sink."""
+    model = random_model(3, window=4, local_layers=2, sink=True)
+    rng = random.Random(6)
+    ids = [rng.randrange(VOCAB) for _ in range(80)]
+    session = Session(model, ids)
+    for edit in (TokenEdit(0, 1, [(ids[0] + 1) % VOCAB]), TokenEdit(0, 1, []), TokenEdit(0, 0, [7, 8])):
+        session.apply([edit])
+        assert_matches_fresh(session)
+        assert session.last_stats.dirty_per_layer[1] > 2 * model.cfg.window  # codes changed far away
+    session.apply([TokenEdit(40, 41, [3])])
     assert session.last_stats.dirty_per_layer[1] <= model.cfg.window
     assert_matches_fresh(session)
 
@@ -137,8 +154,10 @@ def test_ngram_votes_after_an_edit_follow_it(data, ids):
         dict(window=2, codebook_size=1, local_layers=1),
         dict(window=8, codebook_size=300, n_kv_heads=4, local_layers=2),  # codes past a byte; no key sharing
         dict(window=8, codebook_size=32, n_kv_heads=1, local_layers=0),
+        dict(window=4, local_layers=2, sink=True, **ATTENTION),
+        dict(window=1, local_layers=1, sink=True),
     ],
-    ids=["W1-local", "W2-K1-mixed", "K300-mha-local", "mqa-global"],
+    ids=["W1-local", "W2-K1-mixed", "K300-mha-local", "mqa-global", "sink-local", "W1-sink-mixed"],
 )
 def test_other_configurations_match_fresh_and_the_model(changes):
     """Windows, codebook sizes and head layouts `incls train` can produce; 300 tokens, so a

@@ -11,16 +11,17 @@ from incls.engine import Session, TokenEdit
 from engine_testing import random_model
 
 
-@pytest.mark.parametrize("local_layers", [0, 1, 2])
-def test_fresh_session_costs_a_full_forward(local_layers):
+@pytest.mark.parametrize("local_layers,sink", [(0, False), (1, False), (2, False), (1, True), (2, True)])
+def test_fresh_session_costs_a_full_forward(local_layers, sink):
     ids = [random.Random(0).randrange(97) for _ in range(64)]
-    session = Session(random_model(0, local_layers=local_layers), ids)
+    session = Session(random_model(0, local_layers=local_layers, sink=sink), ids)
     stats = session.last_stats
     assert stats.ops == stats.ops_full == session.units.full_forward(64)
-    # a local layer's queries see at most W keys
+    # a local layer's queries see at most W keys, and the sink beyond them
     terms = stats.ops_by_kind["attention"] // session.units.term
     W = session.w.W
-    assert terms == (2 - local_layers) * 64 * 65 // 2 + local_layers * sum(min(i + 1, W) for i in range(64))
+    local = sum(min(i + 1, W) + (sink and i >= W) for i in range(64))
+    assert terms == (2 - local_layers) * 64 * 65 // 2 + local_layers * local
 
 
 def test_edit_costs_less_than_full_and_prefix_counts_the_suffix(tiny_model):

@@ -109,3 +109,27 @@ def test_local_mask_and_local_layers():
     reach = cfg.n_layers * (cfg.window - 1)  # how far a change can travel
     assert torch.equal(a[0, :5], b[0, :5]) and torch.equal(a[0, 5 + reach + 1 :], b[0, 5 + reach + 1 :])
     assert not torch.equal(a[0, 5], b[0, 5])
+
+
+def test_a_sink_key_is_seen_by_every_position_at_the_clipped_distance():
+    """With a sink, key 0 joins each local window, scored as any key W or more apart; a
+    change of the first token then reaches the last position, a change of another token
+    still only its layers times W."""
+    mask = causal_mask(6, window=3, sink=True)
+    assert mask.sum(1).tolist() == [1, 2, 3, 4, 4, 4]
+    assert mask[5, 0] and not mask[5, 1] and not mask[0, 1]
+    cfg = tiny_config(local_layers=2, window=4, sink=True)
+    q, k = torch.randn(1, 1, 12, 8), torch.randn(1, 1, 12, 8)
+    local = clipped_scores(q, k, cfg.window, cfg.rope_theta, local=True, sink=True)[0, 0]
+    full = clipped_scores(q, k, cfg.window, cfg.rope_theta)[0, 0]  # every pair, clipped
+    torch.testing.assert_close(local[:, 0], full[:, 0])
+    torch.testing.assert_close(local[:, 1:].tril(-1).triu(-3), full[:, 1:].tril(-1).triu(-3))
+    torch.manual_seed(0)
+    model = VQTransformer(cfg).eval()
+    ids = torch.randint(0, cfg.vocab_size, (1, 40))
+    for at, reaches_the_end in ((0, True), (5, False)):
+        changed = ids.clone()
+        changed[0, at] = (changed[0, at] + 1) % cfg.vocab_size
+        a, b = model(ids).head_outputs[-1], model(changed).head_outputs[-1]  # (1, T, H, hd)
+        assert torch.equal(a[0, :at], b[0, :at])
+        assert (not torch.equal(a[0, -1], b[0, -1])) == reaches_the_end
