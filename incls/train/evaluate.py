@@ -1,6 +1,6 @@
 """`incls eval`: a model, its non-VQ twin and a TF-IDF baseline, side by side on held-out data.
 
-Held-out data is either named sets (`--sets imdb,tweets,rt,everyday`, see
+Held-out data is either named sets (`--sets imdb,tweets,rt,everyday,drugs`, see
 `incls.train.sets`; default `imdb`) or the seeded 10% of the user's own file (`--data F`,
 with the `--model` trained on it, whose other 90% also trains the baseline). A model
 reads each document at its last position and predicts the argmax over the set's own

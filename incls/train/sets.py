@@ -19,6 +19,7 @@ from .data import (
     TONE_LABELS,
     DataError,
     Dataset,
+    drug_reviews_check,
     everyday_dev,
     imdb_split,
     rotten_tomatoes_check,
@@ -46,6 +47,9 @@ SETS = {
     ),
     "rt": NamedSet(IMDB_LABELS, rotten_tomatoes_check, "Rotten Tomatoes sentences, 1,000 balanced, never trained on"),
     "everyday": NamedSet(TONE_LABELS, everyday_dev, "the everyday dev set (tests/data/everyday.jsonl), 3 classes"),
+    "drugs": NamedSet(
+        IMDB_LABELS, drug_reviews_check, "patients' drug reviews (UCI, drugs.com), rated negative or positive, never trained on"
+    ),
 }
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from incls.train.data import HELD_OUT, DataError, imdb_split, load_user_file, split_user_data
+from incls.train.data import HELD_OUT, DataError, drug_reviews_check, imdb_split, load_user_file, split_user_data
 
 
 def test_imdb_split_is_fixed_and_disjoint():
@@ -11,6 +11,17 @@ def test_imdb_split_is_fixed_and_disjoint():
     assert not set(test.texts) & set(train.texts)
     assert 0.45 < sum(test.labels) / len(test) < 0.55
     assert "<br />" not in test.texts[0]
+
+
+def test_drug_reviews_are_plain_text_rated_negative_or_positive():
+    """Both splits of the package's subset, middling ratings left out, HTML entities and the
+    file's quoting undone, no review twice."""
+    data = drug_reviews_check()
+    assert data.label_names == ("negative", "positive")
+    assert len(data) == 888 and sum(data.labels) == 632  # 632 positive, 256 negative
+    assert len(set(data.texts)) == len(data)
+    assert not any(t.startswith('"') or t.endswith('"') or "&#039;" in t or "&rsquo;" in t for t in data.texts)
+    assert any("it worked" in t.lower() for t in data.texts)
 
 
 def test_user_csv_with_three_classes(tmp_path):

@@ -25,7 +25,7 @@ def test_data_without_model_says_what_to_pass(tmp_path, capsys):
 def test_unknown_set_lists_the_known_ones(capsys):
     assert main(["eval", "--sets", "imdb,reddit"]) == 2
     assert (
-        "unknown held-out set reddit. Fix: pass --sets with names among imdb, tweets, rt, everyday"
+        "unknown held-out set reddit. Fix: pass --sets with names among imdb, tweets, rt, everyday, drugs"
         in capsys.readouterr().err
     )
 
