@@ -48,7 +48,9 @@ SETS = {
     "rt": NamedSet(IMDB_LABELS, rotten_tomatoes_check, "Rotten Tomatoes sentences, 1,000 balanced, never trained on"),
     "everyday": NamedSet(TONE_LABELS, everyday_dev, "the everyday dev set (tests/data/everyday.jsonl), 3 classes"),
     "drugs": NamedSet(
-        IMDB_LABELS, drug_reviews_check, "patients' drug reviews (UCI, drugs.com), rated negative or positive, never trained on"
+        IMDB_LABELS,
+        drug_reviews_check,
+        "patients' drug reviews (UCI, drugs.com), rated negative or positive, never trained on",
     ),
 }
 
