@@ -465,9 +465,9 @@ static int window_row_codes(const Model *M, const Layer *Ly, Cache *C, i64 i, co
  * positions reached otherwise (a deleted key was among their W, or the sink changed). The
  * queries of the reached rows are recomputed from their residual inputs (the q rows of
  * w_qkv, rotated by W): the cache keeps none, and a reached row's query is one matmul row,
- * not worth its 8 bytes per number in every row of the document. Writes the dirty rows, sorted, to out (room for
- * n W + e) and returns their count; stats[0] = rows searched (and queries computed),
- * stats[1] = attention terms computed.
+ * not worth its 8 bytes per number in every row of the document. Writes the dirty rows,
+ * sorted, to out (room for n W + e) and returns their count; stats[0] = rows searched (and
+ * queries computed), stats[1] = attention terms computed.
  */
 i64 incls_window_update(const Model *M, const Layer *Ly, Cache *C, const i64 *dirty, i64 n, const i64 *extra,
                         i64 e, i64 *out, i64 *stats, int threads) {

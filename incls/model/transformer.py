@@ -74,15 +74,15 @@ class Block(nn.Module):
         return q, k, v
 
     def attend(self, q, k, v, pad_mask=None) -> torch.Tensor:
-        """Clipped-RoPE causal attention (within W only, and key 0 if a sink, if local); each head's output o (B, T, H, hd)."""
+        """Clipped-RoPE causal attention (if local: within W only, and key 0 if it is a sink);
+        each head's output o (B, T, H, hd)."""
         cfg = self.cfg
         q = q.transpose(1, 2)  # (B, H, T, hd)
         k = k.transpose(1, 2).repeat_interleave(cfg.kv_group, dim=1)  # (B, H, T, hd)
         v = v.transpose(1, 2).repeat_interleave(cfg.kv_group, dim=1)  # (B, H, T, hd)
         T = q.shape[2]
-        scores = clipped_scores(q, k, cfg.window, cfg.rope_theta, self.local, cfg.sink) / math.sqrt(
-            cfg.head_dim
-        )  # (B, H, T, T)
+        scores = clipped_scores(q, k, cfg.window, cfg.rope_theta, self.local, cfg.sink)  # (B, H, T, T)
+        scores = scores / math.sqrt(cfg.head_dim)
         visible = causal_mask(T, cfg.window if self.local else None, cfg.sink).to(q.device)  # (T, T)
         scores = scores.masked_fill(~visible, float("-inf"))
         o = scores.softmax(-1) @ v  # (B, H, T, hd)
