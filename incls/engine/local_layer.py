@@ -10,10 +10,11 @@ Which rows: the dirty positions and the W - 1 after each, plus the kept position
 a deleted key among their W; with a sink (key 0 seen by every row), every row when the
 first key changed (its position dirty, or another token now first). That is every position
 whose keys changed: new or recomputed keys reach the W positions from themselves on,
-deleted keys the kept positions that were within W after them. The old state of a recomputed key needs nothing more: a kept position
-that had it among its keys and no longer does has an inserted (so recomputed) token closer
-than W before it. Nor do straddling pairs: a kept pair's distance changes only through a
-key inserted or deleted between them, which is then within W of the query.
+deleted keys the kept positions that were within W after them. The old state of a
+recomputed key needs nothing more: a kept position that had it among its keys and no
+longer does has an inserted (so recomputed) token closer than W before it. Nor do
+straddling pairs: a kept pair's distance changes only through a key inserted or deleted
+between them, which is then within W of the query.
 """
 
 from __future__ import annotations

@@ -69,8 +69,12 @@ class EditGeometry:
             after = (plan.deleted_old[:, None] + torch.arange(1, W)[None, :]).flatten()  # old positions
             mapped = new_of_old[after]
             self.deleted_reach = mapped[mapped >= 0]
-        # the first position holds another token than before (its keys are another's)
-        self.first_replaced = self.T > 0 and (T_old == 0 or bool(rows_of[0] != old_rows_of[0]))
+
+    @cached_property
+    def first_replaced(self) -> bool:
+        """Whether the first position holds another token than before (its keys are another's
+        in every layer): only layers with a sink key ask."""
+        return self.T > 0 and (self.T_old == 0 or bool(self.rows_of[0] != self.old_rows_of[0]))
 
     @cached_property
     def straddle(self):
