@@ -71,6 +71,13 @@ def add_arguments(parser) -> None:
         "state vote, at most half of a set (default: %(default)s; the tone data: 3,072 tweets)",
     )
     parser.add_argument(
+        "--review-state-docs",
+        type=int,
+        default=0,
+        help="head recipe on the tone data: IMDB reviews whose final states the state vote reads "
+        "beside the tweets' (default: %(default)s: the vote is fitted on tweets alone)",
+    )
+    parser.add_argument(
         "--state-vote",
         choices=("fit", "keep"),
         default=head.state_vote,
@@ -291,7 +298,7 @@ def run_head(args) -> int:
         sources = [Source("data", data.take(args.limit), max_tokens=args.max_tokens)]
     else:
         held, labels = None, TONE_LABELS
-        sources = tone_sources(labels, args.limit)
+        sources = tone_sources(labels, args.limit, args.review_state_docs)
     sets = held_out_sets(held, labels, args.eval_limit)
     if args.no_vq:
         layers = model_from_base(

@@ -10,7 +10,7 @@ from incls.model.transformer import VQTransformer
 from incls.train.batches import encode_all
 from incls.train.data import Dataset
 from incls.train.features import cached_mean_states
-from incls.train.recipe import HeadRecipe, Source, balanced_weights, fit_tone_head, with_new_head
+from incls.train.recipe import HeadRecipe, Source, balanced_weights, fit_tone_head, tone_sources, with_new_head
 
 LABELS = ("negative", "neutral", "positive")
 SMALL = HeadRecipe(ngram_buckets=1 << 10)  # the default n-grams in a small table
@@ -168,3 +168,11 @@ def test_a_kept_state_vote_is_weighed_against_the_lexicon_not_refitted(tokenizer
     ids = encode_all(tokenizer, test.texts, 32)
     accuracy = lambda m: sum(int(m.document_logits(x).argmax()) == y for x, y in zip(ids, test.labels)) / len(ids)
     assert accuracy(layers) < 0.5 < 0.8 < accuracy(model)  # a random vote alone; with the lexicon weighed in
+
+
+def test_the_tone_data_state_vote_reads_tweets_unless_reviews_are_asked_for():
+    """`--review-state-docs N`: N of IMDB's reviews join the tweets whose states the vote reads."""
+    default = {s.name: s.state_docs for s in tone_sources(LABELS, limit=20)}
+    asked = {s.name: s.state_docs for s in tone_sources(LABELS, limit=20, review_state_docs=8)}
+    assert default == {"imdb-train": 0, "tweets-train": 3072, "news": 0, "docstrings": 0}
+    assert asked == {**default, "imdb-train": 8}
