@@ -284,7 +284,7 @@ def run_head(args) -> int:
 
     from ..model.base import cache_dir
     from ..model.checkpoint import DEFAULT_MODEL
-    from .data import TONE_LABELS
+    from .data import TONE_LABELS, DataError
 
     if args.resume or args.checkpoint_dir or args.stop_after is not None:
         raise CheckpointError(
@@ -292,13 +292,18 @@ def run_head(args) -> int:
             fix="add --recipe layers (the head recipe caches its final states under "
             "--feature-cache and needs no checkpoints)",
         )
+    if args.data and args.review_state_docs:
+        raise DataError(
+            f"--review-state-docs chooses among the tone data's IMDB reviews, not {args.data}'s documents. "
+            "Fix: pass --state-docs N for your own file"
+        )
     if args.data:
         data, held = split_user_data(load_user_file(Path(args.data)))
         labels = data.label_names
         sources = [Source("data", data.take(args.limit), max_tokens=args.max_tokens)]
     else:
         held, labels = None, TONE_LABELS
-        sources = tone_sources(labels, args.limit, args.review_state_docs)
+        sources = tone_sources(labels, args.limit, review_state_docs=args.review_state_docs)
     sets = held_out_sets(held, labels, args.eval_limit)
     if args.no_vq:
         layers = model_from_base(

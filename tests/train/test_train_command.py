@@ -79,6 +79,16 @@ def test_csv_with_one_class_names_the_file_and_the_fix(tmp_path, capsys):
     assert not (tmp_path / "m.safetensors").exists()
 
 
+def test_review_state_docs_with_a_users_file_names_the_option_and_the_fix(tmp_path, capsys):
+    """IMDB reviews for the state vote are the tone data's: with --data the option is refused, not ignored."""
+    data = write_csv(tmp_path / "two.csv")
+    argv = ["train", "--recipe", "head", "--data", str(data), "--out", str(tmp_path / "m.safetensors")]
+    assert main([*argv, "--review-state-docs", "64"]) == 2
+    err = capsys.readouterr().err
+    assert f"not {data}'s documents" in err and "Fix: pass --state-docs N" in err
+    assert not (tmp_path / "m.safetensors").exists()
+
+
 def test_a_run_checkpoints_into_its_run_folder_under_the_cache_and_resumes_from_it(tmp_path, monkeypatch, capsys):
     """With no --checkpoint-dir a run keeps its state in a folder under the cache named by
     --out; `--resume` alone continues it there, and a fresh start into it is refused."""
