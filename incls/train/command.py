@@ -32,7 +32,17 @@ from .loop import TrainConfig, train
 from .recipe import HeadRecipe, Source, fit_tone_head, tone_sources, with_new_head
 from .resume import CheckpointError, Checkpoints
 
-RECIPE_OPTIONS = ("steps", "batch_size", "max_tokens", "tail_share", "lr", "seed", "commitment", "stability")
+RECIPE_OPTIONS = (
+    "steps",
+    "batch_size",
+    "max_tokens",
+    "tail_share",
+    "lr",
+    "seed",
+    "commitment",
+    "stability",
+    "beside_lexicon",
+)
 RECIPE_HELP = {
     "steps": "optimizer steps",
     "batch_size": "documents per step",
@@ -43,6 +53,8 @@ RECIPE_HELP = {
     "seed": "seed of the codebook init, the batch order and the cut points",
     "commitment": "weight of the pull of head outputs toward their codes",
     "stability": "weight of the code-stability term (0 turns it off)",
+    "beside_lexicon": "train the layers beside a token/bigram lexicon's votes (fitted on the other half of the "
+    "data), so that they learn what the lexicon gets wrong; then fit the head with --state-vote keep",
 }
 EVAL_LIMIT = 500
 USER_EPOCHS = 3  # passes over a user's data set by default (BBC News: about 380 steps)
@@ -135,11 +147,9 @@ def add_arguments(parser) -> None:
     )
     for field in RECIPE_OPTIONS[1:]:
         value = getattr(defaults, field)
+        kind = dict(action=argparse.BooleanOptionalAction) if isinstance(value, bool) else dict(type=type(value))
         parser.add_argument(
-            "--" + field.replace("_", "-"),
-            type=type(value),
-            default=value,
-            help=RECIPE_HELP[field] + " (default: %(default)s)",
+            "--" + field.replace("_", "-"), default=value, help=RECIPE_HELP[field] + " (default: %(default)s)", **kind
         )
     parser.add_argument(
         "--init-from",

@@ -2,8 +2,10 @@
 
 Loss: cross-entropy of the document label at the last position, plus at random prefix
 cut points (the running prediction the server reads paragraph suggestions from), plus
-the VQ commitment/codebook loss. Codebooks start from k-means on real activations and
-codes unused for `reseed_every` steps are moved onto recent activations.
+the VQ commitment/codebook loss. With `beside_lexicon` the logits in that loss are the
+model's plus a lexicon's out-of-fold votes (`incls.train.beside_lexicon`). Codebooks start
+from k-means on real activations and codes unused for `reseed_every` steps are moved onto
+recent activations.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..model.transformer import ForwardOutput, VQTransformer
 from ..model.vq import HeadCodebooks
 from . import resume
 from .batches import bucketed, encode_all, pad
+from .beside_lexicon import FoldLexicons, fit_fold_lexicons
 from .resume import Checkpoints, Progress
 from .stability import output_shift, replace_one_token
 
@@ -47,6 +50,7 @@ class TrainConfig:
     commitment: float = 0.25  # weight of the pull of head outputs toward their codes
     stability: float = 0.0  # weight of the code-stability term (see stability.py)
     seed: int = 0
+    beside_lexicon: bool = False  # learn what a token/bigram lexicon's votes get wrong (beside_lexicon.py)
 
 
 def _distributed() -> tuple[int, int]:
@@ -117,12 +121,16 @@ def optimizer(model: VQTransformer, cfg: TrainConfig):
     return params, opt, torch.optim.lr_scheduler.LambdaLR(opt, schedule)
 
 
-def train_step(model: VQTransformer, net, ids, lens, y, cfg: TrainConfig, optim, gen) -> tuple[float, ForwardOutput]:
+def train_step(
+    model: VQTransformer, net, ids, lens, y, cfg: TrainConfig, optim, gen, offsets: torch.Tensor | None = None
+) -> tuple[float, ForwardOutput]:
     """One optimizer step on a batch: ids (B, T) right-padded on the model's device, lens
-    (B,), labels y (B,); `optim` is `optimizer`'s triple. Returns (loss, the forward's output)."""
+    (B,), labels y (B,); `optim` is `optimizer`'s triple; `offsets` (B, T, C), fixed logits
+    added to the model's (a lexicon's running votes). Returns (loss, the forward's output)."""
     params, opt, sched = optim
     out = net(ids)
-    loss = prefix_loss(out.logits, lens.to(ids.device), y, cfg, gen) + out.vq_loss
+    logits = out.logits if offsets is None else out.logits + offsets.to(ids.device)  # (B, T, C)
+    loss = prefix_loss(logits, lens.to(ids.device), y, cfg, gen) + out.vq_loss
     if cfg.stability and model.cfg.vq:
         perturbed, at = replace_one_token(ids, lens, gen)
         shift = output_shift(out.head_outputs, net(perturbed).head_outputs, at, lens)
@@ -160,6 +168,9 @@ def train(
     gen = torch.Generator().manual_seed(cfg.seed)
     docs = encode_all(tokenizer, texts, cfg.max_tokens, cfg.tail_share, cfg.seed)
     lengths = [len(d) for d in docs]
+    lexicons: FoldLexicons | None = None
+    if cfg.beside_lexicon:
+        lexicons = fit_fold_lexicons(docs, labels, model.cfg.n_classes, model.cfg, cfg.seed, log)
     model.to(device).train()
     run: dict = {}
     if checkpoints:
@@ -203,7 +214,8 @@ def train(
             index = batches.pop()
             ids, lens = pad([docs[i] for i in index])
             y = torch.tensor([labels[i] for i in index], device=device)
-            loss, out = train_step(model, net, ids.to(device), lens, y, cfg, (params, opt, sched), gen)
+            offsets = lexicons.running_logits(ids, lens, index) if lexicons else None
+            loss, out = train_step(model, net, ids.to(device), lens, y, cfg, (params, opt, sched), gen, offsets)
             step += 1
             tokens += int(lens.sum())
             sitting_tokens += int(lens.sum())
