@@ -191,7 +191,8 @@ def train(
         )
     params, opt, sched = optimizer(model, cfg)
     if checkpoints and checkpoints.resume:
-        progress = resume.restore(checkpoints.folder, model, opt, sched, rng, gen, run)
+        defaults = dataclasses.asdict(TrainConfig())
+        progress = resume.restore(checkpoints.folder, model, opt, sched, rng, gen, run, defaults)
         log(f"resumed from step {progress.step} of {cfg.steps} in {checkpoints.folder}")
     else:
         if model.cfg.vq and not warm:

@@ -246,8 +246,13 @@ def newest_weights(folder: Path, build) -> tuple[Any, int]:
     return model.eval(), state["step"]
 
 
-def restore(folder: Path, model, opt, sched, rng: random.Random, gen: torch.Generator, run: dict) -> Progress:
-    """Load the newest checkpoint of `folder` into the model, optimizer, schedule and RNGs."""
+def restore(
+    folder: Path, model, opt, sched, rng: random.Random, gen: torch.Generator, run: dict, recipe_defaults: dict
+) -> Progress:
+    """Load the newest checkpoint of `folder` into the model, optimizer, schedule and RNGs.
+
+    A recipe option that the checkpoint does not record is one added to incls after it was
+    written: that run trained with its default (`recipe_defaults`), so it still resumes."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -271,7 +276,9 @@ def restore(folder: Path, model, opt, sched, rng: random.Random, gen: torch.Gene
             path,
             fix="pass a folder written by `incls train --checkpoint-dir`",
         )
-    differences = _differences(run, state["run"])
+    written = state["run"]
+    written = {**written, "recipe": {**recipe_defaults, **written.get("recipe", {})}}
+    differences = _differences(run, written)
     if differences:
         wrote = f" (it was written by: {state['command']})" if state.get("command") else ""
         raise CheckpointError(

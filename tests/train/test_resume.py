@@ -157,3 +157,43 @@ def test_unreadable_checkpoint_says_which_to_delete(tokenizer, tmp_path):
             log=quiet,
             checkpoints=Checkpoints(tmp_path, resume=True),
         )
+
+
+def test_a_checkpoint_older_than_a_recipe_option_resumes_with_its_default_and_not_without(tokenizer, tmp_path):
+    """A run written before `beside_lexicon` existed trained without it: it resumes as it was,
+    and resuming it with the option on is refused."""
+    texts, labels = make_examples(32, seed=5)
+    recipe = TrainConfig(steps=3, batch_size=16, max_tokens=32, warmup=1, kmeans_docs=8)
+    train(
+        fresh_model(tokenizer),
+        tokenizer,
+        texts,
+        labels,
+        recipe,
+        log=quiet,
+        checkpoints=Checkpoints(tmp_path, every=1, stop_after=2),
+    )
+    path = latest(tmp_path)
+    state = json.loads(path.read_text())
+    del state["run"]["recipe"]["beside_lexicon"]  # as an older incls wrote it
+    path.write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match=r"recipe.beside_lexicon: this run true, checkpoint false"):
+        train(
+            fresh_model(tokenizer),
+            tokenizer,
+            texts,
+            labels,
+            dataclasses.replace(recipe, beside_lexicon=True),
+            log=quiet,
+            checkpoints=Checkpoints(tmp_path, resume=True),
+        )
+    summary = train(
+        fresh_model(tokenizer),
+        tokenizer,
+        texts,
+        labels,
+        recipe,
+        log=quiet,
+        checkpoints=Checkpoints(tmp_path, resume=True),
+    )
+    assert summary["steps"] == 3 and "stopped" not in summary
