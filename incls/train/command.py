@@ -166,7 +166,14 @@ def add_arguments(parser) -> None:
         "another shape starts afresh (default: with --data, the shipped model; otherwise the base, "
         "or --init-from)",
     )
-    parser.add_argument("--float32", action="store_true", help="store float32 weights (default: float16)")
+    stored = parser.add_mutually_exclusive_group()
+    stored.add_argument("--float32", action="store_true", help="store float32 weights (default: float16)")
+    stored.add_argument(
+        "--int8",
+        action="store_true",
+        help="store the layers' weight matrices in 8 bits, a float16 scale per row, the rest in float16: "
+        "half the size (default: float16)",
+    )
     parser.add_argument(
         "--checkpoint-dir",
         type=Path,
@@ -267,7 +274,7 @@ def run(args) -> int:
     save_checkpoint(
         model,
         args.out,
-        dtype=torch.float32 if args.float32 else torch.float16,
+        dtype=stored_dtype(args),
         extra={"recipe": dataclasses.asdict(recipe), "summary": summary, "examples": len(data), "held_out": held_out},
     )
     print(json.dumps({"out": str(args.out), **summary, "examples": len(data), "held_out": held_out}))
@@ -276,12 +283,10 @@ def run(args) -> int:
 
 def export(args) -> int:
     """`--export`: the newest checkpoint of a run, written as a model file; JSON on stdout."""
-    import torch
-
     named = Path(args.resume) if isinstance(args.resume, str) else None
     folder = named or args.checkpoint_dir or default_run_dir(args.out)
     model, step = resume.newest_weights(folder, lambda config: model_from_base(ModelConfig.from_json(config)))
-    save_checkpoint(model, args.out, dtype=torch.float32 if args.float32 else torch.float16, extra={"step": step})
+    save_checkpoint(model, args.out, dtype=stored_dtype(args), extra={"step": step})
     print(json.dumps({"out": str(args.out), "from": str(folder), "step": step}))
     return 0
 
@@ -289,8 +294,6 @@ def export(args) -> int:
 def run_head(args) -> int:
     """The head recipe: a new head on kept layers; JSON summary on stdout."""
     import time
-
-    import torch
 
     from ..model.base import cache_dir
     from ..model.checkpoint import DEFAULT_MODEL
@@ -345,11 +348,18 @@ def run_head(args) -> int:
     save_checkpoint(
         model,
         args.out,
-        dtype=torch.float32 if args.float32 else torch.float16,
+        dtype=stored_dtype(args),
         extra={"summary": summary, "examples": sum(len(s.data) for s in sources), "held_out": held_out},
     )
     print(json.dumps({"out": str(args.out), **summary, "held_out": held_out}))
     return 0
+
+
+def stored_dtype(args):
+    """The dtype `save_checkpoint` writes: float16, or what --float32 / --int8 ask for."""
+    import torch
+
+    return torch.float32 if args.float32 else torch.int8 if args.int8 else torch.float16
 
 
 def default_run_dir(out: Path) -> Path:

@@ -69,6 +69,52 @@ def test_checkpoint_round_trip(tmp_path):
     assert metadata["format"] == "incls-1"
 
 
+def test_eight_bit_layers_load_within_half_a_step_at_half_the_size(tmp_path):
+    torch.manual_seed(0)
+    model = VQTransformer(tiny_config(d_model=64)).eval()
+    half, eight = tmp_path / "half.safetensors", tmp_path / "eight.safetensors"
+    save_checkpoint(model, half)
+    save_checkpoint(model, eight, dtype=torch.int8)
+    assert eight.stat().st_size < 0.6 * half.stat().st_size
+    cfg, tensors, _ = read_checkpoint(eight)
+    matrices = 0
+    for name, t in model.state_dict().items():
+        if not model.is_trained(name):
+            continue
+        got = tensors[name]
+        if name.startswith("layers.") and t.dim() == 2:
+            step = t.abs().amax(1, keepdim=True) / 127  # (rows, 1)
+            assert torch.all((got - t).abs() <= step / 2 + 1e-3 * step), name
+            matrices += 1
+        else:
+            assert torch.equal(got, t.half()), name
+    assert matrices == 7 * model.cfg.n_layers - 7 * model.cfg.frozen_layers * (not model.cfg.adapt_frozen_attention)
+    loaded = VQTransformer(cfg).eval()
+    loaded.load_state_dict(model.state_dict() | {n: t.float() for n, t in tensors.items()})
+    ids = torch.randint(0, model.cfg.vocab_size, (1, 40))
+    assert torch.allclose(loaded(ids).logits, model(ids).logits, atol=0.05)
+
+
+def test_an_eight_bit_matrix_with_a_scale_of_another_shape_is_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(VQTransformer(tiny_config()).eval(), path, dtype=torch.int8)
+    tensors = load_file(str(path))
+    name = next(n for n in tensors if n.endswith(":row_scale"))
+    tensors[name] = tensors[name][:-1]
+    save_file(tensors, str(path), metadata=read_checkpoint_metadata(path))
+    with pytest.raises(ModelError, match=r"corrupt.*row_scale does not scale the rows(.|\n)*Fix: reinstall"):
+        read_checkpoint(path)
+
+
+def read_checkpoint_metadata(path):
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return f.metadata()
+
+
 def test_an_ngram_table_is_kept_beside_its_checkpoint_and_read_back(tmp_path):
     torch.manual_seed(0)
     model = VQTransformer(tiny_config(lexical_votes=True, ngram_order=2, ngram_buckets=64)).eval()
