@@ -12,8 +12,8 @@ itself it recalls every training document's label, and the layers would learn no
 from its mistakes. The training documents are split in two folds; each fold's lexicon is
 fitted on the other fold, as the head recipe fits its own (`fit_lexicon`), and votes only
 on the documents it did not read (out-of-fold votes, as in stacking). The head recipe then
-fits the shipped lexicon on every document and weighs it against the trained state vote
-(`--state-vote keep`) on documents neither saw.
+fits the shipped lexicon on every document and a state vote beside it; a new vote read the
+held-out sets better than the trained one kept and weighed (`--state-vote keep`; docs/model.md).
 
 The fit is seeded and deterministic, so a resumed run recomputes the same lexicons.
 """

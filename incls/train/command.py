@@ -54,7 +54,7 @@ RECIPE_HELP = {
     "commitment": "weight of the pull of head outputs toward their codes",
     "stability": "weight of the code-stability term (0 turns it off)",
     "beside_lexicon": "train the layers beside a token/bigram lexicon's votes (fitted on the other half of the "
-    "data), so that they learn what the lexicon gets wrong; then fit the head with --state-vote keep",
+    "data), so that they learn what the lexicon gets wrong; then fit the head with --recipe head",
 }
 EVAL_LIMIT = 500
 USER_EPOCHS = 3  # passes over a user's data set by default (BBC News: about 380 steps)
