@@ -55,12 +55,10 @@ class FoldLexicons:
         return (votes.cumsum(1) / count + self.biases[fold][:, None, :]) * valid[..., None]
 
 
-def fit_fold_lexicons(
-    docs: list[list[int]], labels: list[int], n_classes: int, cfg, seed: int, log=None
-) -> FoldLexicons:
+def fit_fold_lexicons(docs: list[list[int]], labels: list[int], cfg, seed: int, log=None) -> FoldLexicons:
     """Split the documents (token ids, as the layers read them) into two seeded folds and fit
     each fold's lexicon on the other, with the head recipe's settings; `cfg` is the model's
-    config, whose vocabulary the lexicon reads."""
+    config, whose vocabulary and classes the lexicon reads."""
     recipe = HeadRecipe(seed=seed)
     head = cfg.replace(lexical_votes=True, ngram_order=recipe.ngram_order, ngram_buckets=recipe.ngram_buckets)
     n_rows = head.vocab_size + head.ngram_rows
@@ -78,7 +76,7 @@ def fit_fold_lexicons(
             y[read],
             torch.ones(len(read)),
             n_rows,
-            n_classes,
+            cfg.n_classes,
             recipe,
             log,
         )

@@ -170,7 +170,7 @@ def train(
     lengths = [len(d) for d in docs]
     lexicons: FoldLexicons | None = None
     if cfg.beside_lexicon:
-        lexicons = fit_fold_lexicons(docs, labels, model.cfg.n_classes, model.cfg, cfg.seed, log)
+        lexicons = fit_fold_lexicons(docs, labels, model.cfg, cfg.seed, log)
     model.to(device).train()
     run: dict = {}
     if checkpoints:

@@ -18,7 +18,7 @@ def folds(tokenizer, n=120):
     texts = [f"{t} {tokenizer.decode([1000 + i])}" for i, t in enumerate(texts)]  # a token no other text has
     docs = encode_all(tokenizer, texts, 32)
     cfg = tiny_config(vocab_size=tokenizer.get_vocab_size(), d_model=32, codebook_size=16)
-    return docs, labels, fit_fold_lexicons(docs, labels, 2, cfg, seed=3)
+    return docs, labels, fit_fold_lexicons(docs, labels, cfg, seed=3)
 
 
 def test_a_documents_votes_come_from_the_lexicon_that_never_read_it(tokenizer):

@@ -30,6 +30,13 @@ def quiet(*_):
     pass
 
 
+def train_fresh(tokenizer, texts, labels, recipe, checkpoints, **changes):
+    """`train`, quietly, of a freshly seeded tiny model (with `changes` to its config)."""
+    return train(
+        fresh_model(tokenizer, **changes), tokenizer, texts, labels, recipe, log=quiet, checkpoints=checkpoints
+    )
+
+
 @pytest.mark.parametrize("beside_lexicon", [False, True], ids=["alone", "beside-a-lexicon"])
 def test_resumed_run_matches_an_uninterrupted_one_bitwise(tokenizer, tmp_path, beside_lexicon):
     recipe = dataclasses.replace(RECIPE, beside_lexicon=beside_lexicon)  # the lexicons are fitted again on resume
@@ -79,84 +86,40 @@ def test_resumed_run_matches_an_uninterrupted_one_bitwise(tokenizer, tmp_path, b
 def test_resume_with_other_config_names_the_checkpoint_and_the_fix(tokenizer, tmp_path):
     texts, labels = make_examples(32, seed=5)
     recipe = TrainConfig(steps=2, batch_size=16, max_tokens=32, warmup=1, kmeans_docs=8)
-    train(
-        fresh_model(tokenizer),
-        tokenizer,
-        texts,
-        labels,
-        recipe,
-        log=quiet,
-        checkpoints=Checkpoints(tmp_path, every=1, command="incls train --window 6"),
-    )
+    train_fresh(tokenizer, texts, labels, recipe, Checkpoints(tmp_path, every=1, command="incls train --window 6"))
     with pytest.raises(
         CheckpointError,
         match=r"(?s)window: this run 4, checkpoint 6.*step-00000002.json"
         r".*Fix: resume with the options.*incls train --window 6",
     ):
-        train(
-            fresh_model(tokenizer, window=4),
-            tokenizer,
-            texts,
-            labels,
-            recipe,
-            log=quiet,
-            checkpoints=Checkpoints(tmp_path, resume=True),
-        )
+        train_fresh(tokenizer, texts, labels, recipe, Checkpoints(tmp_path, resume=True), window=4)
 
 
 def test_resume_with_other_data_is_refused(tokenizer, tmp_path):
     texts, labels = make_examples(32, seed=5)
     recipe = TrainConfig(steps=2, batch_size=16, max_tokens=32, warmup=1, kmeans_docs=8)
-    train(
-        fresh_model(tokenizer), tokenizer, texts, labels, recipe, log=quiet, checkpoints=Checkpoints(tmp_path, every=1)
-    )
+    train_fresh(tokenizer, texts, labels, recipe, Checkpoints(tmp_path, every=1))
     with pytest.raises(CheckpointError, match=r"data.examples: this run 31, checkpoint 32"):
-        train(
-            fresh_model(tokenizer),
-            tokenizer,
-            texts[1:],
-            labels[1:],
-            recipe,
-            log=quiet,
-            checkpoints=Checkpoints(tmp_path, resume=True),
-        )
+        train_fresh(tokenizer, texts[1:], labels[1:], recipe, Checkpoints(tmp_path, resume=True))
 
 
 def test_resume_from_an_empty_folder_says_what_to_pass(tokenizer, tmp_path):
     texts, labels = make_examples(16, seed=5)
     with pytest.raises(CheckpointError, match=r"no training checkpoint.*\n.*Fix: pass the --checkpoint-dir"):
-        train(
-            fresh_model(tokenizer),
-            tokenizer,
-            texts,
-            labels,
-            TrainConfig(steps=1),
-            log=quiet,
-            checkpoints=Checkpoints(tmp_path / "none", resume=True),
-        )
+        train_fresh(tokenizer, texts, labels, TrainConfig(steps=1), Checkpoints(tmp_path / "none", resume=True))
 
 
 def test_unreadable_checkpoint_says_which_to_delete(tokenizer, tmp_path):
     texts, labels = make_examples(32, seed=5)
     recipe = TrainConfig(steps=2, batch_size=16, max_tokens=32, warmup=1, kmeans_docs=8)
-    train(
-        fresh_model(tokenizer), tokenizer, texts, labels, recipe, log=quiet, checkpoints=Checkpoints(tmp_path, every=1)
-    )
+    train_fresh(tokenizer, texts, labels, recipe, Checkpoints(tmp_path, every=1))
     (tmp_path / "step-00000002.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(
         CheckpointError,
         match=r"(?s)unreadable.*step-00000002.json.*Fix: delete step-00000002.json "
         r"and step-00000002.safetensors to resume from the checkpoint before it",
     ):
-        train(
-            fresh_model(tokenizer),
-            tokenizer,
-            texts,
-            labels,
-            recipe,
-            log=quiet,
-            checkpoints=Checkpoints(tmp_path, resume=True),
-        )
+        train_fresh(tokenizer, texts, labels, recipe, Checkpoints(tmp_path, resume=True))
 
 
 def test_a_checkpoint_older_than_a_recipe_option_resumes_with_its_default_and_not_without(tokenizer, tmp_path):
@@ -164,36 +127,18 @@ def test_a_checkpoint_older_than_a_recipe_option_resumes_with_its_default_and_no
     and resuming it with the option on is refused."""
     texts, labels = make_examples(32, seed=5)
     recipe = TrainConfig(steps=3, batch_size=16, max_tokens=32, warmup=1, kmeans_docs=8)
-    train(
-        fresh_model(tokenizer),
-        tokenizer,
-        texts,
-        labels,
-        recipe,
-        log=quiet,
-        checkpoints=Checkpoints(tmp_path, every=1, stop_after=2),
-    )
+    train_fresh(tokenizer, texts, labels, recipe, Checkpoints(tmp_path, every=1, stop_after=2))
     path = latest(tmp_path)
     state = json.loads(path.read_text())
     del state["run"]["recipe"]["beside_lexicon"]  # as an older incls wrote it
     path.write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match=r"recipe.beside_lexicon: this run true, checkpoint false"):
-        train(
-            fresh_model(tokenizer),
+        train_fresh(
             tokenizer,
             texts,
             labels,
             dataclasses.replace(recipe, beside_lexicon=True),
-            log=quiet,
-            checkpoints=Checkpoints(tmp_path, resume=True),
+            Checkpoints(tmp_path, resume=True),
         )
-    summary = train(
-        fresh_model(tokenizer),
-        tokenizer,
-        texts,
-        labels,
-        recipe,
-        log=quiet,
-        checkpoints=Checkpoints(tmp_path, resume=True),
-    )
+    summary = train_fresh(tokenizer, texts, labels, recipe, Checkpoints(tmp_path, resume=True))
     assert summary["steps"] == 3 and "stopped" not in summary
